@@ -7,6 +7,17 @@ match the section and field names below one to one.
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
+import json
+import math
+import os
+import re
+import tomllib
+import typing
+from collections.abc import Sequence
+from typing import Any
+
 import attrs
 
 
@@ -99,3 +110,336 @@ class Config:
     channels: ChannelsSection = attrs.field(factory=ChannelsSection)
     logging: LoggingSection = attrs.field(factory=LoggingSection)
     opers: tuple[Oper, ...] = attrs.field(default=(), converter=tuple)
+
+
+# --------------------------------------------------------------------------
+# Loading and validation
+# --------------------------------------------------------------------------
+#
+# The walker below is generic: it reads the attrs fields and their resolved
+# type annotations, so a field added to a section above is loadable from TOML
+# with no further code. Only value rules that types cannot express (positive
+# limits, enumerations, "host:port") are listed by hand, in ``_what`` and
+# ``_check_value``.
+
+
+class ConfigError(Exception):
+    """A configuration the server cannot run with.
+
+    The message names the offending key and the problem, and is meant to be
+    shown to the operator as is (``confchat: config error: <message>``),
+    never with a traceback.
+    """
+
+
+LOG_FORMATS = ("console", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+_PORT = re.compile(r"[0-9]{1,5}")
+_HOSTNAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+_TOML_POSITION = re.compile(r"^(?P<msg>.*) \(at line (?P<line>\d+), column (?P<col>\d+)\)$", re.S)
+
+
+def parse_hostport(text: str) -> tuple[str, int]:
+    """Split ``"host:port"`` into ``(host, port)``; IPv6 hosts go in brackets.
+
+    ``"[::1]:6667"`` gives ``("::1", 6667)``. Port 0 is accepted (the system
+    picks a free port, which tests rely on). Raises ``ValueError`` whose
+    message is the problem alone (``expected "host:port", got "x"``) so that
+    callers can prefix it with the key or option it came from.
+    """
+    shown = _show(text)
+    host, sep, port_text = text.rpartition(":")
+    if not sep:
+        raise ValueError(f'expected "host:port", got {shown}')
+    if host.startswith("[") or host.endswith("]"):
+        inner = host[1:-1] if host.startswith("[") and host.endswith("]") else ""
+        try:
+            ipaddress.IPv6Address(inner)
+        except ValueError:
+            raise ValueError(f'expected "[IPv6 address]:port", got {shown}') from None
+        host = inner
+    elif ":" in host:
+        raise ValueError(
+            f'expected "host:port" with an IPv6 address in brackets, like "[::1]:6667", got {shown}'
+        )
+    elif not host:
+        raise ValueError(
+            'expected "host:port" with a host ("0.0.0.0" or "[::]" for all interfaces), '
+            f"got {shown}"
+        )
+    elif not _is_host(host):
+        raise ValueError(f'expected "host:port" with a valid host name or address, got {shown}')
+    if not _PORT.fullmatch(port_text) or int(port_text) > 65535:
+        raise ValueError(f'expected "host:port" with a port from 0 to 65535, got {shown}')
+    return host, int(port_text)
+
+
+def _is_host(host: str) -> bool:
+    """A host name or a dotted IPv4 address (digits and dots must be valid IPv4)."""
+    if not _HOSTNAME.fullmatch(host):
+        return False
+    if re.fullmatch(r"[0-9.]+", host):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            return False
+    return True
+
+
+def load(path: str | os.PathLike[str]) -> Config:
+    """Read and validate a TOML config file.
+
+    Every failure (missing file, TOML syntax, a bad value) becomes a
+    ``ConfigError`` whose message starts with the file name, so the CLI can
+    print it without a traceback.
+    """
+    name = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{name}: file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{name}: is a directory, not a config file") from None
+    except OSError as e:
+        raise ConfigError(f"{name}: cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{name}: not UTF-8 text (bad byte at offset {e.start})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{name}{_toml_position(e)}: invalid TOML: {_toml_message(e)}") from None
+    try:
+        return from_dict(data)
+    except ConfigError as e:
+        raise ConfigError(f"{name}: {e}") from None
+
+
+def _toml_position(error: tomllib.TOMLDecodeError) -> str:
+    """``":LINE:COLUMN"`` for a TOML syntax error, the way editors jump to it."""
+    line = getattr(error, "lineno", None)  # Python 3.14+
+    col = getattr(error, "colno", None)
+    if line is None:
+        m = _TOML_POSITION.match(str(error))
+        if m is None:
+            return ""
+        line, col = m["line"], m["col"]
+    return f":{line}:{col}"
+
+
+def _toml_message(error: tomllib.TOMLDecodeError) -> str:
+    """The syntax error without the position, which ``_toml_position`` gives."""
+    msg = getattr(error, "msg", None)
+    if isinstance(msg, str):
+        return msg
+    m = _TOML_POSITION.match(str(error))
+    return m["msg"] if m else str(error)
+
+
+def from_dict(data: dict[str, Any]) -> Config:
+    """Build a validated ``Config`` from parsed TOML (nested dicts and lists).
+
+    Missing keys take their defaults; unknown keys are errors, since a typo
+    would otherwise silently leave a setting at its default.
+    """
+    return _build(Config, data, "")
+
+
+def with_overrides(
+    config: Config,
+    *,
+    tcp: Sequence[str] | None = None,
+    http: str | None = None,
+    name: str | None = None,
+    data_dir: str | None = None,
+    log_format: str | None = None,
+) -> Config:
+    """Return ``config`` with command-line overrides applied (``None``: keep).
+
+    ``tcp`` replaces the configured list rather than adding to it. The
+    result is validated like a loaded file, so a bad override raises
+    ``ConfigError`` naming the key it would have set.
+    """
+    if isinstance(tcp, str):
+        raise TypeError("tcp must be a sequence of strings, not a string")
+    listen, server, logging_ = config.listen, config.server, config.logging
+    if tcp is not None:
+        listen = attrs.evolve(listen, tcp=tuple(tcp))
+    if http is not None:
+        listen = attrs.evolve(listen, http=http)
+    if name is not None:
+        server = attrs.evolve(server, name=name)
+    if data_dir is not None:
+        server = attrs.evolve(server, data_dir=data_dir)
+    if log_format is not None:
+        logging_ = attrs.evolve(logging_, format=log_format)
+    result = attrs.evolve(config, listen=listen, server=server, logging=logging_)
+    return from_dict(attrs.asdict(result))
+
+
+def _build(cls: type[Any], data: object, path: str) -> Any:
+    """Instantiate the attrs class ``cls`` from the TOML table ``data``."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{_prefix(path)}expected a table, got {_show(data)}")
+    fields = attrs.fields(attrs.resolve_types(cls))
+    known = [f.name for f in fields]
+    for key in data:
+        if key not in known:
+            hint = difflib.get_close_matches(key, known, n=1)
+            did_you_mean = f'; did you mean "{hint[0]}"?' if hint else ""
+            raise ConfigError(
+                f'{_prefix(path)}unknown key {_show(key)} (known: {", ".join(known)}){did_you_mean}'
+            )
+    kwargs: dict[str, Any] = {}
+    for field in fields:
+        key_path = _join(path, field.name)
+        if field.name not in data:
+            if field.default is attrs.NOTHING:
+                raise ConfigError(f"{key_path}: missing")
+            continue
+        what = _what(cls, field.name, field.type)
+        value = _convert(field.type, data[field.name], key_path, what)
+        _check_value(cls, field.name, value, key_path, what)
+        kwargs[field.name] = value
+    obj = cls(**kwargs)
+    _check_object(obj, path)
+    return obj
+
+
+def _convert(tp: Any, value: object, path: str, what: str | None = None) -> Any:
+    """Check ``value`` against the annotation ``tp`` and convert it."""
+    what = what or _describe(tp)
+    if attrs.has(tp):
+        return _build(tp, value, path)
+    if typing.get_origin(tp) is tuple:
+        args = typing.get_args(tp)
+        if len(args) != 2 or args[1] is not Ellipsis:
+            raise TypeError(f"unsupported config annotation {tp!r} at {path}")
+        if not isinstance(value, list):
+            raise ConfigError(f"{path}: expected {what}, got {_show(value)}")
+        return tuple(_convert(args[0], item, f"{path}[{i}]") for i, item in enumerate(value))
+    if tp is bool:
+        ok = isinstance(value, bool)
+    elif tp is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif tp is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if ok:
+            value = float(value)  # type: ignore[arg-type]
+            ok = math.isfinite(value)
+    elif tp is str:
+        ok = isinstance(value, str)
+    else:
+        raise TypeError(f"unsupported config annotation {tp!r} at {path}")
+    if not ok:
+        raise ConfigError(f"{path}: expected {what}, got {_show(value)}")
+    return value
+
+
+def _describe(tp: Any) -> str:
+    """How an error message names what a type expects ("an integer")."""
+    if attrs.has(tp):
+        return "a table"
+    if typing.get_origin(tp) is tuple:
+        item = typing.get_args(tp)[0]
+        if attrs.has(item):
+            return "an array of tables"
+        return {str: "an array of strings", int: "an array of integers"}.get(item, "an array")
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(
+        tp, repr(tp)
+    )
+
+
+def _what(cls: type[Any], name: str, tp: Any) -> str | None:
+    """A field-specific description of valid values, used for type errors too.
+
+    So ``max_sendq = "big"`` and ``max_sendq = -5`` both say "expected a
+    positive integer", which tells the operator everything at once.
+    """
+    if cls is LimitsSection and tp in (int, float):
+        if name == "max_connections_per_ip":
+            return "a non-negative integer (0: no limit)"
+        return "a positive integer" if tp is int else "a positive number"
+    if cls is LoggingSection and name == "format":
+        return "one of " + ", ".join(f'"{v}"' for v in LOG_FORMATS)
+    if cls is LoggingSection and name == "level":
+        return "one of " + ", ".join(f'"{v}"' for v in LOG_LEVELS)
+    if cls is ListenSection and name == "http":
+        return '"host:port" or "" (disabled)'
+    if cls is ListenSection and name == "tcp":
+        return 'an array of "host:port" strings'
+    if cls is Oper and name == "password_hash":
+        return 'an argon2id hash as printed by "confchat passwd"'
+    if cls is Oper and name == "name":
+        return "a name without spaces"
+    if cls is ServerSection and name == "name":
+        return "a server name without spaces"
+    if cls is Config and name == "opers":
+        return "an array of tables ([[opers]])"
+    return None
+
+
+def _check_value(cls: type[Any], name: str, value: Any, path: str, what: str | None) -> None:
+    """Rules on one converted value that its type cannot express."""
+    bad = f"{path}: expected {what}, got {_show(value)}"
+    if cls is LimitsSection and isinstance(value, (int, float)):
+        if value < 0 or (value == 0 and name != "max_connections_per_ip"):
+            raise ConfigError(bad)
+    elif cls is LoggingSection and name == "format" and value not in LOG_FORMATS:
+        raise ConfigError(bad)
+    elif cls is LoggingSection and name == "level" and value not in LOG_LEVELS:
+        raise ConfigError(bad)
+    elif cls is ListenSection and name == "tcp":
+        for i, item in enumerate(value):
+            _check_hostport(item, f"{path}[{i}]")
+    elif cls is ListenSection and name == "http" and value != "":
+        _check_hostport(value, path)
+    elif cls in (ServerSection, Oper) and name == "name":
+        if not value or any(c.isspace() for c in value):
+            raise ConfigError(bad)
+    elif cls is Oper and name == "password_hash" and not value.startswith("$argon2"):
+        # Never echo the value: it may be a plain-text password pasted by mistake.
+        raise ConfigError(f"{path}: expected {what}, got something else")
+
+
+def _check_object(obj: object, path: str) -> None:
+    """Rules across the fields of one section."""
+    if isinstance(obj, ListenSection) and not obj.tcp and not obj.http:
+        raise ConfigError(
+            f'{_prefix(path)}nothing to listen on (tcp is empty and http is "")'
+        )
+    if isinstance(obj, Config):
+        seen: set[str] = set()
+        for i, oper in enumerate(obj.opers):
+            if oper.name in seen:
+                raise ConfigError(f"opers[{i}].name: duplicate oper name {_show(oper.name)}")
+            seen.add(oper.name)
+
+
+def _check_hostport(text: str, path: str) -> None:
+    try:
+        parse_hostport(text)
+    except ValueError as e:
+        raise ConfigError(f"{path}: {e}") from None
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _prefix(path: str) -> str:
+    return f"{path}: " if path else ""
+
+
+def _show(value: object) -> str:
+    """Render a value as the operator wrote it in TOML, for error messages."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return f"{type(value).__name__} {value}"  # TOML dates and times

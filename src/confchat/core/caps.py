@@ -1,0 +1,28 @@
+"""The IRCv3 capabilities confchat implements, advertised by CAP LS.
+
+Only what works is listed. ``msgid`` (IRCv3 message-ids) has no capability of
+its own: it rides on ``message-tags``, as the spec says.
+"""
+
+SUPPORTED: dict[str, str] = {
+    "away-notify": "",
+    "batch": "",
+    "cap-notify": "",
+    "echo-message": "",
+    "extended-join": "",
+    "invite-notify": "",
+    "labeled-response": "",
+    "message-tags": "",
+    "multi-prefix": "",
+    "server-time": "",
+    "setname": "",
+    "standard-replies": "",
+    "userhost-in-names": "",
+}
+
+
+def ls_string(version: int) -> str:
+    """The CAP LS list; values (``cap=value``) only for CAP LS 302 and later."""
+    if version >= 302:
+        return " ".join(f"{name}={value}" if value else name for name, value in SUPPORTED.items())
+    return " ".join(SUPPORTED)

@@ -1,0 +1,78 @@
+"""A channel: members with their status, topic, modes, bans, invites."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import attrs
+
+from ..proto.casemap import mask_match
+
+if TYPE_CHECKING:
+    from .client import Client
+
+# Membership prefixes in rank order (ISUPPORT PREFIX=(ov)@+).
+PREFIX_MODES = "ov"
+PREFIX_CHARS = {"o": "@", "v": "+"}
+# ISUPPORT CHANMODES=A,B,C,D: list modes, always-arg, arg-when-set, flags.
+LIST_MODES = "b"
+ARG_MODES = "k"
+SET_ARG_MODES = "l"
+FLAG_MODES = "imnt"
+
+
+@attrs.define
+class Ban:
+    mask: str
+    setter: str
+    set_at: int
+
+
+class Channel:
+    def __init__(self, name: str, folded: str, created: int) -> None:
+        self.name = name
+        self.folded = folded
+        self.created = created
+        # member -> its prefix modes ("o", "v", "ov" or "")
+        self.members: dict[Client, str] = {}
+        self.modes: set[str] = set()
+        self.key = ""
+        self.limit = 0
+        self.topic = ""
+        self.topic_by = ""
+        self.topic_at = 0
+        self.bans: list[Ban] = []
+        self.invited: set[str] = set()  # folded nicks
+
+    def is_op(self, client: Client) -> bool:
+        return "o" in self.members.get(client, "")
+
+    def can_speak(self, client: Client) -> bool:
+        status = self.members.get(client)
+        if status:  # op or voice
+            return True
+        if status is None and "n" in self.modes:
+            return False
+        if "m" in self.modes:
+            return False
+        return not self.is_banned(client)
+
+    def is_banned(self, client: Client) -> bool:
+        prefix = client.prefix
+        return any(mask_match(ban.mask, prefix) for ban in self.bans)
+
+    def prefixes(self, client: Client, multi: bool) -> str:
+        status = self.members.get(client, "")
+        chars = [PREFIX_CHARS[m] for m in PREFIX_MODES if m in status]
+        return "".join(chars) if multi else "".join(chars[:1])
+
+    def mode_string(self, show_key: bool) -> tuple[str, ...]:
+        flags = "+" + "".join(sorted(self.modes))
+        args = []
+        if self.key:
+            flags += "k"
+            args.append(self.key if show_key else "*")
+        if self.limit:
+            flags += "l"
+            args.append(str(self.limit))
+        return (flags, *args)

@@ -1,0 +1,64 @@
+"""One connected client, as the core sees it: identity, capabilities, state."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .flood import TokenBucket
+from .outbox import Outbox
+
+if TYPE_CHECKING:
+    from .channel import Channel
+
+# Bits of Client.tagmask: which optional tags this client receives.
+TAGS_MESSAGE = 1  # message-tags: msgid and client-only (+) tags
+TAGS_TIME = 2  # server-time
+
+
+class Client:
+    """Mutable per-connection state. Only the core changes it."""
+
+    def __init__(
+        self, cid: int, ip: str, outbox: Outbox, now: float, bucket: TokenBucket, transport: str
+    ) -> None:
+        self.id = cid
+        self.ip = ip
+        self.host = ip
+        self.transport = transport
+        self.outbox = outbox
+        self.bucket = bucket
+        self.nick = "*"
+        self.folded = ""
+        self.user = ""
+        self.realname = ""
+        self.registered = False
+        self.password_ok = False
+        self.cap_negotiating = False
+        self.cap_version = 0
+        self.caps: set[str] = set()
+        self.tagmask = 0
+        self.modes: set[str] = set()
+        self.away: str | None = None
+        self.oper: str | None = None
+        self.account: str | None = None
+        self.channels: dict[str, Channel] = {}
+        self.monitoring: set[str] = set()
+        self.connected_at = now
+        self.last_active = now  # any line received
+        self.last_spoke = now  # PRIVMSG/NOTICE sent, for WHOIS idle
+        self.signon = 0.0  # wall-clock time of registration
+        self.ping_sent: float | None = None
+        self.gone = False
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.nick}!{self.user}@{self.host}"
+
+    def set_caps(self, caps: set[str]) -> None:
+        self.caps = caps
+        self.tagmask = (TAGS_MESSAGE if "message-tags" in caps else 0) | (
+            TAGS_TIME if "server-time" in caps else 0
+        )
+
+    def __repr__(self) -> str:
+        return f"<Client {self.id} {self.nick}>"

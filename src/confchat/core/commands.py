@@ -1,0 +1,65 @@
+"""The command table: each command's handler and the checks made before it runs.
+
+``Server._dispatch`` checks registration and ``min_params`` once, here, so that
+each handler holds only its command's meaning (Ergo's ``commands.go`` shape).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import attrs
+
+from ..proto.message import Message
+from .client import Client
+from .handlers import channels, messaging, modes, oper, queries, registration
+
+
+
+@attrs.frozen
+class Command:
+    handler: Callable[[object, Client, Message], None]
+    min_params: int = 0
+    before_registration: bool = False
+
+
+COMMANDS: dict[str, Command] = {
+    # registration and connection
+    "CAP": Command(registration.handle_cap, 1, before_registration=True),
+    "PASS": Command(registration.handle_pass, 1, before_registration=True),
+    "NICK": Command(registration.handle_nick, 0, before_registration=True),
+    "USER": Command(registration.handle_user, 4, before_registration=True),
+    "PING": Command(registration.handle_ping, 1, before_registration=True),
+    "PONG": Command(registration.handle_pong, 0, before_registration=True),
+    "QUIT": Command(registration.handle_quit, 0, before_registration=True),
+    # channels
+    "JOIN": Command(channels.handle_join, 1),
+    "PART": Command(channels.handle_part, 1),
+    "TOPIC": Command(channels.handle_topic, 1),
+    "NAMES": Command(channels.handle_names, 0),
+    "LIST": Command(channels.handle_list, 0),
+    "KICK": Command(channels.handle_kick, 2),
+    "INVITE": Command(channels.handle_invite, 2),
+    "MODE": Command(modes.handle_mode, 1),
+    # messages
+    "PRIVMSG": Command(messaging.handle_privmsg, 0),
+    "NOTICE": Command(messaging.handle_notice, 0),
+    "TAGMSG": Command(messaging.handle_tagmsg, 1),
+    "AWAY": Command(messaging.handle_away, 0),
+    "SETNAME": Command(messaging.handle_setname, 1),
+    "WALLOPS": Command(messaging.handle_wallops, 1),
+    # queries
+    "WHO": Command(queries.handle_who, 1),
+    "WHOIS": Command(queries.handle_whois, 1),
+    "WHOWAS": Command(queries.handle_whowas, 1),
+    "ISON": Command(queries.handle_ison, 1),
+    "USERHOST": Command(queries.handle_userhost, 1),
+    "MONITOR": Command(queries.handle_monitor, 1),
+    "LUSERS": Command(queries.handle_lusers, 0),
+    "MOTD": Command(queries.handle_motd, 0),
+    "VERSION": Command(queries.handle_version, 0),
+    "TIME": Command(queries.handle_time, 0),
+    # operators
+    "OPER": Command(oper.handle_oper, 2),
+    "KILL": Command(oper.handle_kill, 2),
+}

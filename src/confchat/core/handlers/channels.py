@@ -1,0 +1,222 @@
+"""Channel membership and information: JOIN, PART, TOPIC, NAMES, LIST, KICK, INVITE."""
+
+from __future__ import annotations
+
+from ...proto import numerics as N
+from ...proto.casemap import casefold, is_valid_channel
+from ...proto.message import Message
+from ..channel import Channel
+from ..client import Client
+from ..server import Server
+
+# A NAMES reply line stays well under the 512-byte limit whatever the prefix.
+_NAMES_LINE_BUDGET = 400
+
+
+def handle_join(server: Server, client: Client, msg: Message) -> None:
+    if msg.params[0] == "0":
+        for channel in list(client.channels.values()):
+            _part(server, client, channel, "Left all channels")
+        return
+    names = msg.params[0].split(",")[: server.limits.max_targets]
+    keys = msg.param(1).split(",")
+    for index, name in enumerate(names):
+        if name:
+            join(server, client, name, keys[index] if index < len(keys) else "")
+
+
+def join(server: Server, client: Client, name: str, key: str = "") -> Channel | None:
+    folded = casefold(name)
+    channel = server.channels.get(folded)
+    if channel is not None and client in channel.members:
+        return channel
+    if channel is None:
+        if not is_valid_channel(name, server.limits.channel_length):
+            server.numeric(client, N.ERR_NOSUCHCHANNEL, name, "Invalid channel name")
+            return None
+        if not server.config.channels.users_may_create and not client.oper:
+            server.numeric(client, N.ERR_NOSUCHCHANNEL, name, "No such channel (only operators create channels)")
+            return None
+    if len(client.channels) >= server.limits.max_channels:
+        server.numeric(client, N.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
+        return None
+    if channel is not None:
+        invited = client.folded in channel.invited
+        if channel.key and key != channel.key and not invited:
+            server.numeric(client, N.ERR_BADCHANNELKEY, channel.name, "Cannot join channel (+k)")
+            return None
+        if "i" in channel.modes and not invited:
+            server.numeric(client, N.ERR_INVITEONLYCHAN, channel.name, "Cannot join channel (+i)")
+            return None
+        if channel.limit and len(channel.members) >= channel.limit and not invited:
+            server.numeric(client, N.ERR_CHANNELISFULL, channel.name, "Cannot join channel (+l)")
+            return None
+        if channel.is_banned(client) and not invited:
+            server.numeric(client, N.ERR_BANNEDFROMCHAN, channel.name, "Cannot join channel (+b)")
+            return None
+        channel.invited.discard(client.folded)
+        channel.members[client] = ""
+    else:
+        channel = Channel(name, folded, int(server.wallclock()))
+        channel.modes.update(server.config.channels.default_modes)
+        channel.members[client] = "o"
+        server.channels[folded] = channel
+    client.channels[folded] = channel
+    relay_join(server, client, channel)
+    if channel.topic:
+        send_topic(server, client, channel)
+    send_names(server, client, channel)
+    return channel
+
+
+def relay_join(server: Server, client: Client, channel: Channel) -> None:
+    members = channel.members
+    plain = [c for c in members if "extended-join" not in c.caps]
+    extended = [c for c in members if "extended-join" in c.caps]
+    server.relay(plain, client.prefix, "JOIN", (channel.name,))
+    server.relay(extended, client.prefix, "JOIN", (channel.name, client.account or "*", client.realname))
+    if client.away is not None:
+        server.relay(
+            (c for c in members if c is not client), client.prefix, "AWAY", (client.away,), only_caps="away-notify"
+        )
+
+
+def handle_part(server: Server, client: Client, msg: Message) -> None:
+    reason = msg.param(1)
+    for name in msg.params[0].split(",")[: server.limits.max_targets]:
+        channel = server.find_channel(name)
+        if channel is None:
+            server.numeric(client, N.ERR_NOSUCHCHANNEL, name, "No such channel")
+        elif client not in channel.members:
+            server.numeric(client, N.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
+        else:
+            _part(server, client, channel, reason)
+
+
+def _part(server: Server, client: Client, channel: Channel, reason: str) -> None:
+    params = (channel.name, reason) if reason else (channel.name,)
+    server.relay(list(channel.members), client.prefix, "PART", params)
+    server.part_channel(client, channel)
+
+
+def handle_topic(server: Server, client: Client, msg: Message) -> None:
+    channel = server.find_channel(msg.params[0])
+    if channel is None:
+        server.numeric(client, N.ERR_NOSUCHCHANNEL, msg.params[0], "No such channel")
+        return
+    if len(msg.params) < 2:
+        if channel.topic:
+            send_topic(server, client, channel)
+        else:
+            server.numeric(client, N.RPL_NOTOPIC, channel.name, "No topic is set")
+        return
+    if client not in channel.members:
+        server.numeric(client, N.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
+        return
+    if "t" in channel.modes and not channel.is_op(client):
+        server.numeric(client, N.ERR_CHANOPRIVSNEEDED, channel.name, "You're not channel operator")
+        return
+    channel.topic = msg.params[1][: server.limits.topic_length]
+    channel.topic_by = client.prefix
+    channel.topic_at = int(server.wallclock())
+    server.relay(list(channel.members), client.prefix, "TOPIC", (channel.name, channel.topic))
+
+
+def send_topic(server: Server, client: Client, channel: Channel) -> None:
+    server.numeric(client, N.RPL_TOPIC, channel.name, channel.topic)
+    server.numeric(client, N.RPL_TOPICWHOTIME, channel.name, channel.topic_by, str(channel.topic_at))
+
+
+def handle_names(server: Server, client: Client, msg: Message) -> None:
+    if not msg.params:
+        server.numeric(client, N.RPL_ENDOFNAMES, "*", "End of /NAMES list")
+        return
+    for name in msg.params[0].split(",")[:1]:
+        channel = server.find_channel(name)
+        if channel is None:
+            server.numeric(client, N.RPL_ENDOFNAMES, name, "End of /NAMES list")
+        else:
+            send_names(server, client, channel)
+
+
+def send_names(server: Server, client: Client, channel: Channel) -> None:
+    multi = "multi-prefix" in client.caps
+    full = "userhost-in-names" in client.caps
+    member = client in channel.members
+    entries = []
+    for other in channel.members:
+        if not member and "i" in other.modes:
+            continue
+        entries.append(channel.prefixes(other, multi) + (other.prefix if full else other.nick))
+    line: list[str] = []
+    size = 0
+    for entry in entries:
+        if line and size + len(entry) + 1 > _NAMES_LINE_BUDGET:
+            server.numeric(client, N.RPL_NAMREPLY, "=", channel.name, " ".join(line))
+            line, size = [], 0
+        line.append(entry)
+        size += len(entry) + 1
+    if line:
+        server.numeric(client, N.RPL_NAMREPLY, "=", channel.name, " ".join(line))
+    server.numeric(client, N.RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
+
+
+def handle_list(server: Server, client: Client, msg: Message) -> None:
+    server.numeric(client, N.RPL_LISTSTART, "Channel", "Users  Name")
+    if msg.params and msg.params[0]:
+        wanted = [server.find_channel(name) for name in msg.params[0].split(",")]
+        channels = [c for c in wanted if c is not None]
+    else:
+        channels = list(server.channels.values())
+    for channel in channels:
+        server.numeric(client, N.RPL_LIST, channel.name, str(len(channel.members)), channel.topic)
+    server.numeric(client, N.RPL_LISTEND, "End of /LIST")
+
+
+def handle_kick(server: Server, client: Client, msg: Message) -> None:
+    channel = server.find_channel(msg.params[0])
+    if channel is None:
+        server.numeric(client, N.ERR_NOSUCHCHANNEL, msg.params[0], "No such channel")
+        return
+    if client not in channel.members:
+        server.numeric(client, N.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
+        return
+    if not channel.is_op(client):
+        server.numeric(client, N.ERR_CHANOPRIVSNEEDED, channel.name, "You're not channel operator")
+        return
+    reason = (msg.param(2) or client.nick)[: server.limits.kick_length]
+    for nick in msg.params[1].split(",")[: server.limits.max_targets]:
+        target = server.find_nick(nick)
+        if target is None or target not in channel.members:
+            server.numeric(client, N.ERR_USERNOTINCHANNEL, nick, channel.name, "They aren't on that channel")
+            continue
+        server.relay(list(channel.members), client.prefix, "KICK", (channel.name, target.nick, reason))
+        server.part_channel(target, channel)
+
+
+def handle_invite(server: Server, client: Client, msg: Message) -> None:
+    nick, name = msg.params[0], msg.params[1]
+    target = server.find_nick(nick)
+    if target is None:
+        server.numeric(client, N.ERR_NOSUCHNICK, nick, "No such nick/channel")
+        return
+    channel = server.find_channel(name)
+    if channel is None:
+        server.numeric(client, N.ERR_NOSUCHCHANNEL, name, "No such channel")
+        return
+    if client not in channel.members:
+        server.numeric(client, N.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
+        return
+    if "i" in channel.modes and not channel.is_op(client):
+        server.numeric(client, N.ERR_CHANOPRIVSNEEDED, channel.name, "You're not channel operator")
+        return
+    if target in channel.members:
+        server.numeric(client, N.ERR_USERONCHANNEL, target.nick, channel.name, "is already on channel")
+        return
+    channel.invited.add(target.folded)
+    server.numeric(client, N.RPL_INVITING, target.nick, channel.name)
+    server.relay([target], client.prefix, "INVITE", (target.nick, channel.name))
+    if target.away is not None:
+        server.numeric(client, N.RPL_AWAY, target.nick, target.away)
+    notify = [c for c in channel.members if c is not client and channel.is_op(c)]
+    server.relay(notify, client.prefix, "INVITE", (target.nick, channel.name), only_caps="invite-notify")

@@ -1,0 +1,111 @@
+"""PRIVMSG, NOTICE and TAGMSG to channels and users; AWAY, SETNAME, WALLOPS."""
+
+from __future__ import annotations
+
+from ...proto import numerics as N
+from ...proto.message import Message
+from ..client import Client
+from ..server import Server
+
+STATUS_PREFIXES = {"@": "o", "+": "v"}
+
+
+def client_only_tags(msg: Message) -> dict[str, str]:
+    """The ``+``-prefixed tags a client may attach for other clients."""
+    return {k: v for k, v in msg.tags.items() if k.startswith("+")}
+
+
+def handle_privmsg(server: Server, client: Client, msg: Message) -> None:
+    _message(server, client, msg, "PRIVMSG")
+
+
+def handle_notice(server: Server, client: Client, msg: Message) -> None:
+    _message(server, client, msg, "NOTICE")
+
+
+def handle_tagmsg(server: Server, client: Client, msg: Message) -> None:
+    _message(server, client, msg, "TAGMSG")
+
+
+def _message(server: Server, client: Client, msg: Message, command: str) -> None:
+    # RFC 2812 3.3.2: NOTICE never triggers an automatic error reply.
+    errors = command != "NOTICE"
+    if not msg.params or not msg.params[0]:
+        if errors:
+            server.numeric(client, N.ERR_NORECIPIENT, f"No recipient given ({command})")
+        return
+    text = msg.param(1)
+    if command != "TAGMSG" and not text:
+        if errors:
+            server.numeric(client, N.ERR_NOTEXTTOSEND, "No text to send")
+        return
+    tags = client_only_tags(msg)
+    params_tail = () if command == "TAGMSG" else (text,)
+    only = "message-tags" if command == "TAGMSG" else None
+    echo = "echo-message" in client.caps
+    client.last_spoke = server.clock()
+    for target in msg.params[0].split(",")[: server.limits.max_targets]:
+        status = ""
+        name = target
+        while name[:1] in STATUS_PREFIXES and len(name) > 1 and name[1:2] in "#&@+":
+            status += STATUS_PREFIXES[name[0]]
+            name = name[1:]
+        if name[:1] in "#&":
+            channel = server.find_channel(name)
+            if channel is None:
+                if errors:
+                    server.numeric(client, N.ERR_NOSUCHCHANNEL, name, "No such channel")
+                continue
+            if not channel.can_speak(client):
+                if errors:
+                    server.numeric(client, N.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel")
+                continue
+            if status:
+                wanted = set(status) | {"o"}  # +#chan reaches voiced users and ops
+                recipients = [c for c, st in channel.members.items() if c is not client and set(st) & wanted]
+            else:
+                recipients = [c for c in channel.members if c is not client]
+            if echo:
+                recipients.append(client)
+            server.relay(recipients, client.prefix, command, (target, *params_tail), tags, only_caps=only)
+        else:
+            other = server.find_nick(target)
+            if other is None:
+                if errors:
+                    server.numeric(client, N.ERR_NOSUCHNICK, target, "No such nick/channel")
+                continue
+            recipients = [other, client] if echo and other is not client else [other]
+            server.relay(recipients, client.prefix, command, (other.nick, *params_tail), tags, only_caps=only)
+            if command == "PRIVMSG" and other.away is not None:
+                server.numeric(client, N.RPL_AWAY, other.nick, other.away)
+
+
+def handle_away(server: Server, client: Client, msg: Message) -> None:
+    text = msg.param(0)[: server.limits.away_length]
+    if text:
+        client.away = text
+        server.numeric(client, N.RPL_NOWAWAY, "You have been marked as being away")
+        params: tuple[str, ...] = (text,)
+    else:
+        client.away = None
+        server.numeric(client, N.RPL_UNAWAY, "You are no longer marked as being away")
+        params = ()
+    server.relay(server.peers(client), client.prefix, "AWAY", params, only_caps="away-notify")
+
+
+def handle_setname(server: Server, client: Client, msg: Message) -> None:
+    realname = msg.params[0]
+    if not realname or len(realname) > server.limits.away_length:
+        server.fail(client, "SETNAME", "INVALID_REALNAME", "Realname is not valid")
+        return
+    client.realname = realname
+    recipients = server.peers(client) | {client}
+    server.relay(recipients, client.prefix, "SETNAME", (realname,), only_caps="setname")
+
+
+def handle_wallops(server: Server, client: Client, msg: Message) -> None:
+    if not client.oper:
+        server.numeric(client, N.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
+        return
+    recipients = [c for c in server.clients.values() if c.registered and "w" in c.modes]
+    server.relay(recipients, client.prefix, "WALLOPS", (msg.params[0],))

@@ -1,0 +1,36 @@
+"""Server operators: OPER (credentials from the config), KILL."""
+
+from __future__ import annotations
+
+from ...proto import numerics as N
+from ...proto.message import Message
+from ..client import Client
+from ..server import Server
+from ..passwords import verify_password
+
+
+def handle_oper(server: Server, client: Client, msg: Message) -> None:
+    name, password = msg.params[0], msg.params[1]
+    for oper in server.config.opers:
+        if oper.name == name and verify_password(oper.password_hash, password):
+            client.oper = name
+            client.modes.add("o")
+            server.numeric(client, N.RPL_YOUREOPER, "You are now an IRC operator")
+            server.send(client, Message("MODE", (client.nick, "+o"), client.nick))
+            server.log("oper.up", cid=client.id, oper=name)
+            return
+    server.log("oper.failed", cid=client.id, oper=name)
+    server.numeric(client, N.ERR_PASSWDMISMATCH, "Password incorrect")
+
+
+def handle_kill(server: Server, client: Client, msg: Message) -> None:
+    if not client.oper:
+        server.numeric(client, N.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
+        return
+    target = server.find_nick(msg.params[0])
+    if target is None:
+        server.numeric(client, N.ERR_NOSUCHNICK, msg.params[0], "No such nick/channel")
+        return
+    reason = f"Killed ({client.nick} ({msg.params[1]}))"
+    server.log("oper.kill", cid=client.id, target=target.id)
+    server.disconnect(target, reason)

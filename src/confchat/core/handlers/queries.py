@@ -1,0 +1,209 @@
+"""Information about users and the server: WHO (with WHOX), WHOIS, WHOWAS,
+ISON, USERHOST, MONITOR, LUSERS, MOTD, VERSION, TIME."""
+
+from __future__ import annotations
+
+import time as _time
+
+from ...proto import numerics as N
+from ...proto.casemap import casefold, is_valid_nick, mask_match
+from ...proto.message import Message
+from ..channel import Channel
+from ..client import Client
+from ..server import Server
+from .registration import send_isupport, send_lusers, send_motd
+
+WHOX_FIELDS = "tcuihsnfdlaor"  # the fixed order of WHOX reply fields
+
+
+def _flags(client: Client, channel: Channel | None, multi: bool) -> str:
+    flags = "G" if client.away is not None else "H"
+    if client.oper:
+        flags += "*"
+    if channel is not None:
+        flags += channel.prefixes(client, multi)
+    return flags
+
+
+def handle_who(server: Server, client: Client, msg: Message) -> None:
+    mask = msg.params[0]
+    fields, _, token = msg.param(1).partition(",")
+    whox = fields.startswith("%")
+    multi = "multi-prefix" in client.caps
+    rows: list[tuple[Client, Channel | None]] = []
+    channel = server.find_channel(mask) if mask[:1] in "#&" else None
+    if channel is not None:
+        member = client in channel.members
+        rows = [(c, channel) for c in channel.members if member or "i" not in c.modes]
+    elif mask[:1] not in "#&":
+        target = server.find_nick(mask)
+        if target is not None:
+            rows = [(target, _first_channel(target))]
+        elif any(ch in mask for ch in "*?!@.") and mask not in ("*", "0"):
+            shared = server.peers(client) | {client}
+            rows = [
+                (c, _first_channel(c))
+                for c in server.clients.values()
+                if c.registered
+                and (c in shared or "i" not in c.modes)
+                and (mask_match(mask, c.nick) or mask_match(mask, c.prefix) or mask_match(mask, c.realname))
+            ]
+    for other, chan in rows:
+        flags = _flags(other, chan, multi)
+        channame = chan.name if chan is not None else "*"
+        if whox:
+            values = {
+                "t": token or "0",
+                "c": channame,
+                "u": other.user,
+                "i": "255.255.255.255",
+                "h": other.host,
+                "s": server.name,
+                "n": other.nick,
+                "f": flags,
+                "d": "0",
+                "l": str(int(server.clock() - other.last_spoke)),
+                "a": other.account or "0",
+                "o": "n/a",
+                "r": other.realname,
+            }
+            server.numeric(client, N.RPL_WHOSPCRPL, *[values[f] for f in WHOX_FIELDS if f in fields])
+        else:
+            server.numeric(
+                client, N.RPL_WHOREPLY, channame, other.user, other.host, server.name, other.nick, flags,
+                f"0 {other.realname}",
+            )
+    server.numeric(client, N.RPL_ENDOFWHO, mask, "End of /WHO list")
+
+
+def _first_channel(client: Client) -> Channel | None:
+    return next(iter(client.channels.values()), None)
+
+
+def handle_whois(server: Server, client: Client, msg: Message) -> None:
+    # WHOIS [server] nick: the one-server network answers for itself either way.
+    nick = msg.params[-1].split(",")[0]
+    target = server.find_nick(nick)
+    if target is None:
+        server.numeric(client, N.ERR_NOSUCHNICK, nick, "No such nick/channel")
+        server.numeric(client, N.RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
+        return
+    multi = "multi-prefix" in client.caps
+    server.numeric(client, N.RPL_WHOISUSER, target.nick, target.user, target.host, "*", target.realname)
+    chans = [c.prefixes(target, multi) + c.name for c in target.channels.values()]
+    if chans:
+        server.numeric(client, N.RPL_WHOISCHANNELS, target.nick, " ".join(chans))
+    server.numeric(client, N.RPL_WHOISSERVER, target.nick, server.name, server.config.server.network)
+    if target.oper:
+        server.numeric(client, N.RPL_WHOISOPERATOR, target.nick, "is an IRC operator")
+    if target.away is not None:
+        server.numeric(client, N.RPL_AWAY, target.nick, target.away)
+    idle = int(server.clock() - target.last_spoke)
+    server.numeric(client, N.RPL_WHOISIDLE, target.nick, str(idle), str(int(target.signon)), "seconds idle, signon time")
+    server.numeric(client, N.RPL_ENDOFWHOIS, target.nick, "End of /WHOIS list")
+
+
+def handle_whowas(server: Server, client: Client, msg: Message) -> None:
+    nick = msg.params[0]
+    count = int(msg.param(1)) if msg.param(1).isdigit() else 0
+    folded = casefold(nick)
+    found = 0
+    for entry_folded, entry_nick, user, host, realname, when in server.whowas:
+        if entry_folded != folded:
+            continue
+        server.numeric(client, N.RPL_WHOWASUSER, entry_nick, user, host, "*", realname)
+        stamp = _time.strftime("%Y-%m-%d %H:%M:%S UTC", _time.gmtime(when))
+        server.numeric(client, N.RPL_WHOISSERVER, entry_nick, server.name, stamp)
+        found += 1
+        if count and found >= count:
+            break
+    if not found:
+        server.numeric(client, N.ERR_WASNOSUCHNICK, nick, "There was no such nickname")
+    server.numeric(client, N.RPL_ENDOFWHOWAS, nick, "End of WHOWAS")
+
+
+def handle_ison(server: Server, client: Client, msg: Message) -> None:
+    nicks = " ".join(msg.params).split()
+    online = [c.nick for c in (server.find_nick(n) for n in nicks) if c is not None]
+    server.numeric(client, N.RPL_ISON, " ".join(online))
+
+
+def handle_userhost(server: Server, client: Client, msg: Message) -> None:
+    out = []
+    for nick in msg.params[:5]:
+        other = server.find_nick(nick)
+        if other is not None:
+            oper = "*" if other.oper else ""
+            away = "-" if other.away is not None else "+"
+            out.append(f"{other.nick}{oper}={away}{other.user}@{other.host}")
+    server.numeric(client, N.RPL_USERHOST, " ".join(out))
+
+
+def handle_monitor(server: Server, client: Client, msg: Message) -> None:
+    sub = msg.params[0]
+    targets = [t for t in msg.param(1).split(",") if t]
+    if sub == "+":
+        online, offline = [], []
+        for index, nick in enumerate(targets):
+            if not is_valid_nick(nick, server.limits.nick_length):
+                continue
+            folded = casefold(nick)
+            if folded not in client.monitoring and len(client.monitoring) >= server.limits.monitor_limit:
+                server.numeric(client, N.ERR_MONLISTFULL, str(server.limits.monitor_limit), ",".join(targets[index:]), "Monitor list is full.")
+                break
+            client.monitoring.add(folded)
+            server.monitors.setdefault(folded, set()).add(client)
+            other = server.find_nick(nick)
+            (online.append(other.prefix) if other else offline.append(nick))
+        if online:
+            server.numeric(client, N.RPL_MONONLINE, ",".join(online))
+        if offline:
+            server.numeric(client, N.RPL_MONOFFLINE, ",".join(offline))
+    elif sub == "-":
+        for nick in targets:
+            folded = casefold(nick)
+            client.monitoring.discard(folded)
+            watchers = server.monitors.get(folded)
+            if watchers:
+                watchers.discard(client)
+                if not watchers:
+                    del server.monitors[folded]
+    elif sub.upper() == "C":
+        for folded in client.monitoring:
+            watchers = server.monitors.get(folded)
+            if watchers:
+                watchers.discard(client)
+                if not watchers:
+                    del server.monitors[folded]
+        client.monitoring.clear()
+    elif sub.upper() == "L":
+        if client.monitoring:
+            server.numeric(client, N.RPL_MONLIST, ",".join(sorted(client.monitoring)))
+        server.numeric(client, N.RPL_ENDOFMONLIST, "End of MONITOR list")
+    elif sub.upper() == "S":
+        online = [c.prefix for c in (server.find_nick(n) for n in sorted(client.monitoring)) if c]
+        offline = [n for n in sorted(client.monitoring) if server.find_nick(n) is None]
+        if online:
+            server.numeric(client, N.RPL_MONONLINE, ",".join(online))
+        if offline:
+            server.numeric(client, N.RPL_MONOFFLINE, ",".join(offline))
+    else:
+        server.numeric(client, N.ERR_UNKNOWNCOMMAND, "MONITOR", "Unknown MONITOR subcommand")
+
+
+def handle_lusers(server: Server, client: Client, msg: Message) -> None:
+    send_lusers(server, client)
+
+
+def handle_motd(server: Server, client: Client, msg: Message) -> None:
+    send_motd(server, client)
+
+
+def handle_version(server: Server, client: Client, msg: Message) -> None:
+    server.numeric(client, N.RPL_VERSION, server.version_string(), server.name, "IRC server for moderated live events")
+    send_isupport(server, client)
+
+
+def handle_time(server: Server, client: Client, msg: Message) -> None:
+    now = server.wallclock()
+    server.numeric(client, N.RPL_TIME, server.name, _time.strftime("%A %B %d %Y -- %H:%M:%S UTC", _time.gmtime(now)))

@@ -1,0 +1,180 @@
+"""Connection registration: CAP, PASS, NICK, USER, and the welcome burst;
+plus PING, PONG and QUIT, which work before and after registration."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime, timezone
+
+from ...proto import numerics as N
+from ...proto.casemap import casefold, is_valid_nick
+from ...proto.message import Message
+from ..caps import SUPPORTED, ls_string
+from ..client import Client
+from ..server import Server
+
+
+def handle_cap(server: Server, client: Client, msg: Message) -> None:
+    sub = msg.params[0].upper()
+    target = client.nick
+    if sub == "LS":
+        if not client.registered:
+            client.cap_negotiating = True
+        version = msg.param(1)
+        client.cap_version = max(client.cap_version, int(version) if version.isdigit() else 0)
+        if client.cap_version >= 302:
+            client.set_caps(client.caps | {"cap-notify"})
+        server.reply(client, "CAP", target, "LS", ls_string(client.cap_version))
+    elif sub == "LIST":
+        server.reply(client, "CAP", target, "LIST", " ".join(sorted(client.caps)))
+    elif sub == "REQ":
+        if not client.registered:
+            client.cap_negotiating = True
+        wanted = msg.param(1)
+        caps = set(client.caps)
+        for item in wanted.split():
+            name = item[1:] if item.startswith("-") else item
+            if name not in SUPPORTED or (item.startswith("-") and name == "cap-notify" and client.cap_version >= 302):
+                server.reply(client, "CAP", target, "NAK", wanted)
+                return
+            if item.startswith("-"):
+                caps.discard(name)
+            else:
+                caps.add(name)
+        client.set_caps(caps)
+        server.reply(client, "CAP", target, "ACK", wanted)
+    elif sub == "END":
+        if not client.registered:
+            client.cap_negotiating = False
+            try_register(server, client)
+    else:
+        server.numeric(client, N.ERR_INVALIDCAPCMD, msg.params[0], "Invalid CAP subcommand")
+
+
+def handle_pass(server: Server, client: Client, msg: Message) -> None:
+    if client.registered:
+        server.numeric(client, N.ERR_ALREADYREGISTERED, "You may not reregister")
+        return
+    expected = server.config.server.password
+    client.password_ok = bool(expected) and hmac.compare_digest(
+        msg.params[0].encode(), expected.encode()
+    )
+
+
+def handle_nick(server: Server, client: Client, msg: Message) -> None:
+    nick = msg.params[0] if msg.params else ""
+    if not nick:
+        server.numeric(client, N.ERR_NONICKNAMEGIVEN, "No nickname given")
+        return
+    if not is_valid_nick(nick, server.limits.nick_length):
+        server.numeric(client, N.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname")
+        return
+    folded = casefold(nick)
+    holder = server.nicks.get(folded)
+    if holder is not None and holder is not client:
+        server.numeric(client, N.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
+        return
+    if nick == client.nick:
+        return
+    old_nick, old_prefix = client.nick, client.prefix
+    if client.folded and server.nicks.get(client.folded) is client:
+        del server.nicks[client.folded]
+    server.nicks[folded] = client
+    client.nick, client.folded = nick, folded
+    if not client.registered:
+        try_register(server, client)
+        return
+    server.relay({client, *server.peers(client)}, old_prefix, "NICK", (nick,))
+    server.whowas.appendleft(
+        (casefold(old_nick), old_nick, client.user, client.host, client.realname, server.wallclock())
+    )
+    if casefold(old_nick) != folded:
+        server.monitor_notify(old_nick, online=False)
+    server.monitor_notify(nick, online=True, client=client)
+
+
+def handle_user(server: Server, client: Client, msg: Message) -> None:
+    if client.registered or client.user:
+        server.numeric(client, N.ERR_ALREADYREGISTERED, "You may not reregister")
+        return
+    username, realname = msg.params[0], msg.params[3]
+    # Usernames are shown in every prefix: keep them short and free of the
+    # characters that would break a prefix or a mask.
+    cleaned = "".join(ch for ch in username if ch.isascii() and ch.isprintable() and ch not in " !@*?")[:16]
+    client.user = "~" + (cleaned[:15] or "user")
+    client.realname = realname[: server.limits.away_length] or client.nick
+    try_register(server, client)
+
+
+def try_register(server: Server, client: Client) -> None:
+    if client.registered or client.cap_negotiating or not client.user or client.nick == "*":
+        return
+    if server.config.server.password and not client.password_ok:
+        server.numeric(client, N.ERR_PASSWDMISMATCH, "Password incorrect")
+        server.disconnect(client, "Bad password")
+        return
+    client.registered = True
+    client.signon = server.wallclock()
+    client.last_spoke = server.clock()
+    welcome(server, client)
+    server.monitor_notify(client.nick, online=True, client=client)
+    server.log("client.registered", cid=client.id, nick=client.nick, transport=client.transport)
+
+
+def welcome(server: Server, client: Client) -> None:
+    name = server.name
+    network = server.config.server.network
+    created = datetime.fromtimestamp(server.started_wall, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    server.numeric(client, N.RPL_WELCOME, f"Welcome to the {network} IRC Network {client.prefix}")
+    server.numeric(client, N.RPL_YOURHOST, f"Your host is {name}, running version {server.version_string()}")
+    server.numeric(client, N.RPL_CREATED, f"This server was created {created}")
+    server.numeric(client, N.RPL_MYINFO, name, server.version_string(), "iow", "beiklmnotv", "bklov")
+    send_isupport(server, client)
+    send_lusers(server, client)
+    send_motd(server, client)
+
+
+def send_isupport(server: Server, client: Client) -> None:
+    tokens = server.isupport
+    for start in range(0, len(tokens), 12):
+        server.numeric(client, N.RPL_ISUPPORT, *tokens[start : start + 12], "are supported by this server")
+
+
+def send_lusers(server: Server, client: Client) -> None:
+    users = sum(1 for c in server.clients.values() if c.registered)
+    invisible = sum(1 for c in server.clients.values() if c.registered and "i" in c.modes)
+    unknown = len(server.clients) - users
+    opers = sum(1 for c in server.clients.values() if c.oper)
+    server.numeric(client, N.RPL_LUSERCLIENT, f"There are {users - invisible} users and {invisible} invisible on 1 servers")
+    server.numeric(client, N.RPL_LUSEROP, str(opers), "operator(s) online")
+    server.numeric(client, N.RPL_LUSERUNKNOWN, str(unknown), "unknown connection(s)")
+    server.numeric(client, N.RPL_LUSERCHANNELS, str(len(server.channels)), "channels formed")
+    server.numeric(client, N.RPL_LUSERME, f"I have {users} clients and 0 servers")
+    server.numeric(client, N.RPL_LOCALUSERS, str(users), str(users), f"Current local users {users}")
+    server.numeric(client, N.RPL_GLOBALUSERS, str(users), str(users), f"Current global users {users}")
+
+
+def send_motd(server: Server, client: Client) -> None:
+    motd = server.config.server.motd
+    if not motd.strip():
+        server.numeric(client, N.ERR_NOMOTD, "MOTD File is missing")
+        return
+    server.numeric(client, N.RPL_MOTDSTART, f"- {server.name} Message of the day - ")
+    for line in motd.splitlines():
+        server.numeric(client, N.RPL_MOTD, f"- {line}")
+    server.numeric(client, N.RPL_ENDOFMOTD, "End of /MOTD command.")
+
+
+def handle_ping(server: Server, client: Client, msg: Message) -> None:
+    server.reply(client, "PONG", server.name, msg.params[0])
+
+
+def handle_pong(server: Server, client: Client, msg: Message) -> None:
+    # Any line resets the ping timer (in Server.receive); nothing else to do.
+    return None
+
+
+def handle_quit(server: Server, client: Client, msg: Message) -> None:
+    reason = msg.param(0)
+    quit_reason = f"Quit: {reason}" if reason else "Quit"
+    server.disconnect(client, quit_reason, quit_reason)

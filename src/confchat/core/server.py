@@ -1,0 +1,424 @@
+"""The server state machine: every client, nick and channel, and the rules.
+
+This is the sans-IO heart of confchat. The transport calls four entry points:
+
+* :meth:`Server.connect` when a connection opens (may refuse it);
+* :meth:`Server.receive` with each raw line (returns a flood-control delay);
+* :meth:`Server.connection_lost` when the peer went away;
+* :meth:`Server.tick` about once a second (registration and ping timeouts);
+
+plus :meth:`Server.shutdown`. Output goes into each client's :class:`Outbox`
+and is never awaited; a client to be disconnected gets its outbox closed and
+the transport closes the socket once that is flushed. Time comes from injected
+clocks, so tests drive everything without sockets or sleeps.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+from collections import Counter, deque
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable
+
+from .. import __version__
+from ..config import Config
+from ..proto import numerics as N
+from ..proto.casemap import casefold
+from ..proto.codec import (
+    BodyTooLong,
+    InvalidUtf8,
+    LineTooLong,
+    ProtocolError,
+    TagsTooLong,
+    decode_line,
+    format_line,
+)
+from ..proto.message import Message
+from .caps import SUPPORTED
+from .channel import Channel
+from .client import TAGS_MESSAGE, TAGS_TIME, Client
+from .flood import TokenBucket
+from .outbox import Outbox
+
+
+def _no_log(event: str, **fields: Any) -> None:
+    return None
+
+
+def format_server_time(ts: float) -> str:
+    """IRCv3 server-time: ISO 8601 UTC with milliseconds."""
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + (
+        f"{int(ts * 1000) % 1000:03d}Z"
+    )
+
+
+class Server:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        wallclock: Callable[[], float] = time.time,
+        log: Callable[..., None] = _no_log,
+    ) -> None:
+        from .commands import COMMANDS  # the table imports handlers, which import us
+
+        self.config = config
+        self.limits = config.limits
+        self.name = config.server.name
+        self.clock = clock
+        self.wallclock = wallclock
+        self.log = log
+        self.commands = COMMANDS
+        self.started_wall = wallclock()
+        self.clients: dict[int, Client] = {}
+        self.nicks: dict[str, Client] = {}
+        self.channels: dict[str, Channel] = {}
+        self.per_ip: Counter[str] = Counter()
+        self.monitors: dict[str, set[Client]] = {}
+        self.whowas: deque[tuple[str, str, str, str, str, float]] = deque(
+            maxlen=config.limits.whowas_length
+        )
+        self._ids = itertools.count(1)
+        # msgids: a random per-process prefix and a counter, unique and cheap.
+        self._msgid_prefix = os.urandom(4).hex()
+        self._msgids = itertools.count(1)
+        self._doomed: list[tuple[Client, str]] = []
+        self._capture: Client | None = None
+        self._captured: list[Message] = []
+        self.isupport = self._isupport_tokens()
+
+    # ------------------------------------------------------------------ entry points
+
+    def connect(self, ip: str, outbox: Outbox, transport: str = "tcp") -> Client | None:
+        """A new connection from ``ip``; None (with its outbox closed) if refused."""
+        limit = self.limits.max_connections_per_ip
+        if limit and self.per_ip[ip] >= limit and ip not in self.limits.connection_limit_exempt:
+            outbox.close(b"ERROR :Closing Link: Too many connections from your IP address\r\n")
+            self.log("connection.refused", reason="per_ip_limit")
+            return None
+        now = self.clock()
+        bucket = TokenBucket(self.limits.flood_burst, self.limits.flood_rate, now)
+        client = Client(next(self._ids), ip, outbox, now, bucket, transport)
+        self.clients[client.id] = client
+        self.per_ip[ip] += 1
+        return client
+
+    def receive(self, client: Client, raw: bytes | LineTooLong) -> float:
+        """Handle one raw line from ``client``; return seconds to wait before the
+        next line (flood control)."""
+        if client.gone:
+            return 0.0
+        now = self.clock()
+        client.last_active = now
+        client.ping_sent = None
+        delay = client.bucket.take(now)
+        try:
+            if isinstance(raw, ProtocolError):
+                raise raw
+            msg = decode_line(raw)
+        except (LineTooLong, BodyTooLong, TagsTooLong):
+            self.numeric(client, N.ERR_INPUTTOOLONG, "Input line was too long")
+        except InvalidUtf8 as exc:
+            self.fail(client, exc.command, "INVALID_UTF8", str(exc))
+        except ProtocolError as exc:
+            self.fail(client, exc.command, exc.code, str(exc))
+        else:
+            if msg is not None:
+                self._dispatch(client, msg)
+        self._reap()
+        return delay
+
+    def connection_lost(self, client: Client, reason: str = "Connection closed") -> None:
+        if not client.gone:
+            self.remove(client, reason)
+            self._reap()
+
+    def tick(self) -> None:
+        """Enforce the registration timeout and keep idle clients alive."""
+        now = self.clock()
+        lim = self.limits
+        for client in list(self.clients.values()):
+            if client.gone:
+                continue
+            if not client.registered:
+                if now - client.connected_at >= lim.registration_timeout:
+                    self.disconnect(client, "Registration timed out")
+            elif client.ping_sent is None:
+                if now - client.last_active >= lim.ping_interval:
+                    client.ping_sent = now
+                    self.send(client, Message("PING", (self.name,)))
+            elif now - client.ping_sent >= lim.ping_timeout:
+                self.disconnect(client, f"Ping timeout: {int(now - client.last_active)} seconds")
+        self._reap()
+
+    def shutdown(self, reason: str = "Server shutting down") -> None:
+        """Tell every client and close every outbox; the transport flushes them."""
+        line = f"ERROR :{reason}\r\n".encode()
+        for client in list(self.clients.values()):
+            client.gone = True
+            client.outbox.close(line)
+        self.clients.clear()
+        self.nicks.clear()
+        self.channels.clear()
+        self.per_ip.clear()
+
+    # ------------------------------------------------------------------ dispatch
+
+    def _dispatch(self, client: Client, msg: Message) -> None:
+        name = msg.command.upper()
+        command = self.commands.get(name)
+        if command is None:
+            if client.registered:
+                self.numeric(client, N.ERR_UNKNOWNCOMMAND, name, "Unknown command")
+            else:
+                self.numeric(client, N.ERR_NOTREGISTERED, "You have not registered")
+            return
+        if not client.registered and not command.before_registration:
+            self.numeric(client, N.ERR_NOTREGISTERED, "You have not registered")
+            return
+        if len(msg.params) < command.min_params:
+            self.numeric(client, N.ERR_NEEDMOREPARAMS, name, "Not enough parameters")
+            return
+        label = msg.tags.get("label") if "labeled-response" in client.caps else None
+        if label:
+            self._capture, self._captured = client, []
+        try:
+            command.handler(self, client, msg)
+        except Exception as exc:  # a handler bug must not take the server down
+            self.log("command.crashed", command=name, error=repr(exc), exc_info=True)
+            self.fail(client, name, "INTERNAL_ERROR", "Internal error, the command was not completed")
+        finally:
+            if label:
+                self._capture = None
+                self._flush_labeled(client, label, self._captured)
+
+    def _flush_labeled(self, client: Client, label: str, captured: list[Message]) -> None:
+        if not captured:
+            self._push(client, Message("ACK", (), self.name, {"label": label}))
+        elif len(captured) == 1:
+            m = captured[0]
+            self._push(client, Message(m.command, m.params, m.source, {**m.tags, "label": label}))
+        elif "batch" not in client.caps:
+            for m in captured:
+                self._push(client, m)
+        else:
+            ref = self.new_msgid()
+            self._push(client, Message("BATCH", ("+" + ref, "labeled-response"), self.name, {"label": label}))
+            for m in captured:
+                self._push(client, Message(m.command, m.params, m.source, {**m.tags, "batch": ref}))
+            self._push(client, Message("BATCH", ("-" + ref,), self.name))
+
+    # ------------------------------------------------------------------ output
+
+    def new_msgid(self) -> str:
+        return f"{self._msgid_prefix}{next(self._msgids):x}"
+
+    def server_time(self) -> str:
+        return format_server_time(self.wallclock())
+
+    @staticmethod
+    def encode(msg: Message, tagmask: int, extra: dict[str, str] | None = None) -> bytes:
+        """Serialize ``msg`` with the tags a client of ``tagmask`` may see."""
+        tags = msg.tags
+        if tags:
+            if tagmask == TAGS_MESSAGE | TAGS_TIME:
+                pass
+            elif tagmask == TAGS_TIME:
+                tags = {"time": tags["time"]} if "time" in tags else {}
+            elif tagmask == TAGS_MESSAGE:
+                tags = {k: v for k, v in tags.items() if k != "time"}
+            else:
+                tags = {}
+        if extra:
+            tags = {**tags, **extra}
+        if tags is not msg.tags:
+            msg = Message(msg.command, msg.params, msg.source, tags)
+        return format_line(msg).encode("utf-8", "surrogateescape") + b"\r\n"
+
+    def _push(self, client: Client, msg: Message) -> None:
+        extra = {}
+        for key in ("label", "batch"):
+            if key in msg.tags:
+                extra[key] = msg.tags[key]
+        self._push_bytes(client, self.encode(msg, client.tagmask, extra or None))
+
+    def _push_bytes(self, client: Client, data: bytes) -> None:
+        if not client.outbox.push(data) and not client.gone:
+            self._doomed.append((client, "SendQ exceeded"))
+
+    def send(self, client: Client, msg: Message) -> None:
+        """Send one message to one client, stamped with server-time."""
+        if "time" not in msg.tags:
+            msg = Message(msg.command, msg.params, msg.source, {**msg.tags, "time": self.server_time()})
+        if client is self._capture:
+            self._captured.append(msg)
+        else:
+            self._push(client, msg)
+
+    def reply(self, client: Client, command: str, *params: str) -> None:
+        self.send(client, Message(command, params, self.name))
+
+    def numeric(self, client: Client, code: str, *params: str) -> None:
+        self.send(client, Message(code, (client.nick, *params), self.name))
+
+    def fail(self, client: Client, command: str, code: str, description: str, *context: str) -> None:
+        self._standard_reply(client, "FAIL", command, code, description, context)
+
+    def note(self, client: Client, command: str, code: str, description: str, *context: str) -> None:
+        self._standard_reply(client, "NOTE", command, code, description, context)
+
+    def _standard_reply(
+        self, client: Client, kind: str, command: str, code: str, description: str, context: tuple[str, ...]
+    ) -> None:
+        if "standard-replies" in client.caps:
+            self.reply(client, kind, command, code, *context, description)
+        else:  # clients that did not ask for FAIL/NOTE get a NOTICE they can show
+            self.reply(client, "NOTICE", client.nick, f"{command} {code}: {description}")
+
+    def relay(
+        self,
+        recipients: Iterable[Client],
+        source: str,
+        command: str,
+        params: tuple[str, ...],
+        client_tags: dict[str, str] | None = None,
+        *,
+        only_caps: str | None = None,
+    ) -> str:
+        """Deliver one user message to many clients: the fan-out path.
+
+        The line is encoded once per tag variant (at most four) and the same
+        bytes object is queued for every recipient. Returns the msgid.
+        """
+        msgid = self.new_msgid()
+        tags = {"time": self.server_time(), "msgid": msgid}
+        if client_tags:
+            tags.update(client_tags)
+        msg = Message(command, params, source, tags)
+        encoded: dict[int, bytes] = {}
+        capture = self._capture
+        for client in recipients:
+            if client.gone or (only_caps and only_caps not in client.caps):
+                continue
+            if client is capture:
+                self._captured.append(msg)
+                continue
+            mask = client.tagmask
+            data = encoded.get(mask)
+            if data is None:
+                data = encoded[mask] = self.encode(msg, mask)
+            if not client.outbox.push(data):
+                self._doomed.append((client, "SendQ exceeded"))
+        return msgid
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def disconnect(self, client: Client, reason: str, quit_reason: str | None = None) -> None:
+        """Close ``client`` with ``ERROR :Closing Link`` and tell its peers."""
+        if client.gone:
+            return
+        error = f"ERROR :Closing Link: {client.host} ({reason})\r\n".encode()
+        self.remove(client, quit_reason or reason, error)
+
+    def remove(self, client: Client, quit_reason: str, error: bytes = b"") -> None:
+        """Take ``client`` out of every structure, relay its QUIT, close it."""
+        if client.gone:
+            return
+        if client.registered:
+            self.relay(self.peers(client), client.prefix, "QUIT", (quit_reason,))
+            self.whowas.appendleft(
+                (client.folded, client.nick, client.user, client.host, client.realname, self.wallclock())
+            )
+            self.monitor_notify(client.nick, online=False, client=client)
+        client.gone = True
+        for channel in list(client.channels.values()):
+            self.part_channel(client, channel)
+        if client.folded and self.nicks.get(client.folded) is client:
+            del self.nicks[client.folded]
+        for nick in client.monitoring:
+            watchers = self.monitors.get(nick)
+            if watchers:
+                watchers.discard(client)
+                if not watchers:
+                    del self.monitors[nick]
+        self.clients.pop(client.id, None)
+        self.per_ip[client.ip] -= 1
+        if self.per_ip[client.ip] <= 0:
+            del self.per_ip[client.ip]
+        client.outbox.close(error)
+        self.log("client.quit", cid=client.id, reason=quit_reason)
+
+    def _reap(self) -> None:
+        while self._doomed:
+            client, reason = self._doomed.pop()
+            if not client.gone:
+                self.remove(client, reason)
+
+    # ------------------------------------------------------------------ shared helpers
+
+    def find_nick(self, nick: str) -> Client | None:
+        client = self.nicks.get(casefold(nick))
+        return client if client is not None and client.registered else None
+
+    def find_channel(self, name: str) -> Channel | None:
+        return self.channels.get(casefold(name))
+
+    def peers(self, client: Client) -> set[Client]:
+        """Every client sharing a channel with ``client`` (not itself)."""
+        out: set[Client] = set()
+        for channel in client.channels.values():
+            out.update(channel.members)
+        out.discard(client)
+        return out
+
+    def part_channel(self, client: Client, channel: Channel) -> None:
+        channel.members.pop(client, None)
+        client.channels.pop(channel.folded, None)
+        if not channel.members:
+            self.channels.pop(channel.folded, None)
+
+    def monitor_notify(self, nick: str, online: bool, client: Client | None = None) -> None:
+        watchers = self.monitors.get(casefold(nick))
+        if not watchers:
+            return
+        for watcher in watchers:
+            if online and client is not None:
+                self.numeric(watcher, N.RPL_MONONLINE, client.prefix)
+            else:
+                self.numeric(watcher, N.RPL_MONOFFLINE, nick)
+
+    def _isupport_tokens(self) -> list[str]:
+        lim = self.limits
+        return [
+            f"AWAYLEN={lim.away_length}",
+            "CASEMAPPING=rfc1459",
+            f"CHANLIMIT=#&:{lim.max_channels}",
+            "CHANMODES=b,k,l,imnt",
+            f"CHANNELLEN={lim.channel_length}",
+            "CHANTYPES=#&",
+            "HOSTLEN=64",
+            f"KICKLEN={lim.kick_length}",
+            "MAXLIST=b:100",
+            "MODES=4",
+            f"MONITOR={lim.monitor_limit}",
+            f"NETWORK={self.config.server.network}",
+            f"NICKLEN={lim.nick_length}",
+            "PREFIX=(ov)@+",
+            "STATUSMSG=@+",
+            f"TARGMAX=JOIN:{lim.max_targets},KICK:{lim.max_targets},MONITOR:,NAMES:1,"
+            f"NOTICE:{lim.max_targets},PART:{lim.max_targets},PRIVMSG:{lim.max_targets},"
+            f"TAGMSG:{lim.max_targets},WHOIS:1",
+            f"TOPICLEN={lim.topic_length}",
+            "USERLEN=16",
+            "UTF8ONLY",
+            "WHOX",
+        ]
+
+    def version_string(self) -> str:
+        return f"confchat-{__version__}"
+
+    def supported_caps(self) -> dict[str, str]:
+        return SUPPORTED
