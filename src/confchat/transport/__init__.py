@@ -1,0 +1,1 @@
+"""The trio shell: sockets in and out of the sans-IO core, nothing more."""
