@@ -42,8 +42,8 @@ class Running:
         self._stop.set()
 
 
-def _core_logger(event: str, **fields: Any) -> None:
-    log.info(event, **fields)
+def _core_logger(event: str, level: str = "info", **fields: Any) -> None:
+    getattr(log, level)(event, **fields)
 
 
 async def _open_tcp_listeners(config: Config) -> list[trio.SocketListener]:

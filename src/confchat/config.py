@@ -18,6 +18,8 @@ import typing
 from collections.abc import Sequence
 from typing import Any
 
+from argon2 import extract_parameters
+from argon2.exceptions import InvalidHashError
 import attrs
 
 
@@ -205,7 +207,8 @@ def load(path: str | os.PathLike[str]) -> Config:
     except OSError as e:
         raise ConfigError(f"{name}: cannot read: {e.strerror or e}") from None
     except UnicodeDecodeError as e:
-        raise ConfigError(f"{name}: not UTF-8 text (bad byte at offset {e.start})") from None
+        line = e.object[: e.start].count(b"\n") + 1
+        raise ConfigError(f"{name}:{line}: not UTF-8 text; save the file as UTF-8") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{name}{_toml_position(e)}: invalid TOML: {_toml_message(e)}") from None
     try:
@@ -273,7 +276,19 @@ def with_overrides(
     if log_format is not None:
         logging_ = attrs.evolve(logging_, format=log_format)
     result = attrs.evolve(config, listen=listen, server=server, logging=logging_)
-    return from_dict(attrs.asdict(result))
+    return from_dict(to_dict(result))
+
+
+def to_dict(obj: Any) -> Any:
+    """An attrs config (or section) as plain TOML data: dicts, lists, scalars.
+
+    The inverse of ``from_dict``: ``from_dict(to_dict(c)) == c``.
+    """
+    if attrs.has(type(obj)):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in attrs.fields(type(obj))}
+    if isinstance(obj, (tuple, list)):
+        return [to_dict(item) for item in obj]
+    return obj
 
 
 def _build(cls: type[Any], data: object, path: str) -> Any:
@@ -297,8 +312,9 @@ def _build(cls: type[Any], data: object, path: str) -> Any:
                 raise ConfigError(f"{key_path}: missing")
             continue
         what = _what(cls, field.name, field.type)
-        value = _convert(field.type, data[field.name], key_path, what)
-        _check_value(cls, field.name, value, key_path, what)
+        raw = data[field.name]
+        value = _convert(field.type, raw, key_path, what)
+        _check_value(cls, field.name, value, key_path, f"expected {what}, got {_show(raw)}")
         kwargs[field.name] = value
     obj = cls(**kwargs)
     _check_object(obj, path)
@@ -378,9 +394,13 @@ def _what(cls: type[Any], name: str, tp: Any) -> str | None:
     return None
 
 
-def _check_value(cls: type[Any], name: str, value: Any, path: str, what: str | None) -> None:
-    """Rules on one converted value that its type cannot express."""
-    bad = f"{path}: expected {what}, got {_show(value)}"
+def _check_value(cls: type[Any], name: str, value: Any, path: str, problem: str) -> None:
+    """Rules on one converted value that its type cannot express.
+
+    ``problem`` is the message for a value out of range ("expected a positive
+    integer, got -5"), with the value shown as written, not as converted.
+    """
+    bad = f"{path}: {problem}"
     if cls is LimitsSection and isinstance(value, (int, float)):
         if value < 0 or (value == 0 and name != "max_connections_per_ip"):
             raise ConfigError(bad)
@@ -396,9 +416,18 @@ def _check_value(cls: type[Any], name: str, value: Any, path: str, what: str | N
     elif cls in (ServerSection, Oper) and name == "name":
         if not value or any(c.isspace() for c in value):
             raise ConfigError(bad)
-    elif cls is Oper and name == "password_hash" and not value.startswith("$argon2"):
+    elif cls is Oper and name == "password_hash" and not _is_argon2_hash(value):
         # Never echo the value: it may be a plain-text password pasted by mistake.
-        raise ConfigError(f"{path}: expected {what}, got something else")
+        raise ConfigError(bad.rsplit(", got ", 1)[0] + ", got something else")
+
+
+def _is_argon2_hash(text: str) -> bool:
+    """Whether ``text`` is an argon2 hash that ``PasswordHasher.verify`` can check."""
+    try:
+        extract_parameters(text)
+    except (InvalidHashError, ValueError):
+        return False
+    return True
 
 
 def _check_object(obj: object, path: str) -> None:

@@ -61,19 +61,25 @@ def configure_logging(section: LoggingSection, stream: TextIO | None = None) -> 
         exceptions: list[Any] = [structlog.processors.format_exc_info]
     else:
         timestamper = structlog.processors.TimeStamper(fmt="%Y-%m-%d %H:%M:%S", utc=False)
-        renderer = structlog.dev.ConsoleRenderer(colors=_wants_colour(stream))
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=_wants_colour(stream),
+            # Plain tracebacks: the default (rich) one prints local
+            # variables, which may hold message bodies or passwords.
+            exception_formatter=structlog.dev.plain_traceback,
+        )
         exceptions = []
 
     common: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
+        _add_logger_name,
         timestamper,
         structlog.processors.StackInfoRenderer(),
     ]
     structlog.configure(
         processors=[*common, *exceptions, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=stream),
+        logger_factory=_NamedPrintLoggerFactory(stream),
         # Not cached: modules create loggers at import time, and a later
         # configure_logging (tests, a reload) must still reach them.
         cache_logger_on_first_use=False,
@@ -82,7 +88,7 @@ def configure_logging(section: LoggingSection, stream: TextIO | None = None) -> 
     handler = _Handler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[*common, structlog.stdlib.add_logger_name],
+            foreign_pre_chain=common,
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 *exceptions,
@@ -103,7 +109,39 @@ def get_logger(name: str) -> Any:
     Usually called at module level as ``log = get_logger(__name__)``; it may
     be called before ``configure_logging``, which it follows once called.
     """
-    return structlog.get_logger(logger=name)
+    return structlog.get_logger(name)
+
+
+class _NamedPrintLogger(structlog.PrintLogger):
+    """A PrintLogger that remembers the name given to ``get_logger``."""
+
+    def __init__(self, file: TextIO, name: str | None) -> None:
+        super().__init__(file)
+        self.name = name
+
+
+class _NamedPrintLoggerFactory:
+    """Make loggers printing to one stream; ``get_logger(name)`` passes the name here.
+
+    Passing the name through the factory, rather than binding it, keeps
+    module-level loggers lazy: they follow whatever configuration is current
+    when they log.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def __call__(self, *args: Any) -> _NamedPrintLogger:
+        return _NamedPrintLogger(self._stream, str(args[0]) if args else None)
+
+
+def _add_logger_name(logger: Any, method_name: str, event_dict: Any) -> Any:
+    """Add ``logger=<name>`` for structlog loggers and stdlib records alike."""
+    record = event_dict.get("_record")
+    name = record.name if record is not None else getattr(logger, "name", None)
+    if name:
+        event_dict.setdefault("logger", name)
+    return event_dict
 
 
 def _wants_colour(stream: TextIO) -> bool:

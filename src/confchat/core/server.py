@@ -61,6 +61,7 @@ class Server:
         *,
         clock: Callable[[], float] = time.monotonic,
         wallclock: Callable[[], float] = time.time,
+        # log(event, level="info", **fields): the shell passes structlog here.
         log: Callable[..., None] = _no_log,
     ) -> None:
         from .commands import COMMANDS  # the table imports handlers, which import us
@@ -97,7 +98,7 @@ class Server:
         limit = self.limits.max_connections_per_ip
         if limit and self.per_ip[ip] >= limit and ip not in self.limits.connection_limit_exempt:
             outbox.close(b"ERROR :Closing Link: Too many connections from your IP address\r\n")
-            self.log("connection.refused", reason="per_ip_limit")
+            self.log("connection.refused", level="warning", reason="per_ip_limit")
             return None
         now = self.clock()
         bucket = TokenBucket(self.limits.flood_burst, self.limits.flood_rate, now)
@@ -188,7 +189,7 @@ class Server:
         try:
             command.handler(self, client, msg)
         except Exception as exc:  # a handler bug must not take the server down
-            self.log("command.crashed", command=name, error=repr(exc), exc_info=True)
+            self.log("command.crashed", level="error", command=name, error=repr(exc), exc_info=True)
             self.fail(client, name, "INTERNAL_ERROR", "Internal error, the command was not completed")
         finally:
             if label:
@@ -287,13 +288,15 @@ class Server:
         client_tags: dict[str, str] | None = None,
         *,
         only_caps: str | None = None,
+        msgid: str | None = None,
     ) -> str:
         """Deliver one user message to many clients: the fan-out path.
 
         The line is encoded once per tag variant (at most four) and the same
-        bytes object is queued for every recipient. Returns the msgid.
+        bytes object is queued for every recipient. Returns the msgid; pass
+        ``msgid`` to send one event in several shapes (e.g. extended-join).
         """
-        msgid = self.new_msgid()
+        msgid = msgid or self.new_msgid()
         tags = {"time": self.server_time(), "msgid": msgid}
         if client_tags:
             tags.update(client_tags)
@@ -349,7 +352,7 @@ class Server:
         if self.per_ip[client.ip] <= 0:
             del self.per_ip[client.ip]
         client.outbox.close(error)
-        self.log("client.quit", cid=client.id, reason=quit_reason)
+        self.log("client.quit", level="debug", cid=client.id, reason=quit_reason)
 
     def _reap(self) -> None:
         while self._doomed:

@@ -73,8 +73,10 @@ def relay_join(server: Server, client: Client, channel: Channel) -> None:
     members = channel.members
     plain = [c for c in members if "extended-join" not in c.caps]
     extended = [c for c in members if "extended-join" in c.caps]
-    server.relay(plain, client.prefix, "JOIN", (channel.name,))
-    server.relay(extended, client.prefix, "JOIN", (channel.name, client.account or "*", client.realname))
+    msgid = server.relay(plain, client.prefix, "JOIN", (channel.name,))
+    server.relay(
+        extended, client.prefix, "JOIN", (channel.name, client.account or "*", client.realname), msgid=msgid
+    )
     if client.away is not None:
         server.relay(
             (c for c in members if c is not client), client.prefix, "AWAY", (client.away,), only_caps="away-notify"

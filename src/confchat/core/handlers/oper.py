@@ -19,7 +19,7 @@ def handle_oper(server: Server, client: Client, msg: Message) -> None:
             server.send(client, Message("MODE", (client.nick, "+o"), client.nick))
             server.log("oper.up", cid=client.id, oper=name)
             return
-    server.log("oper.failed", cid=client.id, oper=name)
+    server.log("oper.failed", level="warning", cid=client.id, oper=name)
     server.numeric(client, N.ERR_PASSWDMISMATCH, "Password incorrect")
 
 

@@ -118,7 +118,7 @@ def try_register(server: Server, client: Client) -> None:
     client.last_spoke = server.clock()
     welcome(server, client)
     server.monitor_notify(client.nick, online=True, client=client)
-    server.log("client.registered", cid=client.id, nick=client.nick, transport=client.transport)
+    server.log("client.registered", level="debug", cid=client.id, nick=client.nick, transport=client.transport)
 
 
 def welcome(server: Server, client: Client) -> None:

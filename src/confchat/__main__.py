@@ -1,0 +1,5 @@
+"""``python -m confchat``: the same as the ``confchat`` command."""
+
+from confchat.cli import main
+
+raise SystemExit(main())

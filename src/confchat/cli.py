@@ -1,0 +1,217 @@
+"""The ``confchat`` command: serve, init, passwd.
+
+``main`` returns an exit status instead of exiting, so tests call it in
+process. Errors an operator can fix (a bad config, an existing file) are one
+line on stderr, never a traceback: 2 for config and usage errors, 1 for the
+others, 130 when interrupted with Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+from importlib import metadata
+
+from confchat.config import Config, ConfigError, Oper, load, parse_hostport, with_overrides
+from confchat.log import configure_logging
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+#: The operator account ``confchat init`` creates.
+INIT_OPER = "admin"
+
+
+def version() -> str:
+    """The installed distribution's version, or the source tree's."""
+    try:
+        return metadata.version("confchat")
+    except metadata.PackageNotFoundError:
+        from confchat import __version__
+
+        return __version__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+        return int(args.func(args))
+    except SystemExit as e:  # argparse (--help, --version, usage errors) or app.run
+        return _exit_status(e.code)
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="confchat",
+        description="An IRC chat server for moderated live events.",
+    )
+    parser.add_argument("--version", action="version", version=f"confchat {version()}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the server",
+        description="Run the server until Ctrl-C or SIGTERM. Options override the config file.",
+    )
+    serve.add_argument(
+        "--config", metavar="FILE", help="TOML config file (default: the built-in defaults)"
+    )
+    serve.add_argument(
+        "--tcp",
+        metavar="HOST:PORT",
+        action="append",
+        type=_hostport_arg,
+        help="IRC over TCP address; repeat for several; replaces listen.tcp from the file",
+    )
+    serve.add_argument(
+        "--http",
+        metavar="HOST:PORT",
+        type=_http_arg,
+        help='HTTP address (WebSocket, web client, metrics); "" disables it',
+    )
+    serve.add_argument("--name", metavar="SERVERNAME", help="server name shown to clients")
+    serve.add_argument("--data-dir", metavar="DIR", help="where the server keeps its state")
+    serve.add_argument(
+        "--log-format", choices=("console", "json"), help="log format (default: console)"
+    )
+    serve.set_defaults(func=_serve)
+
+    init = commands.add_parser(
+        "init",
+        help="write a commented config file with an operator account",
+        description=(
+            "Write a config file listing every setting with its default, and an "
+            f'operator account "{INIT_OPER}" with a random password, printed once.'
+        ),
+    )
+    init.add_argument("--path", default="config.toml", help="where to write (default: %(default)s)")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    init.set_defaults(func=_init)
+
+    passwd = commands.add_parser(
+        "passwd",
+        help="hash a password for an [[opers]] entry",
+        description=(
+            "Read a password (from the terminal, or one line from standard input) "
+            "and print its argon2id hash for the password_hash key."
+        ),
+    )
+    passwd.set_defaults(func=_passwd)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        config = load(args.config) if args.config else Config()
+        config = with_overrides(
+            config,
+            tcp=args.tcp,
+            http=args.http,
+            name=args.name,
+            data_dir=args.data_dir,
+            log_format=args.log_format,
+        )
+    except ConfigError as e:
+        print(f"confchat: config error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+
+    configure_logging(config.logging)
+    # Imported here: the server pulls in trio and the whole core, which
+    # init and passwd do not need.
+    from confchat.app import run
+
+    run(config)
+    return EXIT_OK
+
+
+def _init(args: argparse.Namespace) -> int:
+    from confchat.configfile import render
+
+    password = secrets.token_urlsafe(18)
+    config = Config(opers=(Oper(name=INIT_OPER, password_hash=_hash(password)),))
+    text = render(config)
+    # O_EXCL unless --force: never clobber a file that appeared meanwhile.
+    # 0o600: the file holds hashes, and maybe a server password later.
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if args.force else os.O_EXCL)
+    try:
+        fd = os.open(args.path, flags, 0o600)
+    except FileExistsError:
+        print(
+            f"confchat: {args.path} already exists; use --force to overwrite it",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+    except OSError as e:
+        print(f"confchat: cannot write {args.path}: {e.strerror or e}", file=sys.stderr)
+        return EXIT_FAILURE
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    print(
+        f"Wrote {args.path}.\n"
+        f'The operator account "{INIT_OPER}" has the password:\n'
+        f"\n    {password}\n\n"
+        "Keep this password somewhere safe: it is shown only this once, and the\n"
+        "config file stores only its hash. Log in as operator with\n"
+        f"/OPER {INIT_OPER} <password>. Start the server with\n"
+        f"confchat serve --config {args.path}"
+    )
+    return EXIT_OK
+
+
+def _passwd(args: argparse.Namespace) -> int:
+    try:
+        if sys.stdin.isatty():
+            password = getpass.getpass("Password: ")
+            if getpass.getpass("Again: ") != password:
+                print("confchat: the passwords do not match", file=sys.stderr)
+                return EXIT_FAILURE
+        else:
+            password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+    except EOFError:
+        password = ""
+    if not password:
+        print("confchat: no password given", file=sys.stderr)
+        return EXIT_FAILURE
+    print(_hash(password))
+    return EXIT_OK
+
+
+def _hash(password: str) -> str:
+    """An argon2id hash with argon2-cffi's default (RFC 9106 low-memory) parameters."""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher().hash(password)
+
+
+def _hostport_arg(text: str) -> str:
+    """argparse type for --tcp: validate now, so the error names the option."""
+    try:
+        parse_hostport(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+def _http_arg(text: str) -> str:
+    return text if text == "" else _hostport_arg(text)
+
+
+def _exit_status(code: object) -> int:
+    """Map ``SystemExit.code`` to a status the way the interpreter does."""
+    if code is None:
+        return EXIT_OK
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return EXIT_FAILURE

@@ -1,0 +1,149 @@
+"""Writing a commented config.toml (``confchat init``, ``config.example.toml``).
+
+tomli-w writes correct TOML but no comments, so each value is serialized by
+tomli-w on its own (``tomli_w.dumps({key: value})``, which gets quoting and
+escaping right) and the section headers and ``#`` comment lines are written
+here. The keys come from the attrs schema in ``confchat.config``, so a new
+field is written automatically; ``COMMENTS`` must gain its explanation too
+(a test checks that every key has one).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import tomli_w
+
+from confchat.config import Config, to_dict
+
+HEADER = """\
+confchat configuration.
+
+Every key is optional: a key left out takes the default shown here, and
+`confchat serve` without --config runs with exactly these defaults.
+The command-line options --tcp, --http, --name, --data-dir and --log-format
+override what this file says."""
+
+#: Explanation written above each section ("limits") and key ("limits.max_sendq").
+COMMENTS: dict[str, str] = {
+    "server": "How the server presents itself to clients.",
+    "server.name": "The name clients see as the source of server messages (no spaces).",
+    "server.network": "The network name advertised to clients (ISUPPORT NETWORK=).",
+    "server.motd": 'Message of the day; "\\n" starts a new line. Empty: no MOTD.',
+    "server.data_dir": "Where the server keeps its state (SQLite database, transcripts).",
+    "server.password": (
+        "A password every connection must send with PASS before registering.\n"
+        'Empty: no password. (Plain text: this file should not be world-readable.)'
+    ),
+    "listen": "Where the server accepts connections.",
+    "listen.tcp": (
+        'IRC over plain TCP: a list of "host:port" addresses. IPv6 goes in\n'
+        'brackets: "[::1]:6667". "0.0.0.0:6667" listens on all IPv4 interfaces.'
+    ),
+    "listen.http": (
+        'The HTTP address (WebSocket, web client, metrics), "host:port".\n'
+        'Empty string: HTTP disabled.'
+    ),
+    "limits": (
+        "Timeouts, buffers and protocol limits. Every number must be positive,\n"
+        "except max_connections_per_ip, where 0 means no limit."
+    ),
+    "limits.registration_timeout": (
+        "Seconds a new connection has to complete registration (NICK/USER/CAP END)."
+    ),
+    "limits.ping_interval": "Seconds of silence from a client before the server sends it a PING.",
+    "limits.ping_timeout": "Seconds after that PING before the client is disconnected.",
+    "limits.max_sendq": (
+        "Bytes of output that may wait for a slow client before it is disconnected\n"
+        'with "SendQ exceeded" (262144 = 256 KiB).'
+    ),
+    "limits.flood_burst": "Flood control, per connection: this many lines at once...",
+    "limits.flood_rate": "...then this many lines per second; excess lines are delayed, not dropped.",
+    "limits.max_connections_per_ip": "Simultaneous connections from one IP address (0: no limit).",
+    "limits.connection_limit_exempt": (
+        "Addresses exempt from max_connections_per_ip (e.g. a reverse proxy)."
+    ),
+    "limits.nick_length": "Longest nickname, in bytes.",
+    "limits.channel_length": "Longest channel name, in bytes.",
+    "limits.topic_length": "Longest channel topic, in bytes.",
+    "limits.away_length": "Longest AWAY message, in bytes.",
+    "limits.kick_length": "Longest KICK reason, in bytes.",
+    "limits.max_channels": "Channels one client may be in at once (ISUPPORT CHANLIMIT).",
+    "limits.max_targets": "Targets in one PRIVMSG, NOTICE or JOIN (ISUPPORT TARGMAX).",
+    "limits.monitor_limit": "Entries in one client's MONITOR list.",
+    "limits.whowas_length": "Nick changes and quits remembered for WHOWAS.",
+    "channels": "Channel policy.",
+    "channels.users_may_create": "Whether any registered client may create a channel by joining it.",
+    "channels.default_modes": 'Modes a newly created channel gets ("nt": no outside messages,\n'
+    "only operators set the topic).",
+    "logging": "What the server logs, and how.",
+    "logging.format": (
+        '"console" (readable, coloured on a terminal) or "json" (one object a line).'
+    ),
+    "logging.level": '"debug", "info", "warning" or "error".',
+    "logging.log_personal_data": (
+        "Log message bodies and IP addresses at info level (false: only at debug)."
+    ),
+    "opers": (
+        "Operator accounts, one [[opers]] table each, with the keys name (given\n"
+        "to /OPER, no spaces) and password_hash (printed by `confchat passwd`).\n"
+        "Operators log in with /OPER name password."
+    ),
+    "opers.name": "The name given to /OPER (no spaces).",
+    "opers.password_hash": "An argon2id hash as printed by `confchat passwd`.",
+}
+
+#: Shown commented out when an array of tables is empty, so the file still
+#: shows its shape. The hash is a placeholder that fails validation if
+#: uncommented as is, so the operator is told to replace it.
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "opers": {
+        "name": "admin",
+        "password_hash": "PASTE THE OUTPUT OF confchat passwd HERE",
+    },
+}
+
+
+def render(config: Config) -> str:
+    """The whole config file for ``config``, with a comment above every key."""
+    parts = [_comment(HEADER) + "\n"]
+    for field in attrs.fields(Config):
+        value = getattr(config, field.name)
+        if attrs.has(type(value)):
+            parts.append(_section(field.name, value))
+        elif isinstance(value, tuple):
+            parts.append(_array_of_tables(field.name, value))
+        else:  # a top-level scalar, should the schema ever grow one
+            parts.append(_key(field.name, field.name, value))
+    return "\n".join(parts)
+
+
+def _section(name: str, section: Any) -> str:
+    lines = [_comment(COMMENTS.get(name, "")), f"[{name}]"]
+    for key, value in to_dict(section).items():
+        lines.append(_key(f"{name}.{key}", key, value))
+    return "\n".join(line for line in lines if line) + "\n"
+
+
+def _array_of_tables(name: str, items: tuple[Any, ...]) -> str:
+    lines = [_comment(COMMENTS.get(name, ""))]
+    for item in items:
+        lines.append(f"[[{name}]]")
+        for key, value in to_dict(item).items():
+            lines.append(_key(f"{name}.{key}", key, value))
+    if not items and name in EXAMPLES:
+        example = [f"[[{name}]]"]
+        example += [tomli_w.dumps({k: v}).rstrip("\n") for k, v in EXAMPLES[name].items()]
+        lines.append(_comment("\n".join(example)))
+    return "\n".join(line for line in lines if line) + "\n"
+
+
+def _key(path: str, key: str, value: Any) -> str:
+    """One ``key = value`` (serialized by tomli-w) with its comment above."""
+    return _comment(COMMENTS.get(path, "")) + "\n" + tomli_w.dumps({key: value}).rstrip("\n")
+
+
+def _comment(text: str) -> str:
+    """Prefix every line with "# " ("#" alone for blank lines)."""
+    return "\n".join("# " + line if line else "#" for line in text.splitlines())
