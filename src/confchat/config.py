@@ -31,7 +31,7 @@ class ServerSection:
     network: str = "confchat"
     # Message of the day, one string; lines split on newlines. Empty: ERR_NOMOTD.
     motd: str = "Welcome to confchat, a chat server for moderated live events."
-    # Where the server keeps its state (SQLite database, transcripts).
+    # Where the server keeps its state (created at start; storage comes with the moderation queue).
     data_dir: str = "data"
     # Password every connection must send with PASS before registering; empty: none.
     password: str = ""
@@ -41,7 +41,7 @@ class ServerSection:
 class ListenSection:
     # IRC over plain TCP: a list of "host:port" addresses.
     tcp: tuple[str, ...] = attrs.field(default=("127.0.0.1:6667",), converter=tuple)
-    # The HTTP port (WebSocket, web client, metrics); empty string: disabled.
+    # The HTTP port for the web client, WebSocket and metrics (reserved, not served yet).
     http: str = "127.0.0.1:8080"
 
 

@@ -31,7 +31,10 @@ COMMENTS: dict[str, str] = {
     "server.name": "The name clients see as the source of server messages (no spaces).",
     "server.network": "The network name advertised to clients (ISUPPORT NETWORK=).",
     "server.motd": 'Message of the day; "\\n" starts a new line. Empty: no MOTD.',
-    "server.data_dir": "Where the server keeps its state (SQLite database, transcripts).",
+    "server.data_dir": (
+        "Where the server keeps its state (created at start; durable storage\n"
+        "comes with the moderation queue)."
+    ),
     "server.password": (
         "A password every connection must send with PASS before registering.\n"
         'Empty: no password. (Plain text: this file should not be world-readable.)'
@@ -42,8 +45,8 @@ COMMENTS: dict[str, str] = {
         'brackets: "[::1]:6667". "0.0.0.0:6667" listens on all IPv4 interfaces.'
     ),
     "listen.http": (
-        'The HTTP address (WebSocket, web client, metrics), "host:port".\n'
-        'Empty string: HTTP disabled.'
+        "The HTTP address for the web client, WebSocket and metrics,\n"
+        '"host:port" (reserved: not served yet). Empty string: HTTP disabled.'
     ),
     "limits": (
         "Timeouts, buffers and protocol limits. Every number must be positive,\n"
