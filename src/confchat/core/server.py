@@ -48,10 +48,11 @@ def _no_log(event: str, **fields: Any) -> None:
 
 
 def format_server_time(ts: float) -> str:
-    """IRCv3 server-time: ISO 8601 UTC with milliseconds."""
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + (
-        f"{int(ts * 1000) % 1000:03d}Z"
-    )
+    """IRCv3 server-time: ISO 8601 UTC, truncated to the millisecond (never
+    rounded up into the next second)."""
+    millis = int(ts * 1000)
+    seconds, ms = divmod(millis, 1000)
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms:03d}Z"
 
 
 class Server:
@@ -169,6 +170,20 @@ class Server:
     # ------------------------------------------------------------------ dispatch
 
     def _dispatch(self, client: Client, msg: Message) -> None:
+        label = msg.tags.get("label") if "labeled-response" in client.caps else None
+        if not label:
+            self._run_command(client, msg)
+            return
+        # labeled-response: every reply to this command, errors included,
+        # carries the label (or is batched under it).
+        self._capture, self._captured = client, []
+        try:
+            self._run_command(client, msg)
+        finally:
+            self._capture = None
+            self._flush_labeled(client, label, self._captured)
+
+    def _run_command(self, client: Client, msg: Message) -> None:
         name = msg.command.upper()
         command = self.commands.get(name)
         if command is None:
@@ -183,18 +198,11 @@ class Server:
         if len(msg.params) < command.min_params:
             self.numeric(client, N.ERR_NEEDMOREPARAMS, name, "Not enough parameters")
             return
-        label = msg.tags.get("label") if "labeled-response" in client.caps else None
-        if label:
-            self._capture, self._captured = client, []
         try:
             command.handler(self, client, msg)
         except Exception as exc:  # a handler bug must not take the server down
             self.log("command.crashed", level="error", command=name, error=repr(exc), exc_info=True)
             self.fail(client, name, "INTERNAL_ERROR", "Internal error, the command was not completed")
-        finally:
-            if label:
-                self._capture = None
-                self._flush_labeled(client, label, self._captured)
 
     def _flush_labeled(self, client: Client, label: str, captured: list[Message]) -> None:
         if not captured:

@@ -46,7 +46,7 @@ def _mask_regex(mask: str) -> re.Pattern[str]:
     while i < len(mask):
         ch = mask[i]
         if ch == "\\" and i + 1 < len(mask) and mask[i + 1] in "*?":
-            out.append(re.escape(mask[i + 1]))
+            out.append(re.escape(mask[i + 1]))  # an escaped wildcard is literal
             i += 2
             continue
         if ch == "*":
@@ -54,7 +54,7 @@ def _mask_regex(mask: str) -> re.Pattern[str]:
         elif ch == "?":
             out.append(".")
         else:
-            out.append(re.escape(ch))
+            out.append(re.escape(casefold(ch)))
         i += 1
     return re.compile("".join(out) + r"\Z", re.DOTALL)
 
@@ -62,4 +62,4 @@ def _mask_regex(mask: str) -> re.Pattern[str]:
 def mask_match(mask: str, text: str) -> bool:
     """Glob match as IRC does for bans: ``*`` any run, ``?`` one character,
     case-insensitive under the server's case mapping."""
-    return _mask_regex(casefold(mask)).match(casefold(text)) is not None
+    return _mask_regex(mask).match(casefold(text)) is not None

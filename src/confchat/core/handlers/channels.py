@@ -13,6 +13,21 @@ from ..server import Server
 _NAMES_LINE_BUDGET = 400
 
 
+def member_channel(server: Server, client: Client, name: str, need_op: bool = False) -> Channel | None:
+    """The channel ``name`` if ``client`` is on it (and an operator, when
+    ``need_op``); otherwise reply with 403, 442 or 482 and return None."""
+    channel = server.find_channel(name)
+    if channel is None:
+        server.numeric(client, N.ERR_NOSUCHCHANNEL, name, "No such channel")
+    elif client not in channel.members:
+        server.numeric(client, N.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
+    elif need_op and not channel.is_op(client):
+        server.numeric(client, N.ERR_CHANOPRIVSNEEDED, channel.name, "You're not channel operator")
+    else:
+        return channel
+    return None
+
+
 def handle_join(server: Server, client: Client, msg: Message) -> None:
     if msg.params[0] == "0":
         for channel in list(client.channels.values()):
@@ -112,11 +127,7 @@ def handle_topic(server: Server, client: Client, msg: Message) -> None:
         else:
             server.numeric(client, N.RPL_NOTOPIC, channel.name, "No topic is set")
         return
-    if client not in channel.members:
-        server.numeric(client, N.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
-        return
-    if "t" in channel.modes and not channel.is_op(client):
-        server.numeric(client, N.ERR_CHANOPRIVSNEEDED, channel.name, "You're not channel operator")
+    if member_channel(server, client, channel.name, need_op="t" in channel.modes) is None:
         return
     channel.topic = msg.params[1][: server.limits.topic_length]
     channel.topic_by = client.prefix
@@ -176,15 +187,8 @@ def handle_list(server: Server, client: Client, msg: Message) -> None:
 
 
 def handle_kick(server: Server, client: Client, msg: Message) -> None:
-    channel = server.find_channel(msg.params[0])
+    channel = member_channel(server, client, msg.params[0], need_op=True)
     if channel is None:
-        server.numeric(client, N.ERR_NOSUCHCHANNEL, msg.params[0], "No such channel")
-        return
-    if client not in channel.members:
-        server.numeric(client, N.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
-        return
-    if not channel.is_op(client):
-        server.numeric(client, N.ERR_CHANOPRIVSNEEDED, channel.name, "You're not channel operator")
         return
     reason = (msg.param(2) or client.nick)[: server.limits.kick_length]
     for nick in msg.params[1].split(",")[: server.limits.max_targets]:
@@ -203,14 +207,11 @@ def handle_invite(server: Server, client: Client, msg: Message) -> None:
         server.numeric(client, N.ERR_NOSUCHNICK, nick, "No such nick/channel")
         return
     channel = server.find_channel(name)
-    if channel is None:
+    if channel is not None:
+        channel = member_channel(server, client, name, need_op="i" in channel.modes)
+    else:
         server.numeric(client, N.ERR_NOSUCHCHANNEL, name, "No such channel")
-        return
-    if client not in channel.members:
-        server.numeric(client, N.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
-        return
-    if "i" in channel.modes and not channel.is_op(client):
-        server.numeric(client, N.ERR_CHANOPRIVSNEEDED, channel.name, "You're not channel operator")
+    if channel is None:
         return
     if target in channel.members:
         server.numeric(client, N.ERR_USERONCHANNEL, target.nick, channel.name, "is already on channel")
