@@ -42,7 +42,6 @@ class Channel:
         self.topic_by = ""
         self.topic_at = 0
         self.bans: list[Ban] = []
-        self.invited: set[str] = set()  # folded nicks
 
     def is_op(self, client: Client) -> bool:
         return "o" in self.members.get(client, "")

@@ -42,6 +42,9 @@ class Client:
         self.oper: str | None = None
         self.account: str | None = None
         self.channels: dict[str, Channel] = {}
+        # Folded names of channels this client was invited to: an invite
+        # belongs to the person, not to the nick, and ends with the connection.
+        self.invites: set[str] = set()
         self.monitoring: set[str] = set()
         self.connected_at = now
         self.last_active = now  # any line received

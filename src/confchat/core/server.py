@@ -245,7 +245,7 @@ class Server:
             tags = {**tags, **extra}
         if tags is not msg.tags:
             msg = Message(msg.command, msg.params, msg.source, tags)
-        return format_line(msg).encode("utf-8", "surrogateescape") + b"\r\n"
+        return format_line(msg, strict=False).encode("utf-8", "surrogateescape") + b"\r\n"
 
     def _push(self, client: Client, msg: Message) -> None:
         extra = {}

@@ -148,7 +148,14 @@ def serialize(msg: Message) -> bytes:
     return format_line(msg).encode("utf-8", "surrogateescape") + b"\r\n"
 
 
-def format_line(msg: Message) -> str:
+def format_line(msg: Message, strict: bool = True) -> str:
+    """The line for ``msg`` without CRLF.
+
+    A middle parameter must be non-empty, without spaces, and not start with
+    ``:``. ``strict`` raises ValueError otherwise; the server formats with
+    ``strict=False``, which shows such a parameter as ``*`` so that a value a
+    client typed, echoed back in a reply, can never break the line.
+    """
     parts = []
     if msg.tags:
         parts.append("@" + serialize_tags(msg.tags))
@@ -159,7 +166,9 @@ def format_line(msg: Message) -> str:
     if params:
         for middle in params[:-1]:
             if not middle or " " in middle or middle.startswith(":"):
-                raise ValueError(f"parameter {middle!r} can only be the last one")
+                if strict:
+                    raise ValueError(f"parameter {middle!r} can only be the last one")
+                middle = "*"
             parts.append(middle)
         last = params[-1]
         if not last or " " in last or last.startswith(":"):
@@ -176,8 +185,7 @@ def decode_line(raw: bytes) -> Message | None:
     :class:`ProtocolError` for a line that breaks a limit, is not UTF-8, holds a
     NUL byte, or has no command.
     """
-    if raw.endswith(b"\r"):
-        raw = raw[:-1]
+    raw = raw.rstrip(b"\r")
     if not raw.strip(b" "):
         return None
     body = raw
@@ -195,6 +203,8 @@ def decode_line(raw: bytes) -> Message | None:
         raise BodyTooLong("Input line was too long", command)
     if b"\x00" in raw:
         raise MalformedLine("Line contains a NUL byte", command)
+    if b"\r" in raw:  # RFC 2812 2.3.1: CR only ends a line; relayed, it could forge one
+        raise MalformedLine("Line contains a carriage return", command)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -9,8 +9,6 @@ from ..channel import Channel
 from ..client import Client
 from ..server import Server
 
-# A NAMES reply line stays well under the 512-byte limit whatever the prefix.
-_NAMES_LINE_BUDGET = 400
 
 
 def member_channel(server: Server, client: Client, name: str, need_op: bool = False) -> Channel | None:
@@ -56,7 +54,7 @@ def join(server: Server, client: Client, name: str, key: str = "") -> Channel | 
         server.numeric(client, N.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
         return None
     if channel is not None:
-        invited = client.folded in channel.invited
+        invited = folded in client.invites
         if channel.key and key != channel.key and not invited:
             server.numeric(client, N.ERR_BADCHANNELKEY, channel.name, "Cannot join channel (+k)")
             return None
@@ -69,7 +67,7 @@ def join(server: Server, client: Client, name: str, key: str = "") -> Channel | 
         if channel.is_banned(client) and not invited:
             server.numeric(client, N.ERR_BANNEDFROMCHAN, channel.name, "Cannot join channel (+b)")
             return None
-        channel.invited.discard(client.folded)
+        client.invites.discard(folded)
         channel.members[client] = ""
     else:
         channel = Channel(name, folded, int(server.wallclock()))
@@ -161,10 +159,12 @@ def send_names(server: Server, client: Client, channel: Channel) -> None:
         if not member and "i" in other.modes:
             continue
         entries.append(channel.prefixes(other, multi) + (other.prefix if full else other.nick))
+    # Fill each 353 line up to the 512-byte limit (RFC 1459 2.3), CRLF included.
+    budget = 510 - len(f":{server.name} {N.RPL_NAMREPLY} {client.nick} = {channel.name} :")
     line: list[str] = []
     size = 0
     for entry in entries:
-        if line and size + len(entry) + 1 > _NAMES_LINE_BUDGET:
+        if line and size + len(entry) > budget:
             server.numeric(client, N.RPL_NAMREPLY, "=", channel.name, " ".join(line))
             line, size = [], 0
         line.append(entry)
@@ -191,7 +191,7 @@ def handle_kick(server: Server, client: Client, msg: Message) -> None:
     if channel is None:
         return
     reason = (msg.param(2) or client.nick)[: server.limits.kick_length]
-    for nick in msg.params[1].split(",")[: server.limits.max_targets]:
+    for nick in filter(None, msg.params[1].split(",")[: server.limits.max_targets]):
         target = server.find_nick(nick)
         if target is None or target not in channel.members:
             server.numeric(client, N.ERR_USERNOTINCHANNEL, nick, channel.name, "They aren't on that channel")
@@ -216,7 +216,7 @@ def handle_invite(server: Server, client: Client, msg: Message) -> None:
     if target in channel.members:
         server.numeric(client, N.ERR_USERONCHANNEL, target.nick, channel.name, "is already on channel")
         return
-    channel.invited.add(target.folded)
+    target.invites.add(channel.folded)
     server.numeric(client, N.RPL_INVITING, target.nick, channel.name)
     server.relay([target], client.prefix, "INVITE", (target.nick, channel.name))
     if target.away is not None:

@@ -44,7 +44,7 @@ def _message(server: Server, client: Client, msg: Message, command: str) -> None
     only = "message-tags" if command == "TAGMSG" else None
     echo = "echo-message" in client.caps
     client.last_spoke = server.clock()
-    for target in msg.params[0].split(",")[: server.limits.max_targets]:
+    for target in filter(None, msg.params[0].split(",")[: server.limits.max_targets]):
         status = ""
         name = target
         while name[:1] in STATUS_PREFIXES and len(name) > 1 and name[1:2] in "#&@+":
@@ -82,6 +82,7 @@ def _message(server: Server, client: Client, msg: Message, command: str) -> None
 
 def handle_away(server: Server, client: Client, msg: Message) -> None:
     text = msg.param(0)[: server.limits.away_length]
+    was_away = client.away is not None
     if text:
         client.away = text
         server.numeric(client, N.RPL_NOWAWAY, "You have been marked as being away")
@@ -90,6 +91,8 @@ def handle_away(server: Server, client: Client, msg: Message) -> None:
         client.away = None
         server.numeric(client, N.RPL_UNAWAY, "You are no longer marked as being away")
         params = ()
+        if not was_away:
+            return  # nothing changed: no away-notify
     server.relay(server.peers(client), client.prefix, "AWAY", params, only_caps="away-notify")
 
 

@@ -91,6 +91,9 @@ def channel_mode(server: Server, client: Client, channel: Channel, modestring: s
             mask = normalize_mask(args.pop(0))
             if deny():
                 continue
+            if " " in mask or mask.startswith(":") or len(mask) > 200:
+                server.numeric(client, N.ERR_INVALIDMODEPARAM, channel.name, "b", "*", "Invalid ban mask")
+                continue
             existing = next((b for b in channel.bans if casefold(b.mask) == casefold(mask)), None)
             if adding and existing is None:
                 if len(channel.bans) >= MAX_BANS:

@@ -128,7 +128,7 @@ def welcome(server: Server, client: Client) -> None:
     server.numeric(client, N.RPL_WELCOME, f"Welcome to the {network} IRC Network {client.prefix}")
     server.numeric(client, N.RPL_YOURHOST, f"Your host is {name}, running version {server.version_string()}")
     server.numeric(client, N.RPL_CREATED, f"This server was created {created}")
-    server.numeric(client, N.RPL_MYINFO, name, server.version_string(), "iow", "beiklmnotv", "bklov")
+    server.numeric(client, N.RPL_MYINFO, name, server.version_string(), "iow", "biklmnotv", "bklov")
     send_isupport(server, client)
     send_lusers(server, client)
     send_motd(server, client)

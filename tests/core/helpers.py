@@ -1,0 +1,138 @@
+"""Drive the sans-IO core directly: a fake clock, clients wired to Outboxes,
+and helpers that send raw lines and parse everything a client received."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import attrs
+
+from confchat.config import Config
+from confchat.core.client import Client
+from confchat.core.outbox import Outbox
+from confchat.core.server import Server
+from confchat.proto.codec import parse_line
+from confchat.proto.message import Message
+
+SERVER_NAME = Config().server.name
+# Wall-clock start: 2023-11-14T22:13:20Z.
+WALL_START = 1_700_000_000.0
+
+
+class FakeClock:
+    """A callable clock that only moves when told to."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def with_limits(config: Config | None = None, **changes) -> Config:
+    config = config or Config()
+    return attrs.evolve(config, limits=attrs.evolve(config.limits, **changes))
+
+
+def with_server(config: Config | None = None, **changes) -> Config:
+    config = config or Config()
+    return attrs.evolve(config, server=attrs.evolve(config.server, **changes))
+
+
+def with_channels(config: Config | None = None, **changes) -> Config:
+    config = config or Config()
+    return attrs.evolve(config, channels=attrs.evolve(config.channels, **changes))
+
+
+class Conn:
+    """One client connection: the core's Client plus the Outbox it writes to."""
+
+    def __init__(self, net: "Net", client: Client, outbox: Outbox) -> None:
+        self.net = net
+        self.client = client
+        self.outbox = outbox
+
+    @property
+    def nick(self) -> str:
+        return self.client.nick
+
+    def send(self, line: str | bytes) -> float:
+        raw = line.encode() if isinstance(line, str) else line
+        return self.net.server.receive(self.client, raw)
+
+    def take_raw(self) -> bytes:
+        return self.outbox.take()
+
+    def take(self) -> list[Message]:
+        """Everything received since the last take, parsed."""
+        return parse_all(self.outbox.take())
+
+    def ask(self, line: str | bytes) -> list[Message]:
+        """Drop pending output, send ``line``, return the reply."""
+        self.outbox.take()
+        self.send(line)
+        return self.take()
+
+    @property
+    def closed(self) -> bool:
+        return self.outbox.closed
+
+
+def parse_all(data: bytes) -> list[Message]:
+    assert data == b"" or data.endswith(b"\r\n"), data[-40:]
+    return [parse_line(line.decode("utf-8")) for line in data.split(b"\r\n") if line]
+
+
+class Net:
+    """A Server with fake clocks and a way to plug clients into it."""
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.clock = FakeClock(1000.0)
+        self.wall = FakeClock(WALL_START)
+        self.config = config or Config()
+        self.server = Server(self.config, clock=self.clock, wallclock=self.wall)
+
+    def advance(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+        self.wall.advance(seconds)
+
+    def connect(self, ip: str = "192.0.2.1", sendq: int | None = None) -> Conn | None:
+        outbox = Outbox(sendq if sendq is not None else self.config.limits.max_sendq)
+        client = self.server.connect(ip, outbox)
+        return None if client is None else Conn(self, client, outbox)
+
+    def register(
+        self, nick: str, caps: Iterable[str] = (), ip: str = "192.0.2.1", sendq: int | None = None
+    ) -> Conn:
+        """A connected, registered client with ``caps`` negotiated; its output drained."""
+        conn = self.connect(ip, sendq)
+        assert conn is not None
+        caps = list(caps)
+        if caps:
+            conn.send("CAP LS 302")
+            conn.send("CAP REQ :" + " ".join(caps))
+        conn.send(f"NICK {nick}")
+        conn.send(f"USER {nick.lower()} 0 * :{nick} Realname")
+        if caps:
+            conn.send("CAP END")
+        replies = conn.take()
+        assert conn.client.registered, replies
+        assert "001" in commands(replies)
+        return conn
+
+
+def commands(messages: list[Message]) -> list[str]:
+    return [m.command for m in messages]
+
+
+def find(messages: list[Message], command: str) -> list[Message]:
+    return [m for m in messages if m.command == command]
+
+
+def one(messages: list[Message], command: str) -> Message:
+    found = find(messages, command)
+    assert len(found) == 1, (command, messages)
+    return found[0]
