@@ -93,7 +93,7 @@ def test_example_file_is_what_the_renderer_writes() -> None:
 def test_example_file_shows_every_key_with_its_comment() -> None:
     text = render(Config())
     for section, values in to_dict(Config()).items():
-        if section == "opers":
+        if section in ("opers", "accounts", "conferences"):  # arrays of tables
             continue
         assert f"\n[{section}]\n" in text
         for key in values:
@@ -124,7 +124,7 @@ def test_placeholder_oper_is_commented_out_and_rejected_if_uncommented() -> None
     assert "# [[opers]]\n" in text
     assert "\n[[opers]]" not in text
     uncommented = text.replace("# [[opers]]", "[[opers]]").replace('# name = "admin"', 'name = "admin"')
-    uncommented = uncommented.replace("# password_hash", "password_hash")
+    uncommented = uncommented.replace("# password_hash", "password_hash", 1)
     with pytest.raises(ConfigError, match=r"^opers\[0\]\.password_hash: expected an argon2id hash"):
         from_dict(tomllib.loads(uncommented))
 
@@ -134,14 +134,14 @@ def test_placeholder_oper_is_commented_out_and_rejected_if_uncommented() -> None
 
 def test_unknown_top_level_key_lists_the_known_ones() -> None:
     assert error_of({"limtis": {}}) == (
-        'unknown key "limtis" (known: server, listen, limits, channels, logging, opers); '
+        'unknown key "limtis" (known: server, listen, limits, channels, logging, opers, accounts, conferences); '
         'did you mean "limits"?'
     )
 
 
 def test_unknown_key_without_a_close_match_has_no_suggestion() -> None:
     assert error_of({"zzz": 1}) == (
-        'unknown key "zzz" (known: server, listen, limits, channels, logging, opers)'
+        'unknown key "zzz" (known: server, listen, limits, channels, logging, opers, accounts, conferences)'
     )
 
 
@@ -524,3 +524,45 @@ def test_bad_override_names_the_key() -> None:
 def test_tcp_override_must_not_be_a_bare_string() -> None:
     with pytest.raises(TypeError):
         with_overrides(Config(), tcp="127.0.0.1:6667")  # type: ignore[arg-type]
+
+
+# --- accounts and conferences -----------------------------------------------
+
+
+def test_accounts_and_conferences_load() -> None:
+    config = from_dict(
+        {
+            "accounts": [{"name": "alice", "password_hash": HASH}, {"name": "mayor", "password_hash": HASH}],
+            "conferences": [
+                {"channel": "#townhall", "title": "Ask the mayor", "moderators": ["alice"], "guests": ["Mayor"],
+                 "starts": "2026-12-01T18:00:00+01:00"}
+            ],
+        }
+    )
+    conf = config.conferences[0]
+    assert (conf.channel, conf.moderators, conf.guests, conf.mode, conf.auditorium) == (
+        "#townhall", ("alice",), ("Mayor",), "moderated", True
+    )
+
+
+@pytest.mark.parametrize(
+    "conference, message",
+    [
+        ({"channel": "townhall", "title": "t"}, 'conferences[0].channel: expected a channel name starting with "#"'),
+        ({"channel": "#a", "title": "t", "mode": "loose"}, "conferences[0].mode: expected one of"),
+        ({"channel": "#a", "title": "t", "state": "done"}, "conferences[0].state: expected one of"),
+        ({"channel": "#a", "title": "t", "starts": "18:00"}, "conferences[0].starts: expected an ISO 8601 time"),
+        ({"channel": "#a", "title": "t", "starts": "2026-12-01T18:00:00"}, "conferences[0].starts: expected an ISO"),
+        ({"channel": "#a", "title": "t", "guests": ["bob"]}, 'conferences[0].guests[0]: no account named "bob"'),
+        ({"title": "t"}, "conferences[0].channel: missing"),
+    ],
+)
+def test_bad_conference_names_the_key(conference: dict, message: str) -> None:
+    assert error_of({"accounts": [{"name": "alice", "password_hash": HASH}], "conferences": [conference]}).startswith(
+        message
+    )
+
+
+def test_duplicate_accounts_are_refused_case_insensitively() -> None:
+    message = error_of({"accounts": [{"name": "Bob", "password_hash": HASH}, {"name": "bob", "password_hash": HASH}]})
+    assert message == 'accounts[1].name: duplicate account "bob"'

@@ -7,6 +7,7 @@ match the section and field names below one to one.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import ipaddress
 import json
@@ -20,7 +21,10 @@ from typing import Any
 
 from argon2 import extract_parameters
 from argon2.exceptions import InvalidHashError
+
 import attrs
+
+from .proto.casemap import casefold, is_valid_channel, is_valid_nick
 
 
 @attrs.frozen
@@ -95,6 +99,48 @@ class Oper:
 
 
 @attrs.frozen
+class Account:
+    """A staff account: logs in with SASL PLAIN (or PASS account:password)."""
+
+    name: str
+    # An argon2id hash as printed by `confchat passwd`.
+    password_hash: str
+    # Admins create and configure conferences and are staff in every one.
+    admin: bool = False
+
+
+CONFERENCE_STATES = ("scheduled", "open", "live", "closed")
+ROOM_MODES = ("moderated", "open", "readonly")
+
+
+@attrs.frozen
+class ConferenceConfig:
+    """A conference declared in the config; admins add more at runtime."""
+
+    channel: str
+    title: str
+    description: str = ""
+    # Account names with the moderator or guest role in this conference.
+    moderators: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    guests: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    # Schedule, ISO 8601 with a UTC offset ("2026-12-01T18:00:00+01:00") or "".
+    # When a time passes, the state moves forward by itself.
+    opens: str = ""
+    starts: str = ""
+    ends: str = ""
+    state: str = "scheduled"
+    # moderated: every visitor message is held; open: published at once;
+    # readonly: visitors cannot send.
+    mode: str = "moderated"
+    # Tell visitors why their message was declined.
+    show_decline_reasons: bool = True
+    # Visitors do not see one another join, leave or change nick.
+    auditorium: bool = True
+    # Seconds a visitor must wait between two messages (0: no slow mode).
+    slow_mode: int = 0
+
+
+@attrs.frozen
 class LoggingSection:
     # "console" (readable, coloured on a terminal) or "json" (one object a line).
     format: str = "console"
@@ -112,6 +158,8 @@ class Config:
     channels: ChannelsSection = attrs.field(factory=ChannelsSection)
     logging: LoggingSection = attrs.field(factory=LoggingSection)
     opers: tuple[Oper, ...] = attrs.field(default=(), converter=tuple)
+    accounts: tuple[Account, ...] = attrs.field(default=(), converter=tuple)
+    conferences: tuple[ConferenceConfig, ...] = attrs.field(default=(), converter=tuple)
 
 
 # --------------------------------------------------------------------------
@@ -383,10 +431,24 @@ def _what(cls: type[Any], name: str, tp: Any) -> str | None:
         return '"host:port" or "" (disabled)'
     if cls is ListenSection and name == "tcp":
         return 'an array of "host:port" strings'
-    if cls is Oper and name == "password_hash":
+    if cls in (Oper, Account) and name == "password_hash":
         return 'an argon2id hash as printed by "confchat passwd"'
     if cls is Oper and name == "name":
         return "a name without spaces"
+    if cls is Account and name == "name":
+        return "an account name that is a valid nickname"
+    if cls is ConferenceConfig and name == "channel":
+        return 'a channel name starting with "#"'
+    if cls is ConferenceConfig and name == "state":
+        return "one of " + ", ".join(f'"{v}"' for v in CONFERENCE_STATES)
+    if cls is ConferenceConfig and name == "mode":
+        return "one of " + ", ".join(f'"{v}"' for v in ROOM_MODES)
+    if cls is ConferenceConfig and name in ("opens", "starts", "ends"):
+        return 'an ISO 8601 time with a UTC offset ("2026-12-01T18:00:00+01:00") or ""'
+    if cls is ConferenceConfig and name == "slow_mode":
+        return "a number of seconds (0: off)"
+    if cls is Config and name in ("accounts", "conferences"):
+        return f"an array of tables ([[{name}]])"
     if cls is ServerSection and name == "name":
         return "a server name without spaces"
     if cls is Config and name == "opers":
@@ -416,7 +478,22 @@ def _check_value(cls: type[Any], name: str, value: Any, path: str, problem: str)
     elif cls in (ServerSection, Oper) and name == "name":
         if not value or any(c.isspace() for c in value):
             raise ConfigError(bad)
-    elif cls is Oper and name == "password_hash" and not _is_argon2_hash(value):
+    elif cls is Account and name == "name" and not is_valid_nick(value, 30):
+        raise ConfigError(bad)
+    elif cls is ConferenceConfig and name == "channel" and not (
+        value.startswith("#") and is_valid_channel(value, 64)
+    ):
+        raise ConfigError(bad)
+    elif cls is ConferenceConfig and name == "state" and value not in CONFERENCE_STATES:
+        raise ConfigError(bad)
+    elif cls is ConferenceConfig and name == "mode" and value not in ROOM_MODES:
+        raise ConfigError(bad)
+    elif cls is ConferenceConfig and name in ("opens", "starts", "ends") and value:
+        if parse_time(value) is None:
+            raise ConfigError(bad)
+    elif cls is ConferenceConfig and name == "slow_mode" and value < 0:
+        raise ConfigError(bad)
+    elif cls in (Oper, Account) and name == "password_hash" and not _is_argon2_hash(value):
         # Never echo the value: it may be a plain-text password pasted by mistake.
         raise ConfigError(bad.rsplit(", got ", 1)[0] + ", got something else")
 
@@ -442,6 +519,33 @@ def _check_object(obj: object, path: str) -> None:
             if oper.name in seen:
                 raise ConfigError(f"opers[{i}].name: duplicate oper name {_show(oper.name)}")
             seen.add(oper.name)
+        names: set[str] = set()
+        for i, account in enumerate(obj.accounts):
+            if casefold(account.name) in names:
+                raise ConfigError(f"accounts[{i}].name: duplicate account {_show(account.name)}")
+            names.add(casefold(account.name))
+        channels: set[str] = set()
+        for i, conf in enumerate(obj.conferences):
+            if casefold(conf.channel) in channels:
+                raise ConfigError(f"conferences[{i}].channel: duplicate conference {_show(conf.channel)}")
+            channels.add(casefold(conf.channel))
+            for role in ("moderators", "guests"):
+                for j, name in enumerate(getattr(conf, role)):
+                    if casefold(name) not in names:
+                        raise ConfigError(
+                            f"conferences[{i}].{role}[{j}]: no account named {_show(name)} in [[accounts]]"
+                        )
+
+
+def parse_time(text: str) -> float | None:
+    """Seconds since the epoch for an ISO 8601 time with a UTC offset, or None."""
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return moment.timestamp()
 
 
 def _check_hostport(text: str, path: str) -> None:

@@ -95,12 +95,60 @@ COMMENTS: dict[str, str] = {
     ),
     "opers.name": "The name given to /OPER (no spaces).",
     "opers.password_hash": "An argon2id hash as printed by `confchat passwd`.",
+    "accounts": (
+        "Staff accounts (admins, moderators, guests), one [[accounts]] table each.\n"
+        "They log in with SASL PLAIN, or PASS account:password for clients without\n"
+        "SASL. An account's name is reserved as a nickname for that account.\n"
+        "Visitors need no account."
+    ),
+    "accounts.name": "The account name, also its reserved nickname.",
+    "accounts.password_hash": "An argon2id hash as printed by `confchat passwd`.",
+    "accounts.admin": "Admins create and configure conferences and are staff in every one.",
+    "conferences": (
+        "Conferences: moderated channels with a guest, one [[conferences]] table\n"
+        "each. Admins can create more at runtime (CONF CREATE, see protocol.md)."
+    ),
+    "conferences.channel": 'The channel, e.g. "#townhall".',
+    "conferences.title": "The title shown to visitors.",
+    "conferences.description": "A longer description shown to visitors.",
+    "conferences.moderators": "Account names with the moderator role here.",
+    "conferences.guests": "Account names with the guest role here (who answers).",
+    "conferences.opens": (
+        'When questions start to be collected, ISO 8601 with an offset\n'
+        '("2026-12-01T17:30:00+01:00"), or "". Passing times move the state on.'
+    ),
+    "conferences.starts": "When the live session starts, or \"\".",
+    "conferences.ends": "When the conference closes (read-only), or \"\".",
+    "conferences.state": '"scheduled", "open" (lobby), "live" or "closed".',
+    "conferences.mode": (
+        '"moderated" (every visitor message is held for moderators), "open"\n'
+        '(published at once) or "readonly" (visitors cannot send).'
+    ),
+    "conferences.show_decline_reasons": "Tell visitors why their message was declined.",
+    "conferences.auditorium": (
+        "Visitors do not see one another join, leave or change nick, and NAMES\n"
+        "shows them the staff and an audience count (keeps big rooms fast)."
+    ),
+    "conferences.slow_mode": "Seconds a visitor must wait between two messages (0: off).",
 }
 
 #: Shown commented out when an array of tables is empty, so the file still
 #: shows its shape. The hash is a placeholder that fails validation if
 #: uncommented as is, so the operator is told to replace it.
 EXAMPLES: dict[str, dict[str, Any]] = {
+    "accounts": {
+        "name": "mayor",
+        "password_hash": "PASTE THE OUTPUT OF confchat passwd HERE",
+        "admin": False,
+    },
+    "conferences": {
+        "channel": "#townhall",
+        "title": "Ask the mayor",
+        "moderators": ["alice"],
+        "guests": ["mayor"],
+        "starts": "2026-12-01T18:00:00+01:00",
+        "ends": "2026-12-01T19:00:00+01:00",
+    },
     "opers": {
         "name": "admin",
         "password_hash": "PASTE THE OUTPUT OF confchat passwd HERE",

@@ -9,6 +9,7 @@ import attrs
 from ..proto.casemap import mask_match
 
 if TYPE_CHECKING:
+    from ..moderation.conference import Conference
     from .client import Client
 
 # Membership prefixes in rank order (ISUPPORT PREFIX=(ov)@+).
@@ -42,6 +43,14 @@ class Channel:
         self.topic_by = ""
         self.topic_at = 0
         self.bans: list[Ban] = []
+        # Set when the channel is a conference; then ``staff`` holds the
+        # members with a staff role (admin, moderator, guest).
+        self.conference: Conference | None = None
+        self.staff: set[Client] = set()
+
+    @property
+    def auditorium(self) -> bool:
+        return self.conference is not None and self.conference.auditorium
 
     def is_op(self, client: Client) -> bool:
         return "o" in self.members.get(client, "")

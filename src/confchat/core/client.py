@@ -41,6 +41,7 @@ class Client:
         self.away: str | None = None
         self.oper: str | None = None
         self.account: str | None = None
+        self.sasl: str | None = None  # AUTHENTICATE payload being received
         self.channels: dict[str, Channel] = {}
         # Folded names of channels this client was invited to: an invite
         # belongs to the person, not to the nick, and ends with the connection.

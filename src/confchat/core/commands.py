@@ -12,7 +12,7 @@ import attrs
 
 from ..proto.message import Message
 from .client import Client
-from .handlers import channels, messaging, modes, oper, queries, registration
+from .handlers import channels, conference, messaging, modes, oper, queries, registration
 
 
 
@@ -27,6 +27,7 @@ COMMANDS: dict[str, Command] = {
     # registration and connection
     "CAP": Command(registration.handle_cap, 1, before_registration=True),
     "PASS": Command(registration.handle_pass, 1, before_registration=True),
+    "AUTHENTICATE": Command(registration.handle_authenticate, 1, before_registration=True),
     "NICK": Command(registration.handle_nick, 0, before_registration=True),
     "USER": Command(registration.handle_user, 4, before_registration=True),
     "PING": Command(registration.handle_ping, 1, before_registration=True),
@@ -59,6 +60,13 @@ COMMANDS: dict[str, Command] = {
     "MOTD": Command(queries.handle_motd, 0),
     "VERSION": Command(queries.handle_version, 0),
     "TIME": Command(queries.handle_time, 0),
+    # the moderation extension (protocol.md)
+    "CONF": Command(conference.handle_conf, 1),
+    "QUEUE": Command(conference.handle_queue, 2),
+    "ANSWER": Command(conference.handle_answer, 3),
+    "PREPARED": Command(conference.handle_prepared, 2),
+    "VOTE": Command(conference.handle_vote, 2),
+    "REDACT": Command(conference.handle_redact, 2),
     # operators
     "OPER": Command(oper.handle_oper, 2),
     "KILL": Command(oper.handle_kill, 2),

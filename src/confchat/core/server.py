@@ -36,6 +36,7 @@ from ..proto.codec import (
     format_line,
 )
 from ..proto.message import Message
+from ..moderation.conference import Conference, Role
 from .caps import SUPPORTED
 from .channel import Channel
 from .client import TAGS_MESSAGE, TAGS_TIME, Client
@@ -66,6 +67,7 @@ class Server:
         log: Callable[..., None] = _no_log,
     ) -> None:
         from .commands import COMMANDS  # the table imports handlers, which import us
+        from .handlers.conference import advance_schedules
 
         self.config = config
         self.limits = config.limits
@@ -74,6 +76,7 @@ class Server:
         self.wallclock = wallclock
         self.log = log
         self.commands = COMMANDS
+        self._advance_schedules = advance_schedules
         self.started_wall = wallclock()
         self.clients: dict[int, Client] = {}
         self.nicks: dict[str, Client] = {}
@@ -91,6 +94,10 @@ class Server:
         self._capture: Client | None = None
         self._captured: list[Message] = []
         self.isupport = self._isupport_tokens()
+        self.accounts = {casefold(a.name): a for a in config.accounts}
+        self.conferences: dict[str, Conference] = {}
+        for settings in config.conferences:
+            self.add_conference(Conference(settings))
 
     # ------------------------------------------------------------------ entry points
 
@@ -154,6 +161,7 @@ class Server:
                     self.send(client, Message("PING", (self.name,)))
             elif now - client.ping_sent >= lim.ping_timeout:
                 self.disconnect(client, f"Ping timeout: {int(now - client.last_active)} seconds")
+        self._advance_schedules(self)
         self._reap()
 
     def shutdown(self, reason: str = "Server shutting down") -> None:
@@ -378,18 +386,55 @@ class Server:
         return self.channels.get(casefold(name))
 
     def peers(self, client: Client) -> set[Client]:
-        """Every client sharing a channel with ``client`` (not itself)."""
+        """Every client that sees ``client``'s nick changes and quits: those
+        sharing a channel with it, except that in an auditorium a visitor is
+        seen by the staff only. Not ``client`` itself."""
         out: set[Client] = set()
         for channel in client.channels.values():
-            out.update(channel.members)
+            out.update(self.audience(channel, client))
         out.discard(client)
         return out
 
+    def audience(self, channel: Channel, subject: Client) -> Iterable[Client]:
+        """Who sees ``subject`` join, leave or be kicked from ``channel``."""
+        if channel.auditorium and subject not in channel.staff:
+            return {*channel.staff, subject}
+        return channel.members
+
     def part_channel(self, client: Client, channel: Channel) -> None:
         channel.members.pop(client, None)
+        channel.staff.discard(client)
         client.channels.pop(channel.folded, None)
-        if not channel.members:
+        if not channel.members and channel.conference is None:
             self.channels.pop(channel.folded, None)
+
+    # ------------------------------------------------------------------ accounts and conferences
+
+    def is_admin(self, client: Client) -> bool:
+        if client.oper:
+            return True
+        account = self.accounts.get(casefold(client.account)) if client.account else None
+        return account is not None and account.admin
+
+    def role(self, client: Client, channel: Channel) -> Role:
+        if channel.conference is None:
+            return Role.VISITOR
+        return channel.conference.role_of(client.account, self.is_admin(client))
+
+    def add_conference(self, conference: Conference) -> Channel:
+        """Attach ``conference`` to its channel, creating the channel; a
+        conference channel lives on when empty."""
+        channel = self.channels.get(conference.folded)
+        if channel is None:
+            channel = Channel(conference.channel, conference.folded, int(self.wallclock()))
+            channel.modes.update("nt")
+            self.channels[conference.folded] = channel
+        channel.conference = conference
+        channel.topic = conference.title
+        channel.topic_by = self.name
+        channel.topic_at = int(self.wallclock())
+        self.conferences[conference.folded] = conference
+        return channel
 
     def monitor_notify(self, nick: str, online: bool, client: Client | None = None) -> None:
         watchers = self.monitors.get(casefold(nick))

@@ -7,6 +7,7 @@ from ...proto.casemap import casefold, is_valid_channel
 from ...proto.message import Message
 from ..channel import Channel
 from ..client import Client
+from ...moderation.conference import STAFF, Role
 from ..server import Server
 
 
@@ -67,8 +68,19 @@ def join(server: Server, client: Client, name: str, key: str = "") -> Channel | 
         if channel.is_banned(client) and not invited:
             server.numeric(client, N.ERR_BANNEDFROMCHAN, channel.name, "Cannot join channel (+b)")
             return None
+        status = ""
+        if channel.conference is not None:
+            role = server.role(client, channel)
+            ban = channel.conference.restricted("ban", client.prefix, client.account, server.wallclock())
+            if ban is not None and role is Role.VISITOR:
+                reason = f": {ban.reason}" if ban.reason else ""
+                server.numeric(client, N.ERR_BANNEDFROMCHAN, channel.name, f"You are banned from this conference{reason}")
+                return None
+            if role in STAFF:
+                channel.staff.add(client)
+                status = "v" if role is Role.GUEST else "o"
         client.invites.discard(folded)
-        channel.members[client] = ""
+        channel.members[client] = status
     else:
         channel = Channel(name, folded, int(server.wallclock()))
         channel.modes.update(server.config.channels.default_modes)
@@ -83,7 +95,7 @@ def join(server: Server, client: Client, name: str, key: str = "") -> Channel | 
 
 
 def relay_join(server: Server, client: Client, channel: Channel) -> None:
-    members = channel.members
+    members = server.audience(channel, client)
     plain = [c for c in members if "extended-join" not in c.caps]
     extended = [c for c in members if "extended-join" in c.caps]
     msgid = server.relay(plain, client.prefix, "JOIN", (channel.name,))
@@ -110,7 +122,7 @@ def handle_part(server: Server, client: Client, msg: Message) -> None:
 
 def _part(server: Server, client: Client, channel: Channel, reason: str) -> None:
     params = (channel.name, reason) if reason else (channel.name,)
-    server.relay(list(channel.members), client.prefix, "PART", params)
+    server.relay(list(server.audience(channel, client)), client.prefix, "PART", params)
     server.part_channel(client, channel)
 
 
@@ -155,7 +167,10 @@ def send_names(server: Server, client: Client, channel: Channel) -> None:
     full = "userhost-in-names" in client.caps
     member = client in channel.members
     entries = []
-    for other in channel.members:
+    # In an auditorium, visitors see the staff and a head count, not the
+    # audience (which could be tens of thousands of names).
+    shown = channel.staff if channel.auditorium and client not in channel.staff else channel.members
+    for other in shown:
         if not member and "i" in other.modes:
             continue
         entries.append(channel.prefixes(other, multi) + (other.prefix if full else other.nick))
@@ -171,6 +186,9 @@ def send_names(server: Server, client: Client, channel: Channel) -> None:
         size += len(entry) + 1
     if line:
         server.numeric(client, N.RPL_NAMREPLY, "=", channel.name, " ".join(line))
+    if shown is not channel.members:
+        count = len(channel.members) - len(channel.staff)
+        server.note(client, "NAMES", "AUDIENCE", f"{count} people in the audience", channel.name, str(count))
     server.numeric(client, N.RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
 
 
@@ -196,7 +214,8 @@ def handle_kick(server: Server, client: Client, msg: Message) -> None:
         if target is None or target not in channel.members:
             server.numeric(client, N.ERR_USERNOTINCHANNEL, nick, channel.name, "They aren't on that channel")
             continue
-        server.relay(list(channel.members), client.prefix, "KICK", (channel.name, target.nick, reason))
+        audience = {client, *server.audience(channel, target)}
+        server.relay(audience, client.prefix, "KICK", (channel.name, target.nick, reason))
         server.part_channel(target, channel)
 
 

@@ -6,6 +6,7 @@ from ...proto import numerics as N
 from ...proto.message import Message
 from ..client import Client
 from ..server import Server
+from .conference import conference_message
 
 STATUS_PREFIXES = {"@": "o", "+": "v"}
 
@@ -55,6 +56,9 @@ def _message(server: Server, client: Client, msg: Message, command: str) -> None
             if channel is None:
                 if errors:
                     server.numeric(client, N.ERR_NOSUCHCHANNEL, name, "No such channel")
+                continue
+            if channel.conference is not None and not status:
+                conference_message(server, client, channel, command, text, tags)
                 continue
             if not channel.can_speak(client):
                 if errors:

@@ -34,7 +34,8 @@ def handle_who(server: Server, client: Client, msg: Message) -> None:
     channel = server.find_channel(mask) if mask[:1] in "#&" else None
     if channel is not None:
         member = client in channel.members
-        rows = [(c, channel) for c in channel.members if member or "i" not in c.modes]
+        shown = channel.staff if channel.auditorium and client not in channel.staff else channel.members
+        rows = [(c, channel) for c in shown if member or "i" not in c.modes]
     elif mask[:1] not in "#&":
         target = server.find_nick(mask)
         if target is not None:

@@ -3,6 +3,8 @@ plus PING, PONG and QUIT, which work before and after registration."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 from datetime import datetime, timezone
 
@@ -11,7 +13,12 @@ from ...proto.casemap import casefold, is_valid_nick
 from ...proto.message import Message
 from ..caps import SUPPORTED, ls_string
 from ..client import Client
+from ..passwords import verify_password
 from ..server import Server
+
+# SASL (IRCv3 sasl-3.1): AUTHENTICATE payloads come in 400-byte chunks.
+SASL_CHUNK = 400
+SASL_MAX = 4 * SASL_CHUNK
 
 
 def handle_cap(server: Server, client: Client, msg: Message) -> None:
@@ -55,10 +62,19 @@ def handle_pass(server: Server, client: Client, msg: Message) -> None:
     if client.registered:
         server.numeric(client, N.ERR_ALREADYREGISTERED, "You may not reregister")
         return
+    value = msg.params[0]
     expected = server.config.server.password
-    client.password_ok = bool(expected) and hmac.compare_digest(
-        msg.params[0].encode(), expected.encode()
-    )
+    if expected:
+        client.password_ok = hmac.compare_digest(value.encode(), expected.encode())
+        return
+    # Without a server password, PASS account:password logs in to a staff
+    # account: the fallback for clients without SASL.
+    name, sep, password = value.partition(":")
+    if sep and not client.account:
+        if login(server, client, name, password):
+            server.note(client, "PASS", "LOGGED_IN", f"You are now logged in as {client.account}", client.account or "")
+        else:
+            server.fail(client, "PASS", "ACCOUNT_INVALID", "Invalid account name or password")
 
 
 def handle_nick(server: Server, client: Client, msg: Message) -> None:
@@ -75,6 +91,9 @@ def handle_nick(server: Server, client: Client, msg: Message) -> None:
         server.numeric(client, N.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
         return
     if nick == client.nick:
+        return
+    if client.registered and reserved_for_other(server, client, folded):
+        server.numeric(client, N.ERR_NICKNAMEINUSE, nick, "Nickname is reserved for a registered account")
         return
     old_nick, old_prefix = client.nick, client.prefix
     if client.folded and server.nicks.get(client.folded) is client:
@@ -106,8 +125,66 @@ def handle_user(server: Server, client: Client, msg: Message) -> None:
     try_register(server, client)
 
 
+def login(server: Server, client: Client, name: str, password: str) -> bool:
+    account = server.accounts.get(casefold(name))
+    if account is None or not verify_password(account.password_hash, password):
+        server.log("account.login_failed", level="warning", cid=client.id)
+        return False
+    client.account = account.name
+    server.log("account.login", cid=client.id, account=account.name)
+    return True
+
+
+def handle_authenticate(server: Server, client: Client, msg: Message) -> None:
+    arg = msg.params[0]
+    if client.account:
+        server.numeric(client, N.ERR_SASLALREADY, "You have already authenticated using SASL")
+        return
+    if arg == "*":
+        client.sasl = None
+        server.numeric(client, N.ERR_SASLABORTED, "SASL authentication aborted")
+        return
+    if client.sasl is None:
+        if arg.upper() != "PLAIN":
+            server.numeric(client, N.RPL_SASLMECHS, "PLAIN", "are available SASL mechanisms")
+            server.numeric(client, N.ERR_SASLFAIL, "SASL authentication failed")
+            return
+        client.sasl = ""
+        server.send(client, Message("AUTHENTICATE", ("+",)))
+        return
+    if arg != "+":
+        client.sasl += arg
+    if len(client.sasl) > SASL_MAX:
+        client.sasl = None
+        server.numeric(client, N.ERR_SASLTOOLONG, "SASL message too long")
+        return
+    if len(arg) == SASL_CHUNK:
+        return  # more chunks follow
+    payload, client.sasl = client.sasl, None
+    try:
+        authzid, authcid, password = base64.b64decode(payload, validate=True).decode().split("\0")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        server.numeric(client, N.ERR_SASLFAIL, "SASL authentication failed")
+        return
+    if (authzid and casefold(authzid) != casefold(authcid)) or not login(server, client, authcid, password):
+        server.numeric(client, N.ERR_SASLFAIL, "SASL authentication failed")
+        return
+    server.numeric(client, N.RPL_LOGGEDIN, client.prefix, client.account or "", f"You are now logged in as {client.account}")
+    server.numeric(client, N.RPL_SASLSUCCESS, "SASL authentication successful")
+
+
+def reserved_for_other(server: Server, client: Client, folded_nick: str) -> bool:
+    """Whether the nick is a staff account's name and ``client`` is not it."""
+    return folded_nick in server.accounts and casefold(client.account or "") != folded_nick
+
+
 def try_register(server: Server, client: Client) -> None:
     if client.registered or client.cap_negotiating or not client.user or client.nick == "*":
+        return
+    if reserved_for_other(server, client, client.folded):
+        server.numeric(client, N.ERR_NICKNAMEINUSE, client.nick, "Nickname is reserved for a registered account")
+        del server.nicks[client.folded]
+        client.nick, client.folded = "*", ""
         return
     if server.config.server.password and not client.password_ok:
         server.numeric(client, N.ERR_PASSWDMISMATCH, "Password incorrect")

@@ -1,0 +1,175 @@
+"""A conference: a moderated channel's settings, roles, queue, and records.
+
+Pure state with its rules; the core's conference handlers turn IRC commands
+into calls here and relay the results.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import attrs
+
+from ..config import CONFERENCE_STATES, ConferenceConfig, parse_time
+from ..proto.casemap import casefold, mask_match
+from .queue import ModerationQueue
+
+
+class Role(str, enum.Enum):
+    ADMIN = "admin"
+    MODERATOR = "moderator"
+    GUEST = "guest"
+    VISITOR = "visitor"
+
+
+STAFF = frozenset({Role.ADMIN, Role.MODERATOR, Role.GUEST})
+MODERATING = frozenset({Role.ADMIN, Role.MODERATOR})
+
+# Settings changeable with CONF <channel> SET <key> <value>, and their types.
+SETTINGS: dict[str, type] = {
+    "title": str,
+    "description": str,
+    "opens": str,
+    "starts": str,
+    "ends": str,
+    "mode": str,
+    "show_decline_reasons": bool,
+    "auditorium": bool,
+    "slow_mode": int,
+}
+
+
+@attrs.define
+class Restriction:
+    """A ban or a mute: ``mask`` is ``nick!user@host`` (globs allowed), or
+    ``$a:account``; ``expires`` is wall-clock seconds, 0 for never."""
+
+    kind: str  # "ban" or "mute"
+    mask: str
+    by: str
+    reason: str
+    set_at: float
+    expires: float = 0.0
+
+    def active(self, now: float) -> bool:
+        return not self.expires or now < self.expires
+
+    def matches(self, prefix: str, account: str | None) -> bool:
+        if self.mask.startswith("$a:"):
+            return account is not None and casefold(self.mask[3:]) == casefold(account)
+        return mask_match(self.mask, prefix)
+
+
+@attrs.define
+class Publication:
+    """One message published in the conference (question, answer, staff)."""
+
+    msgid: str
+    source: str  # nick!user@host
+    text: str
+    at: float
+    tags: dict[str, str] = attrs.field(factory=dict)
+
+
+@attrs.define
+class AuditEntry:
+    at: float
+    actor: str
+    action: str
+    item: int | None = None
+    detail: dict[str, Any] = attrs.field(factory=dict)
+
+
+class Conference:
+    def __init__(self, settings: ConferenceConfig) -> None:
+        self.channel = settings.channel
+        self.folded = casefold(settings.channel)
+        self.title = settings.title
+        self.description = settings.description
+        self.opens = settings.opens
+        self.starts = settings.starts
+        self.ends = settings.ends
+        self.state = settings.state
+        self.mode = settings.mode
+        self.show_decline_reasons = settings.show_decline_reasons
+        self.auditorium = settings.auditorium
+        self.slow_mode = settings.slow_mode
+        self.roles: dict[str, Role] = {}  # folded account -> role
+        for name in settings.moderators:
+            self.roles[casefold(name)] = Role.MODERATOR
+        for name in settings.guests:
+            self.roles[casefold(name)] = Role.GUEST
+        self.queue = ModerationQueue()
+        self.prepared: dict[str, tuple[str, str]] = {}  # name -> (author account, text)
+        self.restrictions: list[Restriction] = []
+        self.audit: list[AuditEntry] = []
+        # Published messages by msgid, in publication order (REDACT removes).
+        self.published: dict[str, Publication] = {}
+        self.now_answering: int | None = None
+        self.last_message: dict[object, float] = {}  # visitor key -> wall time (slow mode)
+
+    def role_of(self, account: str | None, admin: bool) -> Role:
+        if admin:
+            return Role.ADMIN
+        if account is None:
+            return Role.VISITOR
+        return self.roles.get(casefold(account), Role.VISITOR)
+
+    def record(self, now: float, actor: str, action: str, item: int | None = None, **detail: Any) -> None:
+        self.audit.append(AuditEntry(now, actor, action, item, detail))
+
+    def restricted(self, kind: str, prefix: str, account: str | None, now: float) -> Restriction | None:
+        for restriction in self.restrictions:
+            if restriction.kind == kind and restriction.active(now) and restriction.matches(prefix, account):
+                return restriction
+        return None
+
+    def expire(self, now: float) -> None:
+        self.restrictions = [r for r in self.restrictions if r.active(now)]
+
+    def scheduled_state(self, now: float) -> str | None:
+        """The state the schedule says the conference should be in by now, if
+        that is further along than its current state (never backwards)."""
+        order = CONFERENCE_STATES.index
+        target = self.state
+        for state, when in (("open", self.opens), ("live", self.starts), ("closed", self.ends)):
+            moment = parse_time(when) if when else None
+            if moment is not None and now >= moment and order(state) > order(target):
+                target = state
+        return target if target != self.state else None
+
+    def set(self, key: str, value: str) -> str | None:
+        """Change a setting from its text form; return an error message or None."""
+        kind = SETTINGS.get(key)
+        if kind is None:
+            return f"Unknown setting {key!r} (known: {', '.join(SETTINGS)})"
+        if kind is bool:
+            if value.lower() not in ("on", "off", "true", "false", "yes", "no"):
+                return f"{key} takes on or off"
+            setattr(self, key, value.lower() in ("on", "true", "yes"))
+        elif kind is int:
+            if not value.isdigit():
+                return f"{key} takes a number of seconds"
+            setattr(self, key, int(value))
+        else:
+            if key == "mode" and value not in ("moderated", "open", "readonly"):
+                return "mode takes moderated, open or readonly"
+            if key in ("opens", "starts", "ends") and value and parse_time(value) is None:
+                return f"{key} takes an ISO 8601 time with a UTC offset, e.g. 2026-12-01T18:00:00+01:00"
+            setattr(self, key, value)
+        return None
+
+    def info(self) -> dict[str, str]:
+        return {
+            "title": self.title,
+            "description": self.description,
+            "state": self.state,
+            "mode": self.mode,
+            "opens": self.opens,
+            "starts": self.starts,
+            "ends": self.ends,
+            "slow_mode": str(self.slow_mode),
+            "auditorium": "on" if self.auditorium else "off",
+            "show_decline_reasons": "on" if self.show_decline_reasons else "off",
+        }

@@ -1,0 +1,214 @@
+"""The moderation queue of one conference: ordered items with stable ids.
+
+Every visitor message in a moderated conference becomes an :class:`Item`.
+Undecided items (pending, held, forwarded) keep an order that moderators
+change; ``next`` releases the first pending one. Each action either applies
+whole or raises :class:`QueueError` with a code, before changing anything, so
+two moderators racing on one item get one success and one clear refusal:
+never a double publication.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Iterable
+
+import attrs
+
+
+class State(str, enum.Enum):
+    PENDING = "pending"  # waiting for a moderator, in release order
+    HELD = "held"  # parked: kept, skipped by NEXT
+    FORWARDED = "forwarded"  # on the guest stage, waiting for an answer
+    PUBLISHED = "published"
+    DROPPED = "dropped"
+
+
+UNDECIDED = frozenset({State.PENDING, State.HELD, State.FORWARDED})
+
+
+class QueueError(Exception):
+    """An action refused; ``code`` is the standard-replies code."""
+
+    def __init__(self, code: str, message: str, item_id: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.item_id = item_id
+
+
+@attrs.define(eq=False)
+class Item:
+    id: int
+    author: str  # nick at submission
+    author_prefix: str  # nick!user@host, the source used when published
+    author_account: str | None
+    author_key: object  # identifies the author's connection (for notices)
+    text: str
+    submitted_at: float  # wall-clock seconds
+    state: State = State.PENDING
+    original: str | None = None  # the visitor's text, when a moderator edited it
+    claimed_by: str | None = None
+    decided_by: str | None = None
+    decided_at: float | None = None
+    reason: str = ""
+    flags: tuple[str, ...] = ()
+    msgid: str | None = None  # set once published
+    answered: bool = False
+    votes: set[str] = attrs.field(factory=set)
+
+    @property
+    def decided(self) -> bool:
+        return self.state not in UNDECIDED
+
+
+class ModerationQueue:
+    def __init__(self, first_id: int = 1) -> None:
+        self.items: dict[int, Item] = {}
+        self.order: list[int] = []  # undecided items, release order
+        self._next_id = first_id
+
+    # -- reading
+
+    def get(self, item_id: int) -> Item:
+        item = self.items.get(item_id)
+        if item is None:
+            raise QueueError("NO_SUCH_ITEM", f"There is no item {item_id}", item_id)
+        return item
+
+    def position(self, item_id: int) -> int:
+        """1-based position among undecided items; 0 once decided."""
+        try:
+            return self.order.index(item_id) + 1
+        except ValueError:
+            return 0
+
+    def undecided(self) -> list[Item]:
+        return [self.items[i] for i in self.order]
+
+    def published(self) -> list[Item]:
+        return [i for i in self.items.values() if i.state is State.PUBLISHED]
+
+    def by_msgid(self, msgid: str) -> Item | None:
+        for item in self.items.values():
+            if item.msgid == msgid:
+                return item
+        return None
+
+    # -- changes
+
+    def submit(
+        self,
+        author: str,
+        author_prefix: str,
+        text: str,
+        now: float,
+        *,
+        account: str | None = None,
+        key: object = None,
+        flags: Iterable[str] = (),
+        state: State = State.PENDING,
+    ) -> Item:
+        item = Item(self._next_id, author, author_prefix, account, key, text, now, state, flags=tuple(flags))
+        self._next_id += 1
+        self.items[item.id] = item
+        self.order.append(item.id)
+        return item
+
+    def _actionable(self, item_id: int, actor: str, allow: frozenset[State] = UNDECIDED) -> Item:
+        item = self.get(item_id)
+        if item.decided:
+            raise QueueError(
+                "ALREADY_DECIDED",
+                f"Item {item_id} was already {item.state.value} by {item.decided_by}",
+                item_id,
+            )
+        if item.state not in allow:
+            raise QueueError("WRONG_STATE", f"Item {item_id} is {item.state.value}", item_id)
+        if item.claimed_by is not None and item.claimed_by != actor:
+            raise QueueError("CLAIMED", f"Item {item_id} is claimed by {item.claimed_by}", item_id)
+        return item
+
+    def _decide(self, item: Item, state: State, actor: str, now: float, reason: str = "") -> Item:
+        item.state = state
+        item.decided_by = actor
+        item.decided_at = now
+        item.reason = reason
+        item.claimed_by = None
+        self.order.remove(item.id)
+        return item
+
+    def approve(self, item_id: int, actor: str, now: float, text: str | None = None) -> Item:
+        """Publish (the caller relays it and records ``msgid``); ``text`` edits
+        it first, keeping the visitor's original."""
+        item = self._actionable(item_id, actor)
+        if text is not None and text != item.text:
+            if item.original is None:
+                item.original = item.text
+            item.text = text
+        return self._decide(item, State.PUBLISHED, actor, now)
+
+    def drop(self, item_id: int, actor: str, now: float, reason: str = "") -> Item:
+        item = self._actionable(item_id, actor)
+        return self._decide(item, State.DROPPED, actor, now, reason)
+
+    def hold(self, item_id: int, actor: str) -> Item:
+        item = self._actionable(item_id, actor, frozenset({State.PENDING}))
+        item.state = State.HELD
+        return item
+
+    def unhold(self, item_id: int, actor: str) -> Item:
+        item = self._actionable(item_id, actor, frozenset({State.HELD}))
+        item.state = State.PENDING
+        return item
+
+    def forward(self, item_id: int, actor: str) -> Item:
+        item = self._actionable(item_id, actor, frozenset({State.PENDING, State.HELD}))
+        item.state = State.FORWARDED
+        item.claimed_by = None  # now in the guest's hands
+        return item
+
+    def move(self, item_id: int, actor: str, where: str) -> Item:
+        """``where``: ``top``, ``bottom`` or a 1-based position."""
+        item = self._actionable(item_id, actor)
+        if where == "top":
+            index = 0
+        elif where == "bottom":
+            index = len(self.order) - 1
+        elif where.isdigit() and 1 <= int(where) <= len(self.order):
+            index = int(where) - 1
+        else:
+            raise QueueError("INVALID_POSITION", f"Position must be top, bottom or 1-{len(self.order)}", item_id)
+        self.order.remove(item_id)
+        self.order.insert(index, item_id)
+        return item
+
+    def next_pending(self, actor: str) -> Item:
+        """The first pending item not claimed by someone else."""
+        for item_id in self.order:
+            item = self.items[item_id]
+            if item.state is State.PENDING and item.claimed_by in (None, actor):
+                return item
+        raise QueueError("QUEUE_EMPTY", "No pending item to release")
+
+    def claim(self, item_id: int, actor: str, takeover: bool = False) -> Item:
+        item = self.get(item_id)
+        if item.decided:
+            raise QueueError("ALREADY_DECIDED", f"Item {item_id} was already {item.state.value}", item_id)
+        if item.claimed_by not in (None, actor) and not takeover:
+            raise QueueError("CLAIMED", f"Item {item_id} is claimed by {item.claimed_by}", item_id)
+        item.claimed_by = actor
+        return item
+
+    def unclaim(self, item_id: int, actor: str) -> Item:
+        item = self._actionable(item_id, actor)
+        item.claimed_by = None
+        return item
+
+    def vote(self, item_id: int, voter: str) -> Item:
+        item = self.get(item_id)
+        if item.state is not State.PUBLISHED or item.answered:
+            raise QueueError("CANNOT_VOTE", f"Item {item_id} is not an open published question", item_id)
+        if voter in item.votes:
+            raise QueueError("ALREADY_VOTED", f"You already voted for item {item_id}", item_id)
+        item.votes.add(voter)
+        return item
