@@ -52,6 +52,7 @@ class Client:
         self.last_spoke = now  # PRIVMSG/NOTICE sent, for WHOIS idle
         self.signon = 0.0  # wall-clock time of registration
         self.ping_sent: float | None = None
+        self.throttled = False  # told that flood control delays it
         self.gone = False
 
     @property

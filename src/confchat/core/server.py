@@ -124,6 +124,11 @@ class Server:
         client.last_active = now
         client.ping_sent = None
         delay = client.bucket.take(now)
+        if delay and not client.throttled:
+            client.throttled = True
+            self.note(client, "*", "RATE_LIMITED", "You are sending too fast; your lines are being delayed")
+        elif not delay:
+            client.throttled = False
         try:
             if isinstance(raw, ProtocolError):
                 raise raw

@@ -9,6 +9,7 @@ from ..channel import Channel
 from ..client import Client
 from ...moderation.conference import STAFF, Role
 from ..server import Server
+from .conference import welcome_to_conference
 
 
 
@@ -91,6 +92,8 @@ def join(server: Server, client: Client, name: str, key: str = "") -> Channel | 
     if channel.topic:
         send_topic(server, client, channel)
     send_names(server, client, channel)
+    if channel.conference is not None:
+        welcome_to_conference(server, client, channel)
     return channel
 
 

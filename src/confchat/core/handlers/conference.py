@@ -168,6 +168,23 @@ def conference_message(server: Server, client: Client, channel: Channel, command
     announce_item(server, channel, item)
 
 
+def welcome_to_conference(server: Server, client: Client, channel: Channel) -> None:
+    """Tell someone who just joined what kind of room this is."""
+    conference = channel.conference
+    assert conference is not None
+    role = server.role(client, channel)
+    if role is Role.VISITOR and conference.mode == "moderated":
+        how = "your messages are read by the moderators before they are published"
+    elif role is Role.VISITOR and conference.mode == "readonly":
+        how = "only the staff can write now"
+    else:
+        how = f"you are {role.value}" if role is not Role.VISITOR else "messages are published at once"
+    server.note(
+        client, "JOIN", "CONFERENCE", f"{conference.title} is {conference.state}; {how}",
+        channel.name, conference.state, conference.mode, role.value,
+    )
+
+
 def _visitor_refusal(
     server: Server, client: Client, channel: Channel, conference: Conference, now: float
 ) -> tuple[str, ...] | None:
@@ -238,7 +255,9 @@ def _each_id(
 def _approve(server: Server, client: Client, channel: Channel, conference: Conference, item_id: int, text: str | None = None) -> None:
     now = server.wallclock()
     item = conference.queue.approve(item_id, _actor(client), now, text)
-    detail = {"original": item.original, "text": item.text} if text is not None else {}
+    detail: dict[str, object] = {"wait": round(now - item.submitted_at, 1)}
+    if text is not None:
+        detail.update(original=item.original, text=item.text)
     conference.record(now, _actor(client), "edit-approve" if text is not None else "approve", item.id, **detail)
     publish_item(server, channel, item)
 
@@ -260,7 +279,7 @@ def _queue_drop(server: Server, client: Client, channel: Channel, conference: Co
     def drop(item_id: int) -> None:
         now = server.wallclock()
         item = conference.queue.drop(item_id, _actor(client), now, reason)
-        conference.record(now, _actor(client), "drop", item.id, reason=reason)
+        conference.record(now, _actor(client), "drop", item.id, reason=reason, wait=round(now - item.submitted_at, 1))
         told = f": {reason}" if reason and conference.show_decline_reasons else ""
         _tell_author(server, channel, item, "DECLINED", f"Your message was not published{told}")
         announce_item(server, channel, item)
