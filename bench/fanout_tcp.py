@@ -36,6 +36,14 @@ registration_timeout = 600.0
 ping_interval = 600.0
 """
 
+CONFERENCE = """
+[[conferences]]
+channel = "#bench"
+title = "bench"
+state = "live"
+mode = "open"
+"""
+
 
 def rss_kib(pid: int) -> int:
     with open(f"/proc/{pid}/status") as f:
@@ -77,7 +85,7 @@ async def run(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = os.path.join(tmp, "bench.toml")
         with open(cfg, "w") as f:
-            f.write(CONFIG)
+            f.write(CONFIG + (CONFERENCE if args.conference else ""))
         proc = subprocess.Popen(
             [sys.executable, "-m", "confchat", "serve", "--config", cfg, "--tcp", "127.0.0.1:0",
              "--data-dir", os.path.join(tmp, "data")],
@@ -126,6 +134,7 @@ async def run(args: argparse.Namespace) -> dict:
             delivered = sum(counts)
             expected = args.messages * len(streams)
             return {
+                "conference": args.conference,
                 "viewers": len(streams),
                 "messages": args.messages,
                 "register_per_s": round(len(streams) / connect_s),
@@ -147,6 +156,10 @@ def main() -> None:
     parser.add_argument("--viewers", type=int, default=1000)
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument(
+        "--conference", action="store_true",
+        help="make #bench a conference (auditorium, open mode) instead of a plain channel",
+    )
     args = parser.parse_args()
     print(json.dumps(trio.run(run, args)))
 

@@ -91,6 +91,7 @@ class Server:
         self._msgid_prefix = os.urandom(4).hex()
         self._msgids = itertools.count(1)
         self._doomed: list[tuple[Client, str]] = []
+        self._counts: tuple[float, tuple[int, int, int, int]] | None = None
         self._capture: Client | None = None
         self._captured: list[Message] = []
         self.isupport = self._isupport_tokens()
@@ -477,6 +478,25 @@ class Server:
             "UTF8ONLY",
             "WHOX",
         ]
+
+    def user_counts(self) -> tuple[int, int, int, int]:
+        """(registered, invisible, unregistered, operators) for LUSERS.
+
+        Counting walks every client, so the result is kept for a second:
+        otherwise each registration's welcome burst would cost O(clients)
+        and a crowd arriving at once O(clients²).
+        """
+        now = self.clock()
+        cached = self._counts
+        if cached is not None and now - cached[0] < 1.0:
+            return cached[1]
+        clients = self.clients.values()
+        users = sum(1 for c in clients if c.registered)
+        invisible = sum(1 for c in clients if c.registered and "i" in c.modes)
+        opers = sum(1 for c in clients if c.oper)
+        counts = (users, invisible, len(self.clients) - users, opers)
+        self._counts = (now, counts)
+        return counts
 
     def version_string(self) -> str:
         return f"confchat-{__version__}"

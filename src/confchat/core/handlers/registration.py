@@ -218,10 +218,7 @@ def send_isupport(server: Server, client: Client) -> None:
 
 
 def send_lusers(server: Server, client: Client) -> None:
-    users = sum(1 for c in server.clients.values() if c.registered)
-    invisible = sum(1 for c in server.clients.values() if c.registered and "i" in c.modes)
-    unknown = len(server.clients) - users
-    opers = sum(1 for c in server.clients.values() if c.oper)
+    users, invisible, unknown, opers = server.user_counts()
     server.numeric(client, N.RPL_LUSERCLIENT, f"There are {users - invisible} users and {invisible} invisible on 1 servers")
     server.numeric(client, N.RPL_LUSEROP, str(opers), "operator(s) online")
     server.numeric(client, N.RPL_LUSERUNKNOWN, str(unknown), "unknown connection(s)")
