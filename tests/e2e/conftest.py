@@ -1,0 +1,128 @@
+"""End-to-end fixtures: the real ``confchat serve`` in a subprocess on a free
+loopback port, and clients over real TCP sockets."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+import tomli_w
+
+from e2e_client import IRCClient
+
+ANNOUNCE = re.compile(r"irc://(?:\[(?P<host6>[^\]]+)\]|(?P<host>[^:/\s]+)):(?P<port>\d+)")
+START_TIMEOUT = 15.0
+
+
+class ServerProcess:
+    """A running ``confchat serve``; its stdout and stderr are collected."""
+
+    def __init__(self, args: list[str], workdir: Path) -> None:
+        self.args = args
+        self.workdir = workdir
+        self.output: list[str] = []
+        self.host = ""
+        self.port = 0
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "confchat", *args],
+            cwd=workdir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+        )
+        self._announced = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        if not self._announced.wait(START_TIMEOUT):
+            self.kill()
+            raise RuntimeError("server did not announce its port:\n" + self.log)
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.output.append(line)
+            match = ANNOUNCE.search(line)
+            if match and not self._announced.is_set():
+                self.host = match["host6"] or match["host"]
+                self.port = int(match["port"])
+                self._announced.set()
+
+    @property
+    def log(self) -> str:
+        return "".join(self.output)
+
+    def client(self, nick: str | None = None, **kwargs) -> IRCClient:
+        """A connected client; registered as ``nick`` when one is given."""
+        client = IRCClient(self.host, self.port)
+        if nick is not None:
+            client.register(nick, **kwargs)
+        return client
+
+    def signal(self, signum: int) -> None:
+        self.proc.send_signal(signum)
+
+    def wait(self, timeout: float = 15.0) -> int:
+        code = self.proc.wait(timeout)
+        self._reader.join(timeout)
+        return code
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.wait()
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Start servers with ``start_server(config_dict_or_None, *extra_args)``;
+    each one gets its own data directory and is stopped at the end."""
+    started: list[ServerProcess] = []
+
+    def start(config: dict | None = None, *extra: str) -> ServerProcess:
+        workdir = tmp_path / f"server{len(started)}"
+        workdir.mkdir()
+        args = ["serve", "--tcp", "127.0.0.1:0", "--data-dir", str(workdir / "data")]
+        if config is not None:
+            path = workdir / "config.toml"
+            path.write_text(tomli_w.dumps(config))
+            args += ["--config", str(path)]
+        server = ServerProcess([*args, *extra], workdir)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def server(start_server) -> ServerProcess:
+    """A server on the embedded defaults."""
+    return start_server()
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.02)
