@@ -42,6 +42,7 @@ class Client:
         self.oper: str | None = None
         self.account: str | None = None
         self.sasl: str | None = None  # AUTHENTICATE payload being received
+        self.failed_logins = 0
         self.channels: dict[str, Channel] = {}
         # Folded names of channels this client was invited to: an invite
         # belongs to the person, not to the nick, and ends with the connection.

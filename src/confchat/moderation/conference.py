@@ -108,6 +108,8 @@ class Conference:
         self.published: dict[str, Publication] = {}
         self.now_answering: int | None = None
         self.last_message: dict[object, float] = {}  # visitor key -> wall time (slow mode)
+        # A state set by hand overrides schedule times up to that moment.
+        self.schedule_from = 0.0
 
     def role_of(self, account: str | None, admin: bool) -> Role:
         if admin:
@@ -135,7 +137,7 @@ class Conference:
         target = self.state
         for state, when in (("open", self.opens), ("live", self.starts), ("closed", self.ends)):
             moment = parse_time(when) if when else None
-            if moment is not None and now >= moment and order(state) > order(target):
+            if moment is not None and self.schedule_from < moment <= now and order(state) > order(target):
                 target = state
         return target if target != self.state else None
 

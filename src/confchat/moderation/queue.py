@@ -54,6 +54,8 @@ class Item:
     flags: tuple[str, ...] = ()
     msgid: str | None = None  # set once published
     answered: bool = False
+    redacted: bool = False  # published, then deleted by a moderator (REDACT)
+    forwarded: bool = False  # was on the guest stage at some point
     votes: set[str] = attrs.field(factory=set)
 
     @property
@@ -164,6 +166,7 @@ class ModerationQueue:
     def forward(self, item_id: int, actor: str) -> Item:
         item = self._actionable(item_id, actor, frozenset({State.PENDING, State.HELD}))
         item.state = State.FORWARDED
+        item.forwarded = True
         item.claimed_by = None  # now in the guest's hands
         return item
 
@@ -204,9 +207,18 @@ class ModerationQueue:
         item.claimed_by = None
         return item
 
+    def redact(self, item_id: int) -> Item:
+        """A published item was deleted: it stays published in the record
+        but can no longer be voted for, answered or marked."""
+        item = self.get(item_id)
+        if item.state is not State.PUBLISHED:
+            raise QueueError("WRONG_STATE", f"Item {item_id} is {item.state.value}", item_id)
+        item.redacted = True
+        return item
+
     def vote(self, item_id: int, voter: str) -> Item:
         item = self.get(item_id)
-        if item.state is not State.PUBLISHED or item.answered:
+        if item.state is not State.PUBLISHED or item.answered or item.redacted:
             raise QueueError("CANNOT_VOTE", f"Item {item_id} is not an open published question", item_id)
         if voter in item.votes:
             raise QueueError("ALREADY_VOTED", f"You already voted for item {item_id}", item_id)

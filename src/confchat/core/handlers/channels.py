@@ -191,7 +191,7 @@ def send_names(server: Server, client: Client, channel: Channel) -> None:
         server.numeric(client, N.RPL_NAMREPLY, "=", channel.name, " ".join(line))
     if shown is not channel.members:
         count = len(channel.members) - len(channel.staff)
-        server.note(client, "NAMES", "AUDIENCE", f"{count} people in the audience", channel.name, str(count))
+        server.note(client, "NAMES", "AUDIENCE", f"{count} {'person' if count == 1 else 'people'} in the audience", channel.name, str(count))
     server.numeric(client, N.RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
 
 

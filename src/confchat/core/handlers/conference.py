@@ -16,6 +16,8 @@ message to a conference channel: visitors' messages go to the queue.
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Callable
 
 from ...config import CONFERENCE_STATES, ConferenceConfig
@@ -27,6 +29,7 @@ from ...proto.message import Message
 from ..channel import Channel
 from ..client import Client
 from ..server import Server
+from .modes import normalize_mask
 
 # Tags on published messages (server tags, sent to message-tags clients).
 TAG_ITEM = "confchat/item"
@@ -49,7 +52,7 @@ def _conference(server: Server, client: Client, command: str, name: str) -> tupl
 def _require(server: Server, client: Client, command: str, channel: Channel, roles: frozenset[Role]) -> Role | None:
     role = server.role(client, channel)
     if role not in roles:
-        needed = "moderator" if roles == MODERATING else "staff"
+        needed = {MODERATING: "moderator", STAFF: "staff"}.get(roles, "admin")
         server.fail(client, command, "NEED_ROLE", f"You need the {needed} role in {channel.name}", channel.name)
         return None
     return role
@@ -78,7 +81,7 @@ def item_line(channel: Channel, conference: Conference, item: Item) -> tuple[str
         str(int(item.submitted_at)),
         item.claimed_by or "*",
         item.decided_by or "*",
-        ",".join(item.flags) or "*",
+        ",".join((*item.flags, "redacted") if item.redacted else item.flags) or "*",
         item.text,
     )
 
@@ -90,7 +93,7 @@ def announce_item(server: Server, channel: Channel, item: Item) -> None:
     assert conference is not None
     moderators = [c for c in channel.staff if server.role(c, channel) in MODERATING]
     guests: list[Client] = []
-    if item.state is State.FORWARDED or (item.state is State.PUBLISHED and item.decided_by in _guest_names(server, channel)):
+    if item.forwarded or (item.state is State.PUBLISHED and item.decided_by in _guest_names(server, channel)):
         guests = [c for c in channel.staff if server.role(c, channel) is Role.GUEST]
     server.relay([*moderators, *guests], server.name, "QUEUE", item_line(channel, conference, item))
 
@@ -106,13 +109,15 @@ def _tell_author(server: Server, channel: Channel, item: Item, code: str, text: 
 
 
 def publish(
-    server: Server, channel: Channel, source: str, text: str, tags: dict[str, str], skip: Client | None = None
+    server: Server, channel: Channel, source: str, text: str, tags: dict[str, str],
+    skip: Client | None = None, command: str = "PRIVMSG",
 ) -> str:
-    """Relay one PRIVMSG to the whole conference (but ``skip``) and record it."""
+    """Relay one PRIVMSG (or NOTICE) to the whole conference (but ``skip``)
+    and record it."""
     conference = channel.conference
     assert conference is not None
     recipients = [c for c in channel.members if c is not skip]
-    msgid = server.relay(recipients, source, "PRIVMSG", (channel.name, text), tags)
+    msgid = server.relay(recipients, source, command, (channel.name, text), tags)
     conference.published[msgid] = Publication(msgid, source, text, server.wallclock(), dict(tags))
     return msgid
 
@@ -126,9 +131,10 @@ def publish_item(server: Server, channel: Channel, item: Item, skip: Client | No
 
 
 def publish_staff(
-    server: Server, channel: Channel, client: Client, text: str, tags: dict[str, str], echo: bool = True
+    server: Server, channel: Channel, client: Client, text: str, tags: dict[str, str],
+    echo: bool = True, command: str = "PRIVMSG",
 ) -> str:
-    return publish(server, channel, client.prefix, text, tags, None if echo else client)
+    return publish(server, channel, client.prefix, text, tags, None if echo else client, command)
 
 
 # ---------------------------------------------------------------- visitor messages
@@ -140,12 +146,16 @@ def conference_message(server: Server, client: Client, channel: Channel, command
     assert conference is not None
     role = server.role(client, channel)
     if role in STAFF:
+        if client not in channel.members:
+            if command != "NOTICE":
+                server.numeric(client, N.ERR_CANNOTSENDTOCHAN, channel.name, "Join the conference to write in it")
+            return
         if command == "TAGMSG":
             server.relay([c for c in channel.members if c is not client or "echo-message" in c.caps],
                          client.prefix, "TAGMSG", (channel.name,), tags, only_caps="message-tags")
             return
         echo = "echo-message" in client.caps
-        publish_staff(server, channel, client, text, tags, echo)
+        publish_staff(server, channel, client, text, tags, echo, command)
         return
     if command != "PRIVMSG":
         return  # visitors' notices and tag-only messages are not relayed
@@ -195,8 +205,10 @@ def _visitor_refusal(
         return ("NOT_OPEN", f"The conference is not open yet; questions open{when}")
     if conference.state == "closed":
         return ("CLOSED", "The conference is closed")
-    if conference.mode == "readonly":
+    if conference.mode == "readonly" or "m" in channel.modes:
         return ("READ_ONLY", "Only the staff can write in this conference now")
+    if channel.is_banned(client):
+        return ("BANNED", "You are banned from writing in this conference")
     mute = conference.restricted("mute", client.prefix, client.account, now)
     if mute is not None:
         reason = f": {mute.reason}" if mute.reason else ""
@@ -204,7 +216,7 @@ def _visitor_refusal(
     if conference.slow_mode:
         last = conference.last_message.get(client)
         if last is not None and now - last < conference.slow_mode:
-            wait = int(conference.slow_mode - (now - last)) + 1
+            wait = max(1, math.ceil(conference.slow_mode - (now - last)))
             return ("SLOW_MODE", f"Slow mode: wait {wait} seconds before your next message", str(wait))
     return None
 
@@ -270,7 +282,13 @@ def _queue_edit(server: Server, client: Client, channel: Channel, conference: Co
     if len(args) < 2 or not args[1].strip():
         server.numeric(client, N.ERR_NEEDMOREPARAMS, "QUEUE", "Not enough parameters")
         return
-    _each_id(server, client, channel, args[0], lambda i: _approve(server, client, channel, conference, i, args[1]))
+    item_id = _item_id(server, client, "QUEUE", args[0])
+    if item_id is None:
+        return
+    try:
+        _approve(server, client, channel, conference, item_id, args[1])
+    except QueueError as exc:
+        server.fail(client, "QUEUE", exc.code, str(exc), channel.name, args[0])
 
 
 def _queue_drop(server: Server, client: Client, channel: Channel, conference: Conference, args: list[str]) -> None:
@@ -349,27 +367,36 @@ QUEUE_ACTIONS: dict[str, Callable[[Server, Client, Channel, Conference, list[str
 # ---------------------------------------------------------------- ANSWER, PREPARED, VOTE
 
 
-def answer(server: Server, client: Client, channel: Channel, conference: Conference, item_id: int | None, text: str) -> None:
+def answer(
+    server: Server, client: Client, channel: Channel, conference: Conference, item_id: int | None, text: str,
+    command: str = "ANSWER",
+) -> str | None:
     """Publish ``text`` from ``client``, threaded to question ``item_id``
-    (published first if it was still on the guest stage or in the queue)."""
+    (published first if it was still on the guest stage or in the queue).
+    Return the answer's msgid, or None (and a FAIL) when it was refused."""
     tags: dict[str, str] = {}
     if item_id is not None:
         try:
             item = conference.queue.get(item_id)
             if item.state is State.DROPPED:
                 raise QueueError("ALREADY_DECIDED", f"Item {item_id} was dropped", item_id)
+            if item.redacted:
+                raise QueueError("REDACTED", f"Item {item_id} was deleted", item_id)
             if not item.decided:
                 now = server.wallclock()
                 conference.queue.approve(item_id, _actor(client), now)
                 conference.record(now, _actor(client), "approve", item_id, via="answer")
                 publish_item(server, channel, item)
         except QueueError as exc:
-            server.fail(client, "ANSWER", exc.code, str(exc), channel.name, str(item_id))
-            return
+            server.fail(client, command, exc.code, str(exc), channel.name, str(item_id))
+            return None
         assert item.msgid is not None
         tags = {TAG_REPLY: item.msgid, TAG_ITEM: str(item.id)}
+    # The sender always gets its own answer back: ANSWER is not a PRIVMSG,
+    # and the echo carries the msgid it needs to redact or thread to it.
     msgid = publish_staff(server, channel, client, text, tags)
     conference.record(server.wallclock(), _actor(client), "answer", item_id, msgid=msgid, text=text)
+    return msgid
 
 
 def handle_answer(server: Server, client: Client, msg: Message) -> None:
@@ -397,6 +424,9 @@ def handle_prepared(server: Server, client: Client, msg: Message) -> None:
         return
     sub = msg.params[1].upper()
     args = msg.params[2:]
+    if sub not in ("LIST", "ADD", "DEL", "PUBLISH"):
+        server.fail(client, "PREPARED", "UNKNOWN_SUBCOMMAND", f"Unknown PREPARED subcommand {sub!r}", channel.name)
+        return
     if sub == "LIST":
         for name, (author, text) in conference.prepared.items():
             server.reply(client, "PREPARED", channel.name, "ITEM", name, author, text)
@@ -419,6 +449,7 @@ def handle_prepared(server: Server, client: Client, msg: Message) -> None:
             return
         if sub == "DEL":
             del conference.prepared[name]
+            conference.record(server.wallclock(), _actor(client), "unprepare", None, name=name)
             server.note(client, "PREPARED", "DELETED", f"Prepared answer {name} deleted", channel.name, name)
             return
         item_id = None
@@ -426,10 +457,9 @@ def handle_prepared(server: Server, client: Client, msg: Message) -> None:
             item_id = _item_id(server, client, "PREPARED", args[1])
             if item_id is None:
                 return
-        text = conference.prepared.pop(name)[1]
-        answer(server, client, channel, conference, item_id, text)
-    else:
-        server.fail(client, "PREPARED", "UNKNOWN_SUBCOMMAND", f"Unknown PREPARED subcommand {sub!r}", channel.name)
+        # The prepared answer is used up only once it is really published.
+        if answer(server, client, channel, conference, item_id, conference.prepared[name][1], "PREPARED"):
+            del conference.prepared[name]
 
 
 def handle_vote(server: Server, client: Client, msg: Message) -> None:
@@ -443,7 +473,10 @@ def handle_vote(server: Server, client: Client, msg: Message) -> None:
     if client not in channel.members:
         server.fail(client, "VOTE", "NOT_JOINED", "Join the conference to vote", channel.name)
         return
-    voter = client.account or f"{client.ip}/{client.folded}"
+    # One vote per account, or per connection for visitors: a nick change
+    # does not give a second vote; keying on the address instead would give
+    # one vote to a whole office or phone network behind one NAT.
+    voter = f"account:{casefold(client.account)}" if client.account else f"connection:{client.id}"
     try:
         item = conference.queue.vote(item_id, voter)
     except QueueError as exc:
@@ -473,6 +506,10 @@ def handle_redact(server: Server, client: Client, msg: Message) -> None:
         return
     conference.published.pop(msgid)
     item = conference.queue.by_msgid(msgid)
+    if item is not None:
+        conference.queue.redact(item.id)
+        if conference.now_answering == item.id:
+            conference.now_answering = None
     now = server.wallclock()
     conference.record(now, _actor(client), "redact", item.id if item else None, msgid=msgid, reason=reason)
     params = (channel.name, msgid, reason) if reason else (channel.name, msgid)
@@ -483,6 +520,8 @@ def handle_redact(server: Server, client: Client, msg: Message) -> None:
         [c for c in recipients if REDACTION_CAP not in c.caps], server.name, "NOTICE",
         (channel.name, "A message was deleted by the moderators" + (f": {reason}" if reason else "")),
     )
+    if item is not None:
+        announce_item(server, channel, item)
 
 
 # ---------------------------------------------------------------- CONF
@@ -531,13 +570,30 @@ def _conf_create(server: Server, client: Client, args: list[str]) -> None:
     if casefold(name) in server.conferences:
         server.fail(client, "CONF", "ALREADY_EXISTS", f"{name} is already a conference", name)
         return
+    existed = server.find_channel(name) is not None
     channel = server.add_conference(Conference(ConferenceConfig(channel=name, title=title)))
     assert channel.conference is not None
-    # Members already in the channel keep their place; staff get their status.
-    for member in list(channel.members):
-        _refresh_status(server, channel, member)
+    # Members already in the channel keep their place, see the new topic,
+    # and their status follows their conference role.
+    if existed:
+        server.relay(list(channel.members), server.name, "TOPIC", (channel.name, title))
+        for member in list(channel.members):
+            before = channel.members[member]
+            _refresh_status(server, channel, member)
+            _relay_status_change(server, channel, member, before, channel.members[member])
+            welcome_to_conference(server, member, channel)
     channel.conference.record(server.wallclock(), _actor(client), "create", None, title=title)
     server.note(client, "CONF", "CREATED", f"Conference {name} created", name)
+
+
+def refresh_roles(server: Server, client: Client) -> None:
+    """After a login or OPER: the client's status in each conference it is
+    in follows its (new) role, and the channel is told."""
+    for channel in list(client.channels.values()):
+        if channel.conference is not None:
+            before = channel.members[client]
+            _refresh_status(server, channel, client)
+            _relay_status_change(server, channel, client, before, channel.members[client])
 
 
 def _refresh_status(server: Server, channel: Channel, member: Client) -> None:
@@ -580,7 +636,9 @@ def _conf_state(server: Server, client: Client, channel: Channel, conference: Co
     if state not in CONFERENCE_STATES:
         server.fail(client, "CONF", "INVALID_STATE", f"State must be one of {', '.join(CONFERENCE_STATES)}", channel.name, args[0])
         return
+    conference.schedule_from = server.wallclock()  # times already past no longer apply
     _set_state(server, channel, conference, state, _actor(client))
+    server.note(client, "CONF", "STATE", f"{channel.name} is now {state}", channel.name, state)
 
 
 def _conf_set(server: Server, client: Client, channel: Channel, conference: Conference, args: list[str]) -> None:
@@ -634,12 +692,14 @@ def _relay_status_change(server: Server, channel: Channel, member: Client, befor
 def _restriction_mask(server: Server, text: str) -> str:
     """A nick of someone present becomes a ban on their address (and
     account), so reconnecting under another nick does not get round it."""
-    if text.startswith("$a:") or "!" in text or "@" in text:
+    if text.startswith("$a:"):
         return text
+    if "!" in text or "@" in text or "*" in text or "?" in text:
+        return normalize_mask(text)
     target = server.find_nick(text)
     if target is not None:
         return f"$a:{target.account}" if target.account else f"*!*@{target.host}"
-    return f"{text}!*@*"
+    return normalize_mask(text)
 
 
 def _conf_restrict(kind: str) -> Callable[[Server, Client, Channel, Conference, list[str]], None]:
@@ -663,7 +723,8 @@ def _conf_restrict(kind: str) -> Callable[[Server, Client, Channel, Conference, 
                                  (channel.name, member.nick, reason or "Banned"))
                     server.part_channel(member, channel)
         until = f" for {duration} seconds" if duration else ""
-        server.note(client, "CONF", kind.upper(), f"{mask} {kind}ned{until}", channel.name, mask)
+        done = {"ban": "banned", "mute": "muted"}[kind]
+        server.note(client, "CONF", kind.upper(), f"{mask} {done}{until}", channel.name, mask)
 
     return run
 
@@ -716,7 +777,7 @@ def _conf_answering(server: Server, client: Client, channel: Channel, conference
     except QueueError as exc:
         server.fail(client, "CONF", exc.code, str(exc), channel.name, args[0])
         return
-    if item.state is not State.PUBLISHED or item.msgid is None:
+    if item.state is not State.PUBLISHED or item.msgid is None or item.redacted:
         server.fail(client, "CONF", "NOT_PUBLISHED", f"Item {item_id} is not published", channel.name, args[0])
         return
     conference.now_answering = item.id
@@ -736,7 +797,7 @@ def _conf_answered(server: Server, client: Client, channel: Channel, conference:
     except QueueError as exc:
         server.fail(client, "CONF", exc.code, str(exc), channel.name, args[0])
         return
-    if item.state is not State.PUBLISHED or item.msgid is None:
+    if item.state is not State.PUBLISHED or item.msgid is None or item.redacted:
         server.fail(client, "CONF", "NOT_PUBLISHED", f"Item {item_id} is not published", channel.name, args[0])
         return
     item.answered = True
@@ -749,7 +810,7 @@ def _conf_answered(server: Server, client: Client, channel: Channel, conference:
 
 def _conf_questions(server: Server, client: Client, channel: Channel, conference: Conference, args: list[str]) -> None:
     """Published questions, most votes first (ties: oldest first)."""
-    items = sorted(conference.queue.published(), key=lambda i: (-len(i.votes), i.id))
+    items = sorted((i for i in conference.queue.published() if not i.redacted), key=lambda i: (-len(i.votes), i.id))
     for item in items:
         server.reply(
             client, "CONF", channel.name, "QUESTION", str(item.id), str(len(item.votes)),
@@ -760,7 +821,7 @@ def _conf_questions(server: Server, client: Client, channel: Channel, conference
 
 def _conf_audit(server: Server, client: Client, channel: Channel, conference: Conference, args: list[str]) -> None:
     for entry in conference.audit:
-        detail = " ".join(f"{k}={v!r}" for k, v in entry.detail.items())
+        detail = json.dumps(entry.detail, ensure_ascii=False, separators=(",", ":"))
         server.reply(
             client, "CONF", channel.name, "AUDIT", str(int(entry.at)), entry.actor, entry.action,
             str(entry.item) if entry.item is not None else "*", detail,

@@ -6,6 +6,7 @@ from ...proto import numerics as N
 from ...proto.message import Message
 from ..client import Client
 from ..server import Server
+from ...moderation.conference import STAFF
 from .conference import conference_message
 
 STATUS_PREFIXES = {"@": "o", "+": "v"}
@@ -45,7 +46,13 @@ def _message(server: Server, client: Client, msg: Message, command: str) -> None
     only = "message-tags" if command == "TAGMSG" else None
     echo = "echo-message" in client.caps
     client.last_spoke = server.clock()
-    for target in filter(None, msg.params[0].split(",")[: server.limits.max_targets]):
+    targets = [t for t in msg.params[0].split(",") if t]
+    if len(targets) > server.limits.max_targets:
+        if errors:
+            server.numeric(client, N.ERR_TOOMANYTARGETS, targets[server.limits.max_targets],
+                           f"Too many targets: {server.limits.max_targets} at most, the rest were not sent")
+        del targets[server.limits.max_targets:]
+    for target in targets:
         status = ""
         name = target
         while name[:1] in STATUS_PREFIXES and len(name) > 1 and name[1:2] in "#&@+":
@@ -57,7 +64,9 @@ def _message(server: Server, client: Client, msg: Message, command: str) -> None
                 if errors:
                     server.numeric(client, N.ERR_NOSUCHCHANNEL, name, "No such channel")
                 continue
-            if channel.conference is not None and not status:
+            # In a conference only staff may address the ops (@#chan); a
+            # visitor's message goes to the queue whatever the prefix.
+            if channel.conference is not None and (not status or server.role(client, channel) not in STAFF):
                 conference_message(server, client, channel, command, text, tags)
                 continue
             if not channel.can_speak(client):

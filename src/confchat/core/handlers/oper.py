@@ -7,6 +7,8 @@ from ...proto.message import Message
 from ..client import Client
 from ..server import Server
 from ..passwords import verify_password
+from .conference import refresh_roles
+from .registration import login_failed
 
 
 def handle_oper(server: Server, client: Client, msg: Message) -> None:
@@ -18,9 +20,11 @@ def handle_oper(server: Server, client: Client, msg: Message) -> None:
             server.numeric(client, N.RPL_YOUREOPER, "You are now an IRC operator")
             server.send(client, Message("MODE", (client.nick, "+o"), client.nick))
             server.log("oper.up", cid=client.id, oper=name)
+            refresh_roles(server, client)  # operators are admins in every conference
             return
     server.log("oper.failed", level="warning", cid=client.id, oper=name)
     server.numeric(client, N.ERR_PASSWDMISMATCH, "Password incorrect")
+    login_failed(server, client)
 
 
 def handle_kill(server: Server, client: Client, msg: Message) -> None:

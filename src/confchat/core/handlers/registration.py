@@ -15,6 +15,10 @@ from ..caps import SUPPORTED, ls_string
 from ..client import Client
 from ..passwords import verify_password
 from ..server import Server
+from .conference import refresh_roles
+
+# Wrong passwords (SASL, PASS account:password, OPER) one connection may try.
+MAX_LOGIN_FAILURES = 5
 
 # SASL (IRCv3 sasl-3.1): AUTHENTICATE payloads come in 400-byte chunks.
 SASL_CHUNK = 400
@@ -126,17 +130,32 @@ def handle_user(server: Server, client: Client, msg: Message) -> None:
 
 
 def login(server: Server, client: Client, name: str, password: str) -> bool:
+    """Check an account's password; on success the client is logged in and
+    its status in the conferences it is in follows its new role."""
     account = server.accounts.get(casefold(name))
     if account is None or not verify_password(account.password_hash, password):
         server.log("account.login_failed", level="warning", cid=client.id)
+        login_failed(server, client)
         return False
     client.account = account.name
     server.log("account.login", cid=client.id, account=account.name)
+    refresh_roles(server, client)
     return True
+
+
+def login_failed(server: Server, client: Client) -> None:
+    """Count a wrong password; too many on one connection end it (each
+    check costs an argon2 hash, and guessing should be slow)."""
+    client.failed_logins += 1
+    if client.failed_logins >= MAX_LOGIN_FAILURES:
+        server.disconnect(client, "Too many failed login attempts")
 
 
 def handle_authenticate(server: Server, client: Client, msg: Message) -> None:
     arg = msg.params[0]
+    if "sasl" not in client.caps:
+        server.numeric(client, N.ERR_SASLFAIL, "SASL authentication failed: request the sasl capability first")
+        return
     if client.account:
         server.numeric(client, N.ERR_SASLALREADY, "You have already authenticated using SASL")
         return
@@ -166,8 +185,13 @@ def handle_authenticate(server: Server, client: Client, msg: Message) -> None:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         server.numeric(client, N.ERR_SASLFAIL, "SASL authentication failed")
         return
-    if (authzid and casefold(authzid) != casefold(authcid)) or not login(server, client, authcid, password):
+    if authzid and casefold(authzid) != casefold(authcid):
+        login_failed(server, client)
         server.numeric(client, N.ERR_SASLFAIL, "SASL authentication failed")
+        return
+    if not login(server, client, authcid, password):
+        if not client.gone:
+            server.numeric(client, N.ERR_SASLFAIL, "SASL authentication failed")
         return
     server.numeric(client, N.RPL_LOGGEDIN, client.prefix, client.account or "", f"You are now logged in as {client.account}")
     server.numeric(client, N.RPL_SASLSUCCESS, "SASL authentication successful")
