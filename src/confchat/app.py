@@ -1,10 +1,12 @@
 """Run the server: listeners, the core's clock tick, signals, graceful shutdown.
 
-Lifecycle (after hypercorn's): connections live in an outer nursery, the
-accept loops and the ticker in an inner one. ``stop()`` (SIGINT/SIGTERM)
-cancels the inner one, so nothing new is accepted; the core then sends every
-client ``ERROR :Server shutting down`` and the connections get
-``SHUTDOWN_GRACE`` seconds to flush it before they are cut.
+Lifecycle (after hypercorn's): the store is opened and the conferences
+restored before anything listens. Connections live in an outer nursery; the
+accept loops, the ticker and the storage writer in an inner one. ``stop()``
+(SIGINT/SIGTERM) cancels the inner one, so nothing new is accepted; the core
+then sends every client ``ERROR :Server shutting down``, the last changes are
+committed, and the connections get ``SHUTDOWN_GRACE`` seconds to flush
+before they are cut.
 """
 
 from __future__ import annotations
@@ -21,10 +23,14 @@ import trio
 from . import __version__
 from .config import Config, parse_hostport
 from .core.server import Server
+from .storage.sqlite import Store, StorageError
+from .storage.writer import Writer
+from .transcript import write_closed_transcripts
 from .transport.tcp import serve_tcp
 
 SHUTDOWN_GRACE = 5.0
 TICK_INTERVAL = 1.0
+RETENTION_INTERVAL = 3600.0
 
 log = structlog.get_logger("confchat")
 
@@ -37,6 +43,7 @@ class Running:
     core: Server
     tcp_addresses: list[tuple[str, int]]
     _stop: trio.Event
+    writer: Writer | None = None
 
     def stop(self) -> None:
         self._stop.set()
@@ -60,27 +67,63 @@ async def _ticker(core: Server) -> None:
         core.tick()
 
 
+async def _retention(core: Server, writer: Writer) -> None:
+    """Purge personal data past ``storage.retention_days``, hourly."""
+    while True:
+        cutoff = core.retention_cutoff()
+        if cutoff is not None:
+            items = core.purge_personal_data()
+            rows = await writer.in_store(writer.store.purge, cutoff)
+            if items or rows:
+                log.info("retention.purged", items=items, rows=rows)
+        await trio.sleep(RETENTION_INTERVAL)
+
+
+def database_path(config: Config) -> str:
+    return os.path.join(config.server.data_dir, config.storage.path)
+
+
 async def serve(config: Config, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
     """Serve until ``Running.stop()``; bind port 0 in tests and read the real
     port from the value passed to ``task_status.started``."""
     os.makedirs(config.server.data_dir, exist_ok=True)
-    core = Server(config, log=_core_logger)
-    listeners = await _open_tcp_listeners(config)
-    addresses = [listener.socket.getsockname()[:2] for listener in listeners]
-    stop_event = trio.Event()
-    running = Running(core, addresses, stop_event)
-    async with trio.open_nursery() as connections:
-        async with trio.open_nursery() as services:
-            services.start_soon(serve_tcp, core, listeners, connections)
-            services.start_soon(_ticker, core)
-            for host, port in addresses:
-                log.info("listener.started", transport="tcp", host=host, port=port)
-            task_status.started(running)
-            await stop_event.wait()
-            services.cancel_scope.cancel()
-        log.info("server.stopping", clients=len(core.clients))
-        core.shutdown("Server shutting down")
-        connections.cancel_scope.deadline = trio.current_time() + SHUTDOWN_GRACE
+    store = Store(database_path(config), config.storage.synchronous)
+    await trio.to_thread.run_sync(store.open)
+    try:
+        restored = await trio.to_thread.run_sync(store.load)
+        log.info("storage.opened", path=store.path, conferences=len(restored))
+        core = Server(config, log=_core_logger, restored=restored)
+        core.journal.enable(core.conferences.values())
+
+        async def after_commit(batch: list[dict[str, Any]]) -> None:
+            await trio.to_thread.run_sync(write_closed_transcripts, config, store, batch)
+
+        writer = Writer(core, store, after_commit)
+        listeners = await _open_tcp_listeners(config)
+        addresses = [listener.socket.getsockname()[:2] for listener in listeners]
+        stop_event = trio.Event()
+        running = Running(core, addresses, stop_event, writer)
+        async with trio.open_nursery() as connections:
+            async with trio.open_nursery() as services:
+                services.start_soon(writer.run)
+                await writer.flush()  # the config's conferences are stored before anyone connects
+                services.start_soon(serve_tcp, core, listeners, connections)
+                services.start_soon(_ticker, core)
+                services.start_soon(_retention, core, writer)
+                for host, port in addresses:
+                    log.info("listener.started", transport="tcp", host=host, port=port)
+                task_status.started(running)
+                await stop_event.wait()
+                services.cancel_scope.cancel()
+            log.info("server.stopping", clients=len(core.clients))
+            core.shutdown("Server shutting down")
+            with trio.move_on_after(SHUTDOWN_GRACE) as flushing:
+                await writer.flush()  # the last changes, then the replies they held
+            if flushing.cancelled_caught:
+                log.error("storage.final_flush_failed", error=writer.stats.last_error)
+            connections.cancel_scope.deadline = trio.current_time() + SHUTDOWN_GRACE
+    finally:
+        store.close()
     log.info("server.stopped")
 
 
@@ -110,7 +153,7 @@ def run(config: Config) -> None:
     failure: BaseException | None = None
     try:
         trio.run(_main, config)
-    except* OSError as group:  # e.g. address already in use
+    except* (OSError, StorageError) as group:  # address in use, damaged database…
         failure = group.exceptions[0]
     if failure is not None:
         print(f"confchat: cannot start: {failure}", file=sys.stderr)

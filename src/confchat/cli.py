@@ -108,6 +108,24 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     passwd.set_defaults(func=_passwd)
+
+    export = commands.add_parser(
+        "export",
+        help="write a conference's transcript",
+        description=(
+            "Write the transcript of a conference from the server's database (the "
+            "server may be running). Public: the published questions and answers in "
+            "order, deleted messages left out. --internal: everything, with every "
+            "moderation decision, who made it and why."
+        ),
+    )
+    export.add_argument("conference", help="the conference's channel, e.g. '#townhall'; 'list' lists them")
+    export.add_argument("--format", choices=("html", "md", "json", "txt"), default="html")
+    export.add_argument("--internal", action="store_true", help="the internal archive, not the public transcript")
+    export.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
+    export.add_argument("--config", metavar="FILE", help="TOML config file (for data_dir, storage and branding)")
+    export.add_argument("--data-dir", metavar="DIR", help="the server's data directory")
+    export.set_defaults(func=_export)
     return parser
 
 
@@ -132,6 +150,49 @@ def _serve(args: argparse.Namespace) -> int:
     from confchat.app import run
 
     run(config)
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    try:
+        config = load(args.config) if args.config else Config()
+        config = with_overrides(config, data_dir=args.data_dir)
+    except ConfigError as e:
+        print(f"confchat: config error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    from confchat.app import database_path
+    from confchat.proto.casemap import casefold
+    from confchat.storage.sqlite import Store, StorageError
+    from confchat.transcript import build, render
+
+    path = database_path(config)
+    if not os.path.exists(path):
+        print(f"confchat: no database at {path} (use --data-dir or --config)", file=sys.stderr)
+        return EXIT_FAILURE
+    store = Store(path, config.storage.synchronous)
+    try:
+        store.open()
+        if args.conference == "list":
+            for name in store.conference_names():
+                print(name)
+            return EXIT_OK
+        data = store.read(casefold(args.conference))
+    except StorageError as e:
+        print(f"confchat: {e}", file=sys.stderr)
+        return EXIT_FAILURE
+    finally:
+        store.close()
+    if data is None:
+        print(f"confchat: no conference {args.conference} in {path} (confchat export list)", file=sys.stderr)
+        return EXIT_FAILURE
+    import time
+
+    text = render(build(data, internal=args.internal, now=time.time()), args.format, config.branding)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
     return EXIT_OK
 
 

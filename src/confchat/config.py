@@ -35,7 +35,7 @@ class ServerSection:
     network: str = "confchat"
     # Message of the day, one string; lines split on newlines. Empty: ERR_NOMOTD.
     motd: str = "Welcome to confchat, a chat server for moderated live events."
-    # Where the server keeps its state (created at start; storage comes with the moderation queue).
+    # Where the server keeps its state: the database and the transcripts.
     data_dir: str = "data"
     # Password every connection must send with PASS before registering; empty: none.
     password: str = ""
@@ -140,6 +140,42 @@ class ConferenceConfig:
     slow_mode: int = 0
 
 
+SYNCHRONOUS = ("full", "normal")
+TRANSCRIPT_FORMATS = ("html", "md", "json", "txt")
+
+
+@attrs.frozen
+class StorageSection:
+    # The SQLite database; relative paths are inside data_dir.
+    path: str = "confchat.sqlite3"
+    # "full": each commit is fsynced (survives a power cut); "normal": survives
+    # a crash or kill -9 of the server, may lose the last commits on power loss.
+    synchronous: str = "full"
+    # Days after which personal data is purged: IP addresses and the text of
+    # dropped messages (0: keep forever).
+    retention_days: int = 0
+    # Transcript formats written to data_dir/transcripts when a conference closes.
+    transcripts: tuple[str, ...] = attrs.field(default=("html", "json"), converter=tuple)
+
+
+@attrs.frozen
+class HistorySection:
+    # Published messages replayed to whoever joins a conference (0: none).
+    join_backlog: int = 50
+
+
+@attrs.frozen
+class BrandingSection:
+    # Shown on transcripts (and, later, the web pages).
+    organisation: str = ""
+    # A CSS colour for headings and links.
+    colour: str = "#1d4f91"
+    # An image URL (https://…) or a file path; a file is embedded in the HTML.
+    logo: str = ""
+    # Language of the transcripts: "en" or "fr".
+    language: str = "en"
+
+
 @attrs.frozen
 class LoggingSection:
     # "console" (readable, coloured on a terminal) or "json" (one object a line).
@@ -157,6 +193,9 @@ class Config:
     limits: LimitsSection = attrs.field(factory=LimitsSection)
     channels: ChannelsSection = attrs.field(factory=ChannelsSection)
     logging: LoggingSection = attrs.field(factory=LoggingSection)
+    storage: StorageSection = attrs.field(factory=StorageSection)
+    history: HistorySection = attrs.field(factory=HistorySection)
+    branding: BrandingSection = attrs.field(factory=BrandingSection)
     opers: tuple[Oper, ...] = attrs.field(default=(), converter=tuple)
     accounts: tuple[Account, ...] = attrs.field(default=(), converter=tuple)
     conferences: tuple[ConferenceConfig, ...] = attrs.field(default=(), converter=tuple)
@@ -423,6 +462,18 @@ def _what(cls: type[Any], name: str, tp: Any) -> str | None:
         if name == "max_connections_per_ip":
             return "a non-negative integer (0: no limit)"
         return "a positive integer" if tp is int else "a positive number"
+    if cls is StorageSection and name == "synchronous":
+        return "one of " + ", ".join(f'"{v}"' for v in SYNCHRONOUS)
+    if cls is StorageSection and name == "transcripts":
+        return "an array of " + ", ".join(f'"{v}"' for v in TRANSCRIPT_FORMATS)
+    if cls is StorageSection and name == "retention_days":
+        return "a number of days (0: keep forever)"
+    if cls is StorageSection and name == "path":
+        return "a file path"
+    if cls is HistorySection and name == "join_backlog":
+        return "a number of messages (0: none)"
+    if cls is BrandingSection and name == "language":
+        return 'one of "en", "fr"'
     if cls is LoggingSection and name == "format":
         return "one of " + ", ".join(f'"{v}"' for v in LOG_FORMATS)
     if cls is LoggingSection and name == "level":
@@ -469,6 +520,16 @@ def _check_value(cls: type[Any], name: str, value: Any, path: str, problem: str)
     elif cls is LoggingSection and name == "format" and value not in LOG_FORMATS:
         raise ConfigError(bad)
     elif cls is LoggingSection and name == "level" and value not in LOG_LEVELS:
+        raise ConfigError(bad)
+    elif cls is StorageSection and name == "synchronous" and value not in SYNCHRONOUS:
+        raise ConfigError(bad)
+    elif cls is StorageSection and name == "transcripts" and any(v not in TRANSCRIPT_FORMATS for v in value):
+        raise ConfigError(bad)
+    elif cls is StorageSection and name == "path" and not value:
+        raise ConfigError(bad)
+    elif cls in (StorageSection, HistorySection) and isinstance(value, int) and value < 0:
+        raise ConfigError(bad)
+    elif cls is BrandingSection and name == "language" and value not in ("en", "fr"):
         raise ConfigError(bad)
     elif cls is ListenSection and name == "tcp":
         for i, item in enumerate(value):

@@ -32,8 +32,8 @@ COMMENTS: dict[str, str] = {
     "server.network": "The network name advertised to clients (ISUPPORT NETWORK=).",
     "server.motd": 'Message of the day; "\\n" starts a new line. Empty: no MOTD.',
     "server.data_dir": (
-        "Where the server keeps its state (created at start; durable storage\n"
-        "comes with the moderation queue)."
+        "Where the server keeps its state: the SQLite database and the\n"
+        "transcripts (created at start)."
     ),
     "server.password": (
         "A password every connection must send with PASS before registering.\n"
@@ -80,6 +80,35 @@ COMMENTS: dict[str, str] = {
     "channels.users_may_create": "Whether any registered client may create a channel by joining it.",
     "channels.default_modes": 'Modes a newly created channel gets ("nt": no outside messages,\n'
     "only operators set the topic).",
+    "storage": (
+        "Durable storage: every question, decision, publication, ban and setting\n"
+        "is committed before the server acknowledges it, and restored at start."
+    ),
+    "storage.path": "The SQLite database file; a relative path is inside data_dir.",
+    "storage.synchronous": (
+        '"full": every commit is fsynced and survives a power cut (the default).\n'
+        '"normal": survives a crash or kill -9 of the server, but the last\n'
+        "commits may be lost if the machine loses power; faster on slow disks."
+    ),
+    "storage.retention_days": (
+        "Personal data is purged after this many days: IP addresses (in authors'\n"
+        "addresses and ban masks' records) and the text of dropped messages.\n"
+        "Published questions and answers stay. 0: keep everything."
+    ),
+    "storage.transcripts": (
+        'Transcripts written to data_dir/transcripts when a conference closes:\n'
+        'any of "html", "md", "json", "txt". Empty: none.'
+    ),
+    "history": "What people who join late see.",
+    "history.join_backlog": (
+        "Published messages replayed (with their original time) to whoever\n"
+        "joins a conference; 0: none."
+    ),
+    "branding": "Your organisation's look, on transcripts (and later the web pages).",
+    "branding.organisation": 'The organisation\'s name, e.g. "City of Lyon".',
+    "branding.colour": "A CSS colour for headings and links.",
+    "branding.logo": "A logo: an https:// URL, or an image file (embedded in the HTML).",
+    "branding.language": '"en" or "fr".',
     "logging": "What the server logs, and how.",
     "logging.format": (
         '"console" (readable, coloured on a terminal) or "json" (one object a line).'

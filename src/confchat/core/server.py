@@ -41,6 +41,7 @@ from .caps import SUPPORTED
 from .channel import Channel
 from .client import TAGS_MESSAGE, TAGS_TIME, Client
 from .flood import TokenBucket
+from .journal import Journal
 from .outbox import Outbox
 
 
@@ -65,6 +66,7 @@ class Server:
         wallclock: Callable[[], float] = time.time,
         # log(event, level="info", **fields): the shell passes structlog here.
         log: Callable[..., None] = _no_log,
+        restored: Iterable[Conference] = (),
     ) -> None:
         from .commands import COMMANDS  # the table imports handlers, which import us
         from .handlers.conference import advance_schedules
@@ -88,7 +90,7 @@ class Server:
         )
         self._ids = itertools.count(1)
         # msgids: a random per-process prefix and a counter, unique and cheap.
-        self._msgid_prefix = os.urandom(4).hex()
+        self.boot_id = self._msgid_prefix = os.urandom(4).hex()
         self._msgids = itertools.count(1)
         self._doomed: list[tuple[Client, str]] = []
         self._counts: tuple[float, tuple[int, int, int, int]] | None = None
@@ -97,8 +99,19 @@ class Server:
         self.isupport = self._isupport_tokens()
         self.accounts = {casefold(a.name): a for a in config.accounts}
         self.conferences: dict[str, Conference] = {}
+        # Durability: storage (when attached) commits what the journal marks.
+        self.journal = Journal()
+        # Conferences: restored from storage, with the config file's edits.
+        stored = {c.folded: c for c in restored}
         for settings in config.conferences:
-            self.add_conference(Conference(settings))
+            conference = stored.pop(casefold(settings.channel), None)
+            if conference is None:
+                conference = Conference(settings)
+            else:
+                conference.apply_declared(settings)
+            self.add_conference(conference)
+        for conference in stored.values():
+            self.add_conference(conference)
 
     # ------------------------------------------------------------------ entry points
 
@@ -231,7 +244,9 @@ class Server:
             ref = self.new_msgid()
             self._push(client, Message("BATCH", ("+" + ref, "labeled-response"), self.name, {"label": label}))
             for m in captured:
-                self._push(client, Message(m.command, m.params, m.source, {**m.tags, "batch": ref}))
+                # A message already in a batch of its own (e.g. history)
+                # keeps it: only that batch's BATCH lines join the outer one.
+                self._push(client, Message(m.command, m.params, m.source, {**m.tags, "batch": m.tags.get("batch", ref)}))
             self._push(client, Message("BATCH", ("-" + ref,), self.name))
 
     # ------------------------------------------------------------------ output
@@ -427,6 +442,23 @@ class Server:
             return Role.VISITOR
         return channel.conference.role_of(client.account, self.is_admin(client))
 
+    def retention_cutoff(self) -> float | None:
+        """Wall-clock time before which personal data goes, or None."""
+        days = self.config.storage.retention_days
+        return self.wallclock() - days * 86400 if days else None
+
+    def purge_personal_data(self) -> int:
+        """Retention: forget IP addresses and dropped messages' text older than
+        ``storage.retention_days`` in the live conferences (storage purges its
+        own rows likewise). Returns the number of items changed."""
+        cutoff = self.retention_cutoff()
+        if cutoff is None:
+            return 0
+        changed = 0
+        for conference in self.conferences.values():
+            changed += conference.purge_personal_data(cutoff)
+        return changed
+
     def add_conference(self, conference: Conference) -> Channel:
         """Attach ``conference`` to its channel, creating the channel; a
         conference channel lives on when empty."""
@@ -436,6 +468,7 @@ class Server:
             channel.modes.update("nt")
             self.channels[conference.folded] = channel
         channel.conference = conference
+        conference.journal = self.journal
         channel.topic = conference.title
         channel.topic_by = self.name
         channel.topic_at = int(self.wallclock())

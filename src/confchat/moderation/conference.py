@@ -7,13 +7,16 @@ into calls here and relay the results.
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from ..config import CONFERENCE_STATES, ConferenceConfig, parse_time
 from ..proto.casemap import casefold, mask_match
 from .queue import ModerationQueue
+
+if TYPE_CHECKING:
+    from ..core.journal import Journal
 
 
 class Role(str, enum.Enum):
@@ -70,6 +73,8 @@ class Publication:
     text: str
     at: float
     tags: dict[str, str] = attrs.field(factory=dict)
+    command: str = "PRIVMSG"
+    item: int | None = None  # the queue item, for a visitor's question
 
 
 @attrs.define
@@ -79,6 +84,15 @@ class AuditEntry:
     action: str
     item: int | None = None
     detail: dict[str, Any] = attrs.field(factory=dict)
+
+
+def declaration(settings: ConferenceConfig) -> dict[str, Any]:
+    """What a config file says about a conference, as plain values."""
+    fields = attrs.asdict(settings)
+    fields.pop("channel")
+    fields["moderators"] = list(settings.moderators)
+    fields["guests"] = list(settings.guests)
+    return fields
 
 
 class Conference:
@@ -107,6 +121,15 @@ class Conference:
         # Published messages by msgid, in publication order (REDACT removes).
         self.published: dict[str, Publication] = {}
         self.now_answering: int | None = None
+        # The settings the config file declared at the last start (storage
+        # compares them with the file, to apply only what was edited since).
+        self.declared: dict[str, Any] = declaration(settings)
+        # Durability (see core.journal): what changed since the last commit.
+        self.journal: Journal | None = None
+        self._dirty_items: set[int] = set()
+        self._new_publications: list[Publication] = []
+        self._new_redactions: list[tuple[str, float, str]] = []
+        self._audit_saved = 0
         self.last_message: dict[object, float] = {}  # visitor key -> wall time (slow mode)
         # A state set by hand overrides schedule times up to that moment.
         self.schedule_from = 0.0
@@ -119,7 +142,101 @@ class Conference:
         return self.roles.get(casefold(account), Role.VISITOR)
 
     def record(self, now: float, actor: str, action: str, item: int | None = None, **detail: Any) -> None:
+        """Add an audit entry. Every state change goes with one, so this is
+        also where the change is marked for storage: call it before telling
+        anyone about the change."""
         self.audit.append(AuditEntry(now, actor, action, item, detail))
+        self.touch(item)
+
+    def touch(self, item: int | None = None) -> None:
+        """Mark the conference (and ``item``) changed, to be stored."""
+        if item is not None:
+            self._dirty_items.add(item)
+        if self.journal is not None:
+            self.journal.mark(self)
+
+    def add_publication(self, publication: Publication) -> None:
+        self.published[publication.msgid] = publication
+        self._new_publications.append(publication)
+        self.touch(publication.item)
+
+    def remove_publication(self, msgid: str, now: float, by: str) -> Publication | None:
+        publication = self.published.pop(msgid, None)
+        if publication is not None:
+            self._new_redactions.append((msgid, now, by))
+            self.touch(publication.item)
+        return publication
+
+    def apply_declared(self, settings: ConferenceConfig) -> None:
+        """Merge the config file's declaration into a restored conference:
+        a setting edited in the file since the last start takes the file's
+        value; one the moderators changed at runtime keeps theirs."""
+        declared = declaration(settings)
+        for name, value in declared.items():
+            if self.declared.get(name) == value:
+                continue
+            if name in ("moderators", "guests"):
+                role = Role.MODERATOR if name == "moderators" else Role.GUEST
+                before = {casefold(a) for a in self.declared.get(name, ())}
+                after = {casefold(a) for a in value}
+                for account in before - after:
+                    if self.roles.get(account) is role:
+                        del self.roles[account]
+                for account in after:
+                    self.roles[account] = role
+            else:
+                setattr(self, name, value)
+        self.declared = declared
+
+    def purge_personal_data(self, cutoff: float) -> int:
+        """Forget what identifies visitors in items older than ``cutoff``:
+        their address (``nick!*@*`` remains) and, for dropped messages, the
+        text. Returns the number of items changed."""
+        changed = 0
+        for item in self.queue.items.values():
+            if item.submitted_at >= cutoff:
+                continue
+            touched = False
+            anonymous = f"{item.author}!*@*"
+            if item.author_prefix != anonymous:
+                item.author_prefix = anonymous
+                touched = True
+            if item.state.value == "dropped" and (item.text or item.original is not None):
+                item.text, item.original = "", None
+                touched = True
+            if touched:
+                changed += 1
+                self.touch(item.id)
+        for publication in self.published.values():
+            if publication.at < cutoff and "!" in publication.source:
+                publication.source = publication.source.split("!", 1)[0] + "!*@*"
+        for entry in self.audit:
+            if entry.at < cutoff and entry.item is not None and "text" in entry.detail:
+                item = self.queue.items.get(entry.item)
+                if item is not None and item.state.value == "dropped":
+                    entry.detail = {k: v for k, v in entry.detail.items() if k not in ("text", "original")}
+        return changed
+
+    def take_changes(self) -> dict[str, Any]:
+        """Everything to store since the last call: the conference's own row
+        (settings, state, roles, order, bans, prepared answers) whole, and
+        the items, publications, redactions and audit entries that changed."""
+        from .persist import audit_row, conference_row, item_row, publication_row
+
+        items = [item_row(self.queue.items[i]) for i in sorted(self._dirty_items) if i in self.queue.items]
+        changes = {
+            "conference": self.folded,
+            "row": conference_row(self),
+            "items": items,
+            "publications": [publication_row(p) for p in self._new_publications],
+            "redactions": list(self._new_redactions),
+            "audit": [audit_row(e) for e in self.audit[self._audit_saved :]],
+        }
+        self._dirty_items.clear()
+        self._new_publications.clear()
+        self._new_redactions.clear()
+        self._audit_saved = len(self.audit)
+        return changes
 
     def restricted(self, kind: str, prefix: str, account: str | None, now: float) -> Restriction | None:
         for restriction in self.restrictions:

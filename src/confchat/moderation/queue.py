@@ -67,7 +67,7 @@ class ModerationQueue:
     def __init__(self, first_id: int = 1) -> None:
         self.items: dict[int, Item] = {}
         self.order: list[int] = []  # undecided items, release order
-        self._next_id = first_id
+        self.next_id = first_id
 
     # -- reading
 
@@ -110,8 +110,8 @@ class ModerationQueue:
         flags: Iterable[str] = (),
         state: State = State.PENDING,
     ) -> Item:
-        item = Item(self._next_id, author, author_prefix, account, key, text, now, state, flags=tuple(flags))
-        self._next_id += 1
+        item = Item(self.next_id, author, author_prefix, account, key, text, now, state, flags=tuple(flags))
+        self.next_id += 1
         self.items[item.id] = item
         self.order.append(item.id)
         return item

@@ -61,7 +61,8 @@ async def run_connection(
     network errors; the caller closes the underlying stream."""
     wakeup = Wakeup()
     closed = trio.Event()
-    outbox = Outbox(core.limits.max_sendq)
+    # The journal gates the outbox: replies wait for the commit they follow.
+    outbox = Outbox(core.limits.max_sendq, gate=core.journal)
 
     def wake() -> None:
         wakeup.set()
@@ -81,7 +82,7 @@ async def run_connection(
                         data = outbox.take()
                         if data:
                             await send(data)
-                        elif outbox.closed:
+                        elif outbox.closed and outbox.drained:
                             break
                         else:
                             await wakeup.wait()

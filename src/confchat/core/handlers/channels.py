@@ -9,7 +9,7 @@ from ..channel import Channel
 from ..client import Client
 from ...moderation.conference import STAFF, Role
 from ..server import Server
-from .conference import welcome_to_conference
+from .conference import replay_history, welcome_to_conference
 
 
 
@@ -94,6 +94,7 @@ def join(server: Server, client: Client, name: str, key: str = "") -> Channel | 
     send_names(server, client, channel)
     if channel.conference is not None:
         welcome_to_conference(server, client, channel)
+        replay_history(server, client, channel)
     return channel
 
 

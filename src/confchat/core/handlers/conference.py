@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+from itertools import islice
 from typing import Callable
 
 from ...config import CONFERENCE_STATES, ConferenceConfig
@@ -28,7 +29,7 @@ from ...proto.casemap import casefold, is_valid_channel
 from ...proto.message import Message
 from ..channel import Channel
 from ..client import Client
-from ..server import Server
+from ..server import Server, format_server_time
 from .modes import normalize_mask
 
 # Tags on published messages (server tags, sent to message-tags clients).
@@ -110,21 +111,22 @@ def _tell_author(server: Server, channel: Channel, item: Item, code: str, text: 
 
 def publish(
     server: Server, channel: Channel, source: str, text: str, tags: dict[str, str],
-    skip: Client | None = None, command: str = "PRIVMSG",
+    skip: Client | None = None, command: str = "PRIVMSG", item: int | None = None,
 ) -> str:
-    """Relay one PRIVMSG (or NOTICE) to the whole conference (but ``skip``)
-    and record it."""
+    """Record one PRIVMSG (or NOTICE) as published, then relay it to the
+    whole conference (but ``skip``)."""
     conference = channel.conference
     assert conference is not None
+    msgid = server.new_msgid()
+    conference.add_publication(Publication(msgid, source, text, server.wallclock(), dict(tags), command, item))
     recipients = [c for c in channel.members if c is not skip]
-    msgid = server.relay(recipients, source, command, (channel.name, text), tags)
-    conference.published[msgid] = Publication(msgid, source, text, server.wallclock(), dict(tags))
+    server.relay(recipients, source, command, (channel.name, text), tags, msgid=msgid)
     return msgid
 
 
 def publish_item(server: Server, channel: Channel, item: Item, skip: Client | None = None) -> None:
     """Relay an approved question to the whole channel, as its author said it."""
-    item.msgid = publish(server, channel, item.author_prefix, item.text, {TAG_ITEM: str(item.id)}, skip)
+    item.msgid = publish(server, channel, item.author_prefix, item.text, {TAG_ITEM: str(item.id)}, skip, item=item.id)
     if item.decided_by != "auto":
         _tell_author(server, channel, item, "PUBLISHED", "Your message was published")
     announce_item(server, channel, item)
@@ -193,6 +195,29 @@ def welcome_to_conference(server: Server, client: Client, channel: Channel) -> N
         client, "JOIN", "CONFERENCE", f"{conference.title} is {conference.state}; {how}",
         channel.name, conference.state, conference.mode, role.value,
     )
+
+
+def replay_history(server: Server, client: Client, channel: Channel) -> None:
+    """Send someone who just joined the latest published messages, with their
+    original time and msgid, in a ``chathistory`` batch if they support it."""
+    conference = channel.conference
+    assert conference is not None
+    limit = server.config.history.join_backlog
+    if not limit or not conference.published:
+        return
+    recent = list(islice(reversed(conference.published.values()), limit))
+    recent.reverse()
+    batch = "batch" in client.caps
+    ref = server.new_msgid()
+    if batch:
+        server.send(client, Message("BATCH", ("+" + ref, "chathistory", channel.name), server.name))
+    for publication in recent:
+        tags = {**publication.tags, "msgid": publication.msgid, "time": format_server_time(publication.at)}
+        if batch:
+            tags["batch"] = ref
+        server.send(client, Message(publication.command, (channel.name, publication.text), publication.source, tags))
+    if batch:
+        server.send(client, Message("BATCH", ("-" + ref,), server.name))
 
 
 def _visitor_refusal(
@@ -476,12 +501,13 @@ def handle_vote(server: Server, client: Client, msg: Message) -> None:
     # One vote per account, or per connection for visitors: a nick change
     # does not give a second vote; keying on the address instead would give
     # one vote to a whole office or phone network behind one NAT.
-    voter = f"account:{casefold(client.account)}" if client.account else f"connection:{client.id}"
+    voter = f"account:{casefold(client.account)}" if client.account else f"connection:{server.boot_id}:{client.id}"
     try:
         item = conference.queue.vote(item_id, voter)
     except QueueError as exc:
         server.fail(client, "VOTE", exc.code, str(exc), channel.name, str(item_id))
         return
+    conference.touch(item.id)
     server.note(client, "VOTE", "COUNTED", "Your vote was counted", channel.name, str(item.id), str(len(item.votes)))
     staff = [c for c in channel.staff]
     server.relay(staff, server.name, "CONF", (channel.name, "VOTES", str(item.id), str(len(item.votes))))
@@ -504,13 +530,13 @@ def handle_redact(server: Server, client: Client, msg: Message) -> None:
     if record is None:
         server.fail(client, "REDACT", "UNKNOWN_MSGID", "No published message has that msgid", channel.name, msgid)
         return
-    conference.published.pop(msgid)
+    now = server.wallclock()
+    conference.remove_publication(msgid, now, _actor(client))
     item = conference.queue.by_msgid(msgid)
     if item is not None:
         conference.queue.redact(item.id)
         if conference.now_answering == item.id:
             conference.now_answering = None
-    now = server.wallclock()
     conference.record(now, _actor(client), "redact", item.id if item else None, msgid=msgid, reason=reason)
     params = (channel.name, msgid, reason) if reason else (channel.name, msgid)
     recipients = list(channel.members)

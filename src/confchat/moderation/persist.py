@@ -1,0 +1,119 @@
+"""A conference as plain rows and back: what storage writes and reads.
+
+Pure: dicts of JSON-friendly values, no database. The storage shell puts them
+in tables; :func:`restore_conference` rebuilds a live :class:`Conference`
+(queue order, ids, history, bans, prepared answers, audit log) from them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from ..config import ConferenceConfig
+from .conference import AuditEntry, Conference, Publication, Restriction, Role
+from .queue import Item, State
+
+#: Conference settings stored and restored as they are.
+SETTING_FIELDS = (
+    "title", "description", "opens", "starts", "ends", "state", "mode",
+    "show_decline_reasons", "auditorium", "slow_mode",
+)
+
+
+def conference_row(conference: Conference) -> dict[str, Any]:
+    return {
+        "channel": conference.channel,
+        "settings": {name: getattr(conference, name) for name in SETTING_FIELDS},
+        "declared": conference.declared,
+        "roles": {account: role.value for account, role in conference.roles.items()},
+        "order": list(conference.queue.order),
+        "next_id": conference.queue.next_id,
+        "now_answering": conference.now_answering,
+        "schedule_from": conference.schedule_from,
+        "restrictions": [
+            {"kind": r.kind, "mask": r.mask, "by": r.by, "reason": r.reason, "set_at": r.set_at, "expires": r.expires}
+            for r in conference.restrictions
+        ],
+        "prepared": {name: [author, text] for name, (author, text) in conference.prepared.items()},
+    }
+
+
+def item_row(item: Item) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "author": item.author,
+        "author_prefix": item.author_prefix,
+        "author_account": item.author_account,
+        "text": item.text,
+        "submitted_at": item.submitted_at,
+        "state": item.state.value,
+        "original": item.original,
+        "claimed_by": item.claimed_by,
+        "decided_by": item.decided_by,
+        "decided_at": item.decided_at,
+        "reason": item.reason,
+        "flags": list(item.flags),
+        "msgid": item.msgid,
+        "answered": item.answered,
+        "redacted": item.redacted,
+        "forwarded": item.forwarded,
+        "votes": sorted(item.votes),
+    }
+
+
+def publication_row(publication: Publication) -> dict[str, Any]:
+    return {
+        "msgid": publication.msgid,
+        "source": publication.source,
+        "command": publication.command,
+        "text": publication.text,
+        "at": publication.at,
+        "tags": publication.tags,
+        "item": publication.item,
+    }
+
+
+def audit_row(entry: AuditEntry) -> dict[str, Any]:
+    return {"at": entry.at, "actor": entry.actor, "action": entry.action, "item": entry.item, "detail": entry.detail}
+
+
+def restore_conference(
+    row: dict[str, Any],
+    items: Iterable[dict[str, Any]],
+    publications: Iterable[dict[str, Any]],
+    audit: Iterable[dict[str, Any]],
+) -> Conference:
+    """A live conference from its stored rows. ``publications`` are the ones
+    still shown (redacted ones left out), oldest first."""
+    settings = row["settings"]
+    conference = Conference(ConferenceConfig(channel=row["channel"], **settings))
+    conference.declared = row.get("declared") or {}
+    conference.roles = {account: Role(role) for account, role in row["roles"].items()}
+    conference.now_answering = row.get("now_answering")
+    conference.schedule_from = row.get("schedule_from", 0.0)
+    conference.restrictions = [Restriction(**r) for r in row.get("restrictions", ())]
+    conference.prepared = {name: (pair[0], pair[1]) for name, pair in row.get("prepared", {}).items()}
+    queue = conference.queue
+    for data in items:
+        item = Item(
+            data["id"], data["author"], data["author_prefix"], data["author_account"], None,
+            data["text"], data["submitted_at"], State(data["state"]),
+            original=data["original"], claimed_by=data["claimed_by"], decided_by=data["decided_by"],
+            decided_at=data["decided_at"], reason=data["reason"], flags=tuple(data["flags"]),
+            msgid=data["msgid"], answered=data["answered"], redacted=data["redacted"],
+            forwarded=data["forwarded"], votes=set(data["votes"]),
+        )
+        queue.items[item.id] = item
+    queue.order = [i for i in row["order"] if i in queue.items and not queue.items[i].decided]
+    # Undecided items missing from the stored order (should not happen) go last.
+    queue.order += [i for i, item in sorted(queue.items.items()) if not item.decided and i not in queue.order]
+    queue.next_id = max(row.get("next_id", 1), max(queue.items, default=0) + 1)
+    for data in publications:
+        publication = Publication(
+            data["msgid"], data["source"], data["text"], data["at"], dict(data["tags"]),
+            data["command"], data["item"],
+        )
+        conference.published[publication.msgid] = publication
+    conference.audit = [AuditEntry(a["at"], a["actor"], a["action"], a["item"], a["detail"]) for a in audit]
+    conference._audit_saved = len(conference.audit)
+    return conference
