@@ -1,0 +1,116 @@
+"""Durability over real processes: what the server acknowledged survives
+``kill -9``; transcripts come out of the database."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+
+from argon2 import PasswordHasher
+
+PASSWORD = "pw-for-tests"
+HASH = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1).hash(PASSWORD)
+CAPS = ("message-tags", "server-time", "standard-replies", "batch", "echo-message")
+CHAN = "#townhall"
+CONFIG = {
+    "accounts": [{"name": "moda", "password_hash": HASH}],
+    "conferences": [{"channel": CHAN, "title": "Ask the mayor", "moderators": ["moda"], "state": "live"}],
+}
+
+
+def held(msg) -> bool:
+    return msg.command == "NOTE" and msg.params[1] == "HELD"
+
+
+def queue_list(moderator):
+    moderator.send(f"QUEUE {CHAN} LIST")
+    items = []
+    while True:
+        msg = moderator.expect("QUEUE")
+        if msg.params[1] == "END":
+            return items
+        items.append((int(msg.params[2]), msg.params[3], msg.params[-1]))
+
+
+def test_acknowledged_work_survives_kill_9(start_server, tmp_path):
+    data = str(tmp_path / "data")
+    server = start_server(CONFIG, "--data-dir", data)
+    moda = server.client("moda", caps=CAPS, sasl=("moda", PASSWORD))
+    moda.send(f"JOIN {CHAN}")
+    moda.expect("366")
+    citizen = server.client("citizen", caps=CAPS)
+    citizen.send(f"JOIN {CHAN}")
+    citizen.expect("366")
+    acknowledged = []
+    for n in range(1, 41):
+        citizen.send(f"PRIVMSG {CHAN} :question {n}")
+        note = citizen.expect(held)
+        acknowledged.append((int(note.params[3]), f"question {n}"))
+    moda.send(f"QUEUE {CHAN} MOVE 7 top")
+    moda.send(f"QUEUE {CHAN} APPROVE 7")
+    moda.send(f"QUEUE {CHAN} DROP 2 :off topic")
+    moda.send(f"PRIVMSG {CHAN} :Welcome, everyone")
+    moda.send(f"CONF {CHAN} BAN troll!*@* 0 :spam")
+    confirmed = moda.expect(lambda m: m.command == "NOTE" and m.params[1] == "BAN")
+    assert confirmed.params[-1] == "troll!*@* banned"
+    published = [m for m in moda.received if m.command == "PRIVMSG"]
+    assert [m.params[1] for m in published] == ["question 7", "Welcome, everyone"]
+
+    server.proc.send_signal(signal.SIGKILL)
+    server.proc.wait(10)
+
+    again = start_server(CONFIG, "--data-dir", data)
+    moda = again.client("moda", caps=CAPS, sasl=("moda", PASSWORD))
+    moda.send(f"JOIN {CHAN}")
+    moda.expect("366")
+    history = [m for m in moda.drain() if m.command == "PRIVMSG"]
+    assert [(m.params[1], m.tags["msgid"]) for m in history] == [
+        (m.params[1], m.tags["msgid"]) for m in published
+    ]
+    expected = [(i, "pending", text) for i, text in acknowledged if i not in (2, 7)]
+    assert queue_list(moda) == expected
+    moda.send(f"CONF {CHAN} BANS")
+    ban = moda.expect(lambda m: m.command == "CONF" and m.params[1] == "RESTRICTION")
+    assert ban.params[2:4] == ("ban", "troll!*@*")
+    # New questions continue the numbering.
+    citizen = again.client("citizen", caps=CAPS)
+    citizen.send(f"JOIN {CHAN}")
+    citizen.send(f"PRIVMSG {CHAN} :after the crash")
+    assert citizen.expect(held).params[3] == "41"
+
+
+def test_closing_writes_transcripts_and_export_reads_them(start_server, tmp_path):
+    data = tmp_path / "data"
+    server = start_server(CONFIG, "--data-dir", str(data))
+    moda = server.client("moda", caps=CAPS, sasl=("moda", PASSWORD))
+    moda.send(f"JOIN {CHAN}")
+    citizen = server.client("citizen", caps=CAPS)
+    citizen.send(f"JOIN {CHAN}")
+    citizen.send(f"PRIVMSG {CHAN} :<script>alert('x')</script> When?")
+    citizen.expect(held)
+    moda.send(f"QUEUE {CHAN} APPROVE 1")
+    moda.send(f"CONF {CHAN} STATE closed")
+    moda.expect(lambda m: m.command == "NOTE" and m.params[1] == "STATE")
+    transcripts = data / "transcripts"
+    files = []
+    for _ in range(200):
+        files = sorted(p.name for p in transcripts.glob("*")) if transcripts.exists() else []
+        if len(files) == 3:
+            break
+        moda.roundtrip()
+    assert sorted(n.rsplit(".", 1)[1] for n in files) == ["html", "json", "json"]
+    assert sum(n.endswith("-internal.json") for n in files) == 1
+    html_file = next(transcripts.glob("*.html")).read_text()
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; When?" in html_file
+    assert "<script>" not in html_file
+
+    result = subprocess.run(
+        [sys.executable, "-m", "confchat", "export", CHAN, "--data-dir", str(data), "--format", "json", "--internal"],
+        capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    archive = json.loads(result.stdout)
+    assert [m["text"] for m in archive["messages"]] == ["<script>alert('x')</script> When?"]
+    assert [a["action"] for a in archive["audit"]][-2:] == ["approve", "state"]
