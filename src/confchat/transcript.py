@@ -410,9 +410,11 @@ def write_closed_transcripts(config: Config, store: Any, batch: list[dict[str, A
         jobs = [(fmt, False) for fmt in config.storage.transcripts] + [("json", True)]
         for fmt, internal in jobs:
             text = render(build(data, internal=internal, now=now), fmt, config.branding)
-            path = os.path.join(directory, transcript_name(data["conference"]["channel"], now, internal, fmt))
-            with open(path + ".tmp", "w", encoding="utf-8") as f:
+            name = transcript_name(data["conference"]["channel"], now, internal, fmt)
+            path = os.path.join(directory, name)
+            partial = os.path.join(directory, f".{name}.partial")  # never seen half-written
+            with open(partial, "w", encoding="utf-8") as f:
                 f.write(text)
-            os.replace(path + ".tmp", path)
+            os.replace(partial, path)
             written.append(path)
     return written

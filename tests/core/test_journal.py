@@ -109,13 +109,14 @@ def test_collect_gathers_each_dirty_conference_once_with_only_new_rows():
     conf.journal = journal
     item = conf.queue.submit("v", "v!u@192.0.2.1", "hello", 10.0)
     conf.record(10.0, "v", "submit", item.id, text="hello")
+    conf.queue.hold(item.id, "mod")
     conf.record(11.0, "mod", "hold", item.id)
     seq, batch = journal.collect()
     assert seq == 2
     (changes,) = batch
     assert [a["action"] for a in changes["audit"]] == ["submit", "hold"]
     assert [i["id"] for i in changes["items"]] == [item.id]
-    assert changes["row"]["order"] == [item.id]
+    assert changes["items"][0]["state"] == "held"
     conf.record(12.0, "mod", "claim", item.id)
     (changes,) = journal.collect()[1]
     assert [a["action"] for a in changes["audit"]] == ["claim"]

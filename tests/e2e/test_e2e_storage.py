@@ -96,7 +96,7 @@ def test_closing_writes_transcripts_and_export_reads_them(start_server, tmp_path
     transcripts = data / "transcripts"
     files = []
     for _ in range(200):
-        files = sorted(p.name for p in transcripts.glob("*")) if transcripts.exists() else []
+        files = sorted(p.name for p in transcripts.glob("[!.]*")) if transcripts.exists() else []
         if len(files) == 3:
             break
         moda.roundtrip()

@@ -223,7 +223,9 @@ class Conference:
         the items, publications, redactions and audit entries that changed."""
         from .persist import audit_row, conference_row, item_row, publication_row
 
-        items = [item_row(self.queue.items[i]) for i in sorted(self._dirty_items) if i in self.queue.items]
+        dirty = self._dirty_items | self.queue.reranked
+        self.queue.reranked.clear()
+        items = [item_row(self.queue.items[i]) for i in sorted(dirty) if i in self.queue.items]
         changes = {
             "conference": self.folded,
             "row": conference_row(self),

@@ -26,7 +26,6 @@ def conference_row(conference: Conference) -> dict[str, Any]:
         "settings": {name: getattr(conference, name) for name in SETTING_FIELDS},
         "declared": conference.declared,
         "roles": {account: role.value for account, role in conference.roles.items()},
-        "order": list(conference.queue.order),
         "next_id": conference.queue.next_id,
         "now_answering": conference.now_answering,
         "schedule_from": conference.schedule_from,
@@ -58,6 +57,7 @@ def item_row(item: Item) -> dict[str, Any]:
         "redacted": item.redacted,
         "forwarded": item.forwarded,
         "votes": sorted(item.votes),
+        "rank": item.rank,
     }
 
 
@@ -101,12 +101,11 @@ def restore_conference(
             original=data["original"], claimed_by=data["claimed_by"], decided_by=data["decided_by"],
             decided_at=data["decided_at"], reason=data["reason"], flags=tuple(data["flags"]),
             msgid=data["msgid"], answered=data["answered"], redacted=data["redacted"],
-            forwarded=data["forwarded"], votes=set(data["votes"]),
+            forwarded=data["forwarded"], votes=set(data["votes"]), rank=data["rank"],
         )
         queue.items[item.id] = item
-    queue.order = [i for i in row["order"] if i in queue.items and not queue.items[i].decided]
-    # Undecided items missing from the stored order (should not happen) go last.
-    queue.order += [i for i, item in sorted(queue.items.items()) if not item.decided and i not in queue.order]
+    undecided = [item for item in queue.items.values() if not item.decided]
+    queue.order = [item.id for item in sorted(undecided, key=lambda item: (item.rank, item.id))]
     queue.next_id = max(row.get("next_id", 1), max(queue.items, default=0) + 1)
     for data in publications:
         publication = Publication(

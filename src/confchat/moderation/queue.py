@@ -53,6 +53,9 @@ class Item:
     reason: str = ""
     flags: tuple[str, ...] = ()
     msgid: str | None = None  # set once published
+    # Release order as a number: undecided items sort by (rank, id). A move
+    # changes only the moved item's rank (storage rewrites one row).
+    rank: float = 0.0
     answered: bool = False
     redacted: bool = False  # published, then deleted by a moderator (REDACT)
     forwarded: bool = False  # was on the guest stage at some point
@@ -67,6 +70,9 @@ class ModerationQueue:
     def __init__(self, first_id: int = 1) -> None:
         self.items: dict[int, Item] = {}
         self.order: list[int] = []  # undecided items, release order
+        # Items whose rank changed without an action of their own (a
+        # renumbering after many moves to one spot); storage drains it.
+        self.reranked: set[int] = set()
         self.next_id = first_id
 
     # -- reading
@@ -111,6 +117,7 @@ class ModerationQueue:
         state: State = State.PENDING,
     ) -> Item:
         item = Item(self.next_id, author, author_prefix, account, key, text, now, state, flags=tuple(flags))
+        item.rank = self.items[self.order[-1]].rank + 1.0 if self.order else 1.0
         self.next_id += 1
         self.items[item.id] = item
         self.order.append(item.id)
@@ -183,7 +190,28 @@ class ModerationQueue:
             raise QueueError("INVALID_POSITION", f"Position must be top, bottom or 1-{len(self.order)}", item_id)
         self.order.remove(item_id)
         self.order.insert(index, item_id)
+        self._rerank(index)
         return item
+
+    def _rerank(self, index: int) -> None:
+        """Give the item at ``index`` a rank between its neighbours'."""
+        order, items = self.order, self.items
+        before = items[order[index - 1]].rank if index > 0 else None
+        after = items[order[index + 1]].rank if index + 1 < len(order) else None
+        if before is None and after is None:
+            rank = 1.0
+        elif before is None:
+            rank = after - 1.0  # type: ignore[operator]
+        elif after is None:
+            rank = before + 1.0
+        else:
+            rank = (before + after) / 2
+        if (before is not None and rank <= before) or (after is not None and rank >= after):
+            for position, other in enumerate(order):  # out of room: renumber
+                items[other].rank = float(position + 1)
+                self.reranked.add(other)
+            return
+        items[order[index]].rank = rank
 
     def next_pending(self, actor: str) -> Item:
         """The first pending item not claimed by someone else."""
