@@ -180,3 +180,58 @@ def test_config_edits_apply_and_runtime_changes_survive():
     assert conf.title == "New title"
     assert conf.slow_mode == 30
     assert conf.roles == {"modb": Role.MODERATOR, "modc": Role.MODERATOR}
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["submit", "move", "approve"]), st.integers(0, 30), st.sampled_from(["top", "bottom", "1", "2", "3"])), max_size=80))
+def test_stored_order_always_matches_the_live_order(tmp_path_factory, operations):
+    """Moves (including many to one spot, which forces a renumbering),
+    submissions and decisions in any mix: the restored order is the live one."""
+    store = Store(str(tmp_path_factory.mktemp("db") / "db.sqlite3"))
+    store.open()
+    try:
+        conf = Conference(ConferenceConfig(channel="#c", title="C"))
+        for n in range(3):
+            item = conf.queue.submit("v", "v!u@h", f"q{n}", T0)
+            conf.record(T0, "v", "submit", item.id)
+        store.write([conf.take_changes()])
+        for op, pick, where in operations:
+            order = conf.queue.order
+            if op == "submit":
+                item = conf.queue.submit("v", "v!u@h", "q", T0)
+                conf.record(T0, "v", "submit", item.id)
+            elif order and op == "move":
+                item_id = order[pick % len(order)]
+                if where.isdigit() and int(where) > len(order):
+                    where = "top"
+                conf.queue.move(item_id, "m", where)
+                conf.record(T0, "m", "move", item_id)
+            elif order:
+                item_id = order[pick % len(order)]
+                conf.queue.approve(item_id, "m", T0)
+                conf.record(T0, "m", "approve", item_id)
+            store.write([conf.take_changes()])
+        (restored,) = store.load()
+        assert restored.queue.order == conf.queue.order
+    finally:
+        store.close()
+
+
+def test_many_moves_to_one_spot_renumber_and_keep_the_order(tmp_path):
+    store = Store(str(tmp_path / "db.sqlite3"))
+    store.open()
+    conf = Conference(ConferenceConfig(channel="#c", title="C"))
+    for n in range(5):
+        conf.record(T0, "v", "submit", conf.queue.submit("v", "v!u@h", f"q{n}", T0).id)
+    store.write([conf.take_changes()])
+    for _ in range(80):  # halves the gap between positions 1 and 2 each time
+        item_id = conf.queue.order[-1]
+        conf.queue.move(item_id, "m", "2")
+        conf.record(T0, "m", "move", item_id)
+        store.write([conf.take_changes()])
+    (restored,) = store.load()
+    assert restored.queue.order == conf.queue.order
+    store.close()
