@@ -87,7 +87,7 @@ async def run(args: argparse.Namespace) -> dict:
         with open(cfg, "w") as f:
             f.write(CONFIG + (CONFERENCE if args.conference else ""))
         proc = subprocess.Popen(
-            [sys.executable, "-m", "confchat", "serve", "--config", cfg, "--tcp", "127.0.0.1:0",
+            [sys.executable, "-m", "confchat", "serve", "--config", cfg, "--tcp", "127.0.0.1:0", "--http", "",
              "--data-dir", os.path.join(tmp, "data")],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )

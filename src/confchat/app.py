@@ -26,6 +26,7 @@ from .core.server import Server
 from .storage.sqlite import Store, StorageError
 from .storage.writer import Writer
 from .transcript import write_closed_transcripts
+from .transport.http import HttpServer, Request, Response, serve_http
 from .transport.tcp import serve_tcp
 
 SHUTDOWN_GRACE = 5.0
@@ -44,6 +45,7 @@ class Running:
     tcp_addresses: list[tuple[str, int]]
     _stop: trio.Event
     writer: Writer | None = None
+    http_addresses: list[tuple[str, int]] = attrs.field(factory=list)
 
     def stop(self) -> None:
         self._stop.set()
@@ -59,6 +61,39 @@ async def _open_tcp_listeners(config: Config) -> list[trio.SocketListener]:
         host, port = parse_hostport(address)
         listeners.extend(await trio.open_tcp_listeners(port, host=host))
     return listeners
+
+
+async def _open_http_listeners(config: Config) -> list[trio.SocketListener]:
+    if not config.listen.http:
+        return []
+    host, port = parse_hostport(config.listen.http)
+    return await trio.open_tcp_listeners(port, host=host)
+
+
+def http_routes(core: Server, writer: Writer, running: Running) -> dict[str, Any]:
+    """The supervision endpoints; the web client adds its own."""
+    from .metrics import exposition, registry_for
+
+    registry = registry_for(core, writer, {"tcp": 1, "websocket": 1})
+
+    async def healthz(request: Request) -> Response:
+        return Response.text(200, "ok")
+
+    async def readyz(request: Request) -> Response:
+        problems = []
+        if writer.stats.failing:
+            problems.append(f"storage: {writer.stats.last_error}")
+        if not running.tcp_addresses and not running.http_addresses:
+            problems.append("no listener")
+        if problems:
+            return Response.text(503, "not ready: " + "; ".join(problems))
+        return Response.text(200, "ready")
+
+    async def metrics(request: Request) -> Response:
+        body, content_type = exposition(registry, request.headers.get("accept"))
+        return Response(200, body, content_type)
+
+    return {"/healthz": healthz, "/readyz": readyz, "/metrics": metrics}
 
 
 async def _ticker(core: Server) -> None:
@@ -101,17 +136,24 @@ async def serve(config: Config, *, task_status: Any = trio.TASK_STATUS_IGNORED) 
         writer = Writer(core, store, after_commit)
         listeners = await _open_tcp_listeners(config)
         addresses = [listener.socket.getsockname()[:2] for listener in listeners]
+        http_listeners = await _open_http_listeners(config)
+        http_addresses = [listener.socket.getsockname()[:2] for listener in http_listeners]
         stop_event = trio.Event()
-        running = Running(core, addresses, stop_event, writer)
+        running = Running(core, addresses, stop_event, writer, http_addresses)
+        http = HttpServer(core, http_routes(core, writer, running), allowed_origins=config.listen.websocket_origins)
         async with trio.open_nursery() as connections:
             async with trio.open_nursery() as services:
                 services.start_soon(writer.run)
                 await writer.flush()  # the config's conferences are stored before anyone connects
                 services.start_soon(serve_tcp, core, listeners, connections)
+                if http_listeners:
+                    services.start_soon(serve_http, http, http_listeners, connections)
                 services.start_soon(_ticker, core)
                 services.start_soon(_retention, core, writer)
                 for host, port in addresses:
                     log.info("listener.started", transport="tcp", host=host, port=port)
+                for host, port in http_addresses:
+                    log.info("listener.started", transport="http", host=host, port=port)
                 task_status.started(running)
                 await stop_event.wait()
                 services.cancel_scope.cancel()
@@ -132,7 +174,11 @@ def _announce(running: Running, config: Config) -> None:
     lines = [f"confchat {__version__} is running as {config.server.name}."]
     for host, port in running.tcp_addresses:
         shown = f"[{host}]" if ":" in host else host
-        lines.append(f"  IRC over TCP:  irc://{shown}:{port}   (irssi: /connect {host} {port})")
+        lines.append(f"  IRC over TCP:        irc://{shown}:{port}   (irssi: /connect {host} {port})")
+    for host, port in running.http_addresses:
+        shown = f"[{host}]" if ":" in host else host
+        lines.append(f"  IRC over WebSocket:  ws://{shown}:{port}/ws")
+        lines.append(f"  Metrics and health:  http://{shown}:{port}/metrics  /healthz  /readyz")
     lines.append("  Stop with Ctrl-C.")
     print("\n".join(lines), flush=True)
 

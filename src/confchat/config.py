@@ -45,8 +45,12 @@ class ServerSection:
 class ListenSection:
     # IRC over plain TCP: a list of "host:port" addresses.
     tcp: tuple[str, ...] = attrs.field(default=("127.0.0.1:6667",), converter=tuple)
-    # The HTTP port for the web client, WebSocket and metrics (reserved, not served yet).
+    # The HTTP port: WebSocket (/ws), health (/healthz, /readyz), metrics
+    # (/metrics) and, later, the web client. "" disables it.
     http: str = "127.0.0.1:8080"
+    # Web pages (origins such as "https://www.city.example") allowed to open
+    # the WebSocket besides this server's own; browsers send their origin.
+    websocket_origins: tuple[str, ...] = attrs.field(default=(), converter=tuple)
 
 
 @attrs.frozen
@@ -480,6 +484,8 @@ def _what(cls: type[Any], name: str, tp: Any) -> str | None:
         return "one of " + ", ".join(f'"{v}"' for v in LOG_LEVELS)
     if cls is ListenSection and name == "http":
         return '"host:port" or "" (disabled)'
+    if cls is ListenSection and name == "websocket_origins":
+        return 'an array of origins like "https://www.example.org"'
     if cls is ListenSection and name == "tcp":
         return 'an array of "host:port" strings'
     if cls in (Oper, Account) and name == "password_hash":
@@ -536,6 +542,10 @@ def _check_value(cls: type[Any], name: str, value: Any, path: str, problem: str)
             _check_hostport(item, f"{path}[{i}]")
     elif cls is ListenSection and name == "http" and value != "":
         _check_hostport(value, path)
+    elif cls is ListenSection and name == "websocket_origins":
+        for origin in value:
+            if not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise ConfigError(bad)
     elif cls in (ServerSection, Oper) and name == "name":
         if not value or any(c.isspace() for c in value):
             raise ConfigError(bad)

@@ -45,8 +45,13 @@ COMMENTS: dict[str, str] = {
         'brackets: "[::1]:6667". "0.0.0.0:6667" listens on all IPv4 interfaces.'
     ),
     "listen.http": (
-        "The HTTP address for the web client, WebSocket and metrics,\n"
-        '"host:port" (reserved: not served yet). Empty string: HTTP disabled.'
+        'The HTTP address, "host:port": IRC over WebSocket at /ws, /healthz,\n'
+        '/readyz and /metrics (and later the web client). "": HTTP disabled.'
+    ),
+    "listen.websocket_origins": (
+        "Web pages allowed to open the WebSocket besides this server's own, as\n"
+        'origins: ["https://www.city.example"]. Browsers always send their page\'s\n'
+        "origin, so no other site can use a visitor's browser to connect."
     ),
     "limits": (
         "Timeouts, buffers and protocol limits. Every number must be positive,\n"

@@ -19,6 +19,7 @@ import tomli_w
 from e2e_client import IRCClient
 
 ANNOUNCE = re.compile(r"irc://(?:\[(?P<host6>[^\]]+)\]|(?P<host>[^:/\s]+)):(?P<port>\d+)")
+WS_ANNOUNCE = re.compile(r"ws://[^\s]*:(?P<port>\d+)/ws")
 START_TIMEOUT = 15.0
 
 
@@ -31,6 +32,7 @@ class ServerProcess:
         self.output: list[str] = []
         self.host = ""
         self.port = 0
+        self.http_port = 0  # 0: HTTP disabled
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "confchat", *args],
@@ -51,10 +53,16 @@ class ServerProcess:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             self.output.append(line)
+            if self._announced.is_set():
+                continue
+            ws = WS_ANNOUNCE.search(line)
+            if ws:
+                self.http_port = int(ws["port"])
             match = ANNOUNCE.search(line)
-            if match and not self._announced.is_set():
+            if match and not self.port:
                 self.host = match["host6"] or match["host"]
                 self.port = int(match["port"])
+            if "Stop with Ctrl-C" in line and self.port:
                 self._announced.set()
 
     @property
@@ -100,7 +108,7 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     def start(config: dict | None = None, *extra: str) -> ServerProcess:
         workdir = tmp_path / f"server{len(started)}"
         workdir.mkdir()
-        args = ["serve", "--tcp", "127.0.0.1:0", "--data-dir", str(workdir / "data")]
+        args = ["serve", "--tcp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data-dir", str(workdir / "data")]
         if config is not None:
             path = workdir / "config.toml"
             path.write_text(tomli_w.dumps(config))

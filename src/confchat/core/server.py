@@ -42,6 +42,7 @@ from .channel import Channel
 from .client import TAGS_MESSAGE, TAGS_TIME, Client
 from .flood import TokenBucket
 from .journal import Journal
+from .stats import Stats
 from .outbox import Outbox
 
 
@@ -101,6 +102,7 @@ class Server:
         self.conferences: dict[str, Conference] = {}
         # Durability: storage (when attached) commits what the journal marks.
         self.journal = Journal()
+        self.stats = Stats()
         # Conferences: restored from storage, with the config file's edits.
         stored = {c.folded: c for c in restored}
         for settings in config.conferences:
@@ -121,12 +123,14 @@ class Server:
         if limit and self.per_ip[ip] >= limit and ip not in self.limits.connection_limit_exempt:
             outbox.close(b"ERROR :Closing Link: Too many connections from your IP address\r\n")
             self.log("connection.refused", level="warning", reason="per_ip_limit")
+            self.stats.connections_refused["per_ip_limit"] += 1
             return None
         now = self.clock()
         bucket = TokenBucket(self.limits.flood_burst, self.limits.flood_rate, now)
         client = Client(next(self._ids), ip, outbox, now, bucket, transport)
         self.clients[client.id] = client
         self.per_ip[ip] += 1
+        self.stats.connections_accepted[transport] += 1
         return client
 
     def receive(self, client: Client, raw: bytes | LineTooLong) -> float:
@@ -140,6 +144,7 @@ class Server:
         delay = client.bucket.take(now)
         if delay and not client.throttled:
             client.throttled = True
+            self.stats.flood_throttles += 1
             self.note(client, "*", "RATE_LIMITED", "You are sending too fast; your lines are being delayed")
         elif not delay:
             client.throttled = False
@@ -161,7 +166,7 @@ class Server:
 
     def connection_lost(self, client: Client, reason: str = "Connection closed") -> None:
         if not client.gone:
-            self.remove(client, reason)
+            self.remove(client, reason, kind="connection_lost")
             self._reap()
 
     def tick(self) -> None:
@@ -173,13 +178,13 @@ class Server:
                 continue
             if not client.registered:
                 if now - client.connected_at >= lim.registration_timeout:
-                    self.disconnect(client, "Registration timed out")
+                    self.disconnect(client, "Registration timed out", kind="registration_timeout")
             elif client.ping_sent is None:
                 if now - client.last_active >= lim.ping_interval:
                     client.ping_sent = now
                     self.send(client, Message("PING", (self.name,)))
             elif now - client.ping_sent >= lim.ping_timeout:
-                self.disconnect(client, f"Ping timeout: {int(now - client.last_active)} seconds")
+                self.disconnect(client, f"Ping timeout: {int(now - client.last_active)} seconds", kind="ping_timeout")
         self._advance_schedules(self)
         self._reap()
 
@@ -189,6 +194,7 @@ class Server:
         for client in list(self.clients.values()):
             client.gone = True
             client.outbox.close(line)
+            self.stats.connections_closed["shutdown"] += 1
         self.clients.clear()
         self.nicks.clear()
         self.channels.clear()
@@ -340,6 +346,8 @@ class Server:
         msg = Message(command, params, source, tags)
         encoded: dict[int, bytes] = {}
         capture = self._capture
+        started = self.clock()
+        delivered = 0
         for client in recipients:
             if client.gone or (only_caps and only_caps not in client.caps):
                 continue
@@ -350,23 +358,32 @@ class Server:
             data = encoded.get(mask)
             if data is None:
                 data = encoded[mask] = self.encode(msg, mask)
+            delivered += 1
             if not client.outbox.push(data):
                 self._doomed.append((client, "SendQ exceeded"))
+        stats = self.stats
+        stats.deliveries += delivered
+        if delivered > 1:
+            stats.fanout_seconds.observe(self.clock() - started)
         return msgid
 
     # ------------------------------------------------------------------ lifecycle
 
-    def disconnect(self, client: Client, reason: str, quit_reason: str | None = None) -> None:
-        """Close ``client`` with ``ERROR :Closing Link`` and tell its peers."""
+    def disconnect(
+        self, client: Client, reason: str, quit_reason: str | None = None, *, kind: str = "disconnected"
+    ) -> None:
+        """Close ``client`` with ``ERROR :Closing Link`` and tell its peers;
+        ``kind`` is the reason's category for the metrics."""
         if client.gone:
             return
         error = f"ERROR :Closing Link: {client.host} ({reason})\r\n".encode()
-        self.remove(client, quit_reason or reason, error)
+        self.remove(client, quit_reason or reason, error, kind=kind)
 
-    def remove(self, client: Client, quit_reason: str, error: bytes = b"") -> None:
+    def remove(self, client: Client, quit_reason: str, error: bytes = b"", *, kind: str = "disconnected") -> None:
         """Take ``client`` out of every structure, relay its QUIT, close it."""
         if client.gone:
             return
+        self.stats.connections_closed[kind] += 1
         if client.registered:
             self.relay(self.peers(client), client.prefix, "QUIT", (quit_reason,))
             self.whowas.appendleft(
@@ -395,7 +412,8 @@ class Server:
         while self._doomed:
             client, reason = self._doomed.pop()
             if not client.gone:
-                self.remove(client, reason)
+                self.stats.sendq_evictions += 1
+                self.remove(client, reason, kind="sendq")
 
     # ------------------------------------------------------------------ shared helpers
 

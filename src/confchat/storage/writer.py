@@ -21,6 +21,7 @@ import structlog
 import trio
 
 from ..core.server import Server
+from ..core.stats import Histogram
 from .sqlite import Store
 
 RETRY_INTERVAL = 1.0
@@ -38,7 +39,7 @@ class StorageStats:
     failing: bool = False
     last_error: str = ""
     last_commit_seconds: float = 0.0
-    commit_seconds_total: float = 0.0
+    commit_seconds: Histogram = attrs.field(factory=Histogram)
 
 
 class Writer:
@@ -103,7 +104,7 @@ class Writer:
         self.stats.batches += 1
         self.stats.rows += rows
         self.stats.last_commit_seconds = elapsed
-        self.stats.commit_seconds_total += elapsed
+        self.stats.commit_seconds.observe(elapsed)
         journal.committed(seq)
         if self.on_commit is not None:
             try:

@@ -70,6 +70,7 @@ async def run_connection(
             closed.set()
 
     outbox.wake = wake
+    stats = core.stats
     client = core.connect(ip, outbox, transport)
     reason = "Connection closed"
     try:
@@ -81,6 +82,7 @@ async def run_connection(
                     while True:
                         data = outbox.take()
                         if data:
+                            stats.bytes_out[transport] += len(data)
                             await send(data)
                         elif outbox.closed and outbox.drained:
                             break
@@ -99,6 +101,7 @@ async def run_connection(
                         data = await receive()
                         if not data:
                             break
+                        stats.bytes_in[transport] += len(data)
                         for line in decoder.feed(data):
                             delay = core.receive(client, line)
                             if client.gone:

@@ -168,14 +168,17 @@ def conference_message(server: Server, client: Client, channel: Channel, command
         server.fail(client, "PRIVMSG", code, description, channel.name, *context)
         return
     conference.last_message[client] = now
+    server.stats.message(conference.channel, "submitted")
     if conference.mode == "open":
         item = conference.queue.submit(client.nick, client.prefix, text, now, account=client.account, key=client)
         conference.queue.approve(item.id, "auto", now)
         conference.record(now, "auto", "publish", item.id)
+        server.stats.message(conference.channel, "published", "auto")
         publish_item(server, channel, item, None if "echo-message" in client.caps else client)
         return
     item = conference.queue.submit(client.nick, client.prefix, text, now, account=client.account, key=client)
     conference.record(now, client.nick, "submit", item.id, text=text)
+    server.stats.message(conference.channel, "held")
     server.note(client, "PRIVMSG", "HELD", "Your message is awaiting moderation", channel.name, str(item.id))
     announce_item(server, channel, item)
 
@@ -296,6 +299,8 @@ def _approve(server: Server, client: Client, channel: Channel, conference: Confe
     if text is not None:
         detail.update(original=item.original, text=item.text)
     conference.record(now, _actor(client), "edit-approve" if text is not None else "approve", item.id, **detail)
+    server.stats.message(conference.channel, "published", "human")
+    server.stats.decided(conference.channel, now - item.submitted_at)
     publish_item(server, channel, item)
 
 
@@ -323,6 +328,8 @@ def _queue_drop(server: Server, client: Client, channel: Channel, conference: Co
         now = server.wallclock()
         item = conference.queue.drop(item_id, _actor(client), now, reason)
         conference.record(now, _actor(client), "drop", item.id, reason=reason, wait=round(now - item.submitted_at, 1))
+        server.stats.message(conference.channel, "dropped", "human")
+        server.stats.decided(conference.channel, now - item.submitted_at)
         told = f": {reason}" if reason and conference.show_decline_reasons else ""
         _tell_author(server, channel, item, "DECLINED", f"Your message was not published{told}")
         announce_item(server, channel, item)
@@ -411,6 +418,8 @@ def answer(
                 now = server.wallclock()
                 conference.queue.approve(item_id, _actor(client), now)
                 conference.record(now, _actor(client), "approve", item_id, via="answer")
+                server.stats.message(conference.channel, "published", "human")
+                server.stats.decided(conference.channel, now - item.submitted_at)
                 publish_item(server, channel, item)
         except QueueError as exc:
             server.fail(client, command, exc.code, str(exc), channel.name, str(item_id))
@@ -538,6 +547,7 @@ def handle_redact(server: Server, client: Client, msg: Message) -> None:
         if conference.now_answering == item.id:
             conference.now_answering = None
     conference.record(now, _actor(client), "redact", item.id if item else None, msgid=msgid, reason=reason)
+    server.stats.message(conference.channel, "redacted", "human")
     params = (channel.name, msgid, reason) if reason else (channel.name, msgid)
     recipients = list(channel.members)
     server.relay(recipients, client.prefix, "REDACT", params, only_caps=REDACTION_CAP)
@@ -742,6 +752,7 @@ def _conf_restrict(kind: str) -> Callable[[Server, Client, Channel, Conference, 
             Restriction(kind, mask, _actor(client), reason, now, now + duration if duration else 0.0)
         )
         conference.record(now, _actor(client), kind, None, mask=mask, duration=duration, reason=reason)
+        server.stats.restrictions[(conference.channel, kind)] += 1
         if kind == "ban":
             for member in list(channel.members):
                 if member not in channel.staff and conference.restricted("ban", member.prefix, member.account, now):
@@ -790,7 +801,7 @@ def _conf_disconnect(server: Server, client: Client, channel: Channel, conferenc
         return
     reason = args[1] if len(args) > 1 else "Disconnected by a moderator"
     conference.record(server.wallclock(), _actor(client), "disconnect", None, nick=target.nick, reason=reason)
-    server.disconnect(target, reason)
+    server.disconnect(target, reason, kind="moderator")
     server.note(client, "CONF", "DISCONNECTED", f"{target.nick} was disconnected", channel.name, target.nick)
 
 

@@ -37,4 +37,4 @@ def handle_kill(server: Server, client: Client, msg: Message) -> None:
         return
     reason = f"Killed ({client.nick} ({msg.params[1]}))"
     server.log("oper.kill", cid=client.id, target=target.id)
-    server.disconnect(target, reason)
+    server.disconnect(target, reason, kind="killed")

@@ -148,7 +148,7 @@ def login_failed(server: Server, client: Client) -> None:
     check costs an argon2 hash, and guessing should be slow)."""
     client.failed_logins += 1
     if client.failed_logins >= MAX_LOGIN_FAILURES:
-        server.disconnect(client, "Too many failed login attempts")
+        server.disconnect(client, "Too many failed login attempts", kind="login_failures")
 
 
 def handle_authenticate(server: Server, client: Client, msg: Message) -> None:
@@ -212,7 +212,7 @@ def try_register(server: Server, client: Client) -> None:
         return
     if server.config.server.password and not client.password_ok:
         server.numeric(client, N.ERR_PASSWDMISMATCH, "Password incorrect")
-        server.disconnect(client, "Bad password")
+        server.disconnect(client, "Bad password", kind="bad_password")
         return
     client.registered = True
     client.signon = server.wallclock()
@@ -275,4 +275,4 @@ def handle_pong(server: Server, client: Client, msg: Message) -> None:
 def handle_quit(server: Server, client: Client, msg: Message) -> None:
     reason = msg.param(0)
     quit_reason = f"Quit: {reason}" if reason else "Quit"
-    server.disconnect(client, quit_reason, quit_reason)
+    server.disconnect(client, quit_reason, quit_reason, kind="quit")
