@@ -189,8 +189,12 @@ def _export(args: argparse.Namespace) -> int:
 
     text = render(build(data, internal=args.internal, now=time.time()), args.format, config.branding)
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(text)
+        try:
+            with open(args.output, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as e:
+            print(f"confchat: cannot write {args.output}: {e.strerror or e}", file=sys.stderr)
+            return EXIT_FAILURE
     else:
         sys.stdout.write(text)
     return EXIT_OK

@@ -15,6 +15,7 @@ transcript pasted into a web page cannot carry markup or scripts.
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import json
 import mimetypes
@@ -24,13 +25,16 @@ from datetime import datetime, timezone
 from typing import Any, Iterable
 
 from .config import BrandingSection, Config
+from .proto.casemap import casefold
 
 FORMATS = ("html", "md", "json", "txt")
 EXTENSIONS = {"html": "html", "md": "md", "json": "json", "txt": "txt"}
 
-# C0/C1 controls (IRC formatting codes among them), except tab; and the
-# Unicode bidirectional overrides that can disguise text.
+# C0/C1 controls (IRC formatting codes among them), except tab, and the
+# bidirectional overrides that can disguise text. Tabs and the Unicode line
+# and paragraph separators become spaces: no user text starts a new line.
 _CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_SPACES = str.maketrans({"\t": " ", "\u2028": " ", "\u2029": " "})
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>~])")
 
 WORDS = {
@@ -68,8 +72,8 @@ WORDS = {
 
 
 def clean(text: str) -> str:
-    """User text without control characters (tabs become spaces)."""
-    return _CONTROL.sub("", text.replace("\t", " "))
+    """User text without control characters, on one line."""
+    return _CONTROL.sub("", text.translate(_SPACES))
 
 
 def _iso(ts: float | None) -> str:
@@ -99,7 +103,7 @@ def build(data: dict[str, Any], *, internal: bool = False, now: float | None = N
         entry = {
             "time": _iso(pub["at"]),
             "author": clean(nick),
-            "role": roles.get(nick.lower(), "visitor" if kind == "question" else "staff"),
+            "role": roles.get(casefold(nick), "visitor" if kind == "question" else "staff"),
             "kind": kind,
             "text": clean(pub["text"]),
             "msgid": pub["msgid"],
@@ -383,9 +387,12 @@ def _html_table(headers: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
 
 
 def transcript_name(channel: str, when: float, internal: bool, fmt: str) -> str:
+    """A readable, safe file name; a short hash of the channel keeps names
+    apart that read the same once made safe (#town.hall and #town-hall)."""
     stem = re.sub(r"[^A-Za-z0-9_-]+", "-", channel.lstrip("#&")).strip("-") or "conference"
+    digest = hashlib.sha256(casefold(channel).encode()).hexdigest()[:6]
     stamp = datetime.fromtimestamp(when, timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return f"{stem}-{stamp}{'-internal' if internal else ''}.{EXTENSIONS[fmt]}"
+    return f"{stem}-{digest}-{stamp}{'-internal' if internal else ''}.{EXTENSIONS[fmt]}"
 
 
 def write_closed_transcripts(config: Config, store: Any, batch: list[dict[str, Any]], now: float | None = None) -> list[str]:

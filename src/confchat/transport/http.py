@@ -226,7 +226,7 @@ class HttpServer:
             )
             return
         async with trio.open_nursery() as nursery:
-            ws_request = wrap_server_stream(nursery, ReplayStream(stream, raw), max_message_size=MAX_MESSAGE)
+            ws_request = await wrap_server_stream(nursery, ReplayStream(stream, raw), max_message_size=MAX_MESSAGE)
             await serve_websocket(self.core, ws_request, request.ip)
             nursery.cancel_scope.cancel()
 
