@@ -28,6 +28,7 @@ from .storage.writer import Writer
 from .transcript import write_closed_transcripts
 from .transport.http import HttpServer, Request, Response, serve_http
 from .transport.tcp import serve_tcp
+from .web.pages import WebApp
 
 SHUTDOWN_GRACE = 5.0
 TICK_INTERVAL = 1.0
@@ -140,7 +141,13 @@ async def serve(config: Config, *, task_status: Any = trio.TASK_STATUS_IGNORED) 
         http_addresses = [listener.socket.getsockname()[:2] for listener in http_listeners]
         stop_event = trio.Event()
         running = Running(core, addresses, stop_event, writer, http_addresses)
-        http = HttpServer(core, http_routes(core, writer, running), allowed_origins=config.listen.websocket_origins)
+        web = WebApp(config)
+        http = HttpServer(
+            core,
+            {**web.routes(), **http_routes(core, writer, running)},
+            prefix_routes=web.prefix_routes(),
+            allowed_origins=config.listen.websocket_origins,
+        )
         async with trio.open_nursery() as connections:
             async with trio.open_nursery() as services:
                 services.start_soon(writer.run)
@@ -177,6 +184,7 @@ def _announce(running: Running, config: Config) -> None:
         lines.append(f"  IRC over TCP:        irc://{shown}:{port}   (irssi: /connect {host} {port})")
     for host, port in running.http_addresses:
         shown = f"[{host}]" if ":" in host else host
+        lines.append(f"  Web chat:            http://{shown}:{port}/   (moderators: /moderator, guests: /guest)")
         lines.append(f"  IRC over WebSocket:  ws://{shown}:{port}/ws")
         lines.append(f"  Metrics and health:  http://{shown}:{port}/metrics  /healthz  /readyz")
     lines.append("  Stop with Ctrl-C.")

@@ -1,0 +1,151 @@
+"""Server side of the web client: page shells, static files, security headers.
+
+Each page is a small HTML shell (title, branding, a labelled layout, live
+regions) plus one ES module from ``static/``. What the module needs to know
+(WebSocket URL path, the conference, the language, the words) travels in a
+``<script type="application/json">`` block: data, never executed, escaped so
+that no value can close the block. A strict Content-Security-Policy allows
+only this server's scripts and styles; ``frame-ancestors`` lets the pages be
+embedded only by this server and the configured origins.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import mimetypes
+import os
+import re
+from importlib import resources
+from typing import Any
+
+from ..config import Config
+from ..transport.http import Request, Response
+from .i18n import WORDS, choose_language
+
+PAGES = {
+    "/": ("visitor", "visitor.js"),
+    "/moderator": ("moderator", "moderator.js"),
+    "/guest": ("guest", "guest.js"),
+    "/embed": ("embed", "embed.js"),
+}
+STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
+_COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,20}")
+
+
+def static_dir() -> str:
+    return str(resources.files("confchat.web") / "static")
+
+
+def csp(config: Config) -> str:
+    ancestors = " ".join(["'self'", *config.listen.websocket_origins])
+    return (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
+        f"connect-src 'self' ws: wss:; form-action 'self'; base-uri 'none'; frame-ancestors {ancestors}"
+    )
+
+
+def page_headers(config: Config) -> list[tuple[str, str]]:
+    return [("Content-Security-Policy", csp(config))]
+
+
+def _json_for_html(data: Any) -> str:
+    """JSON that cannot end its <script> block or open a comment."""
+    text = json.dumps(data, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def render_page(config: Config, page: str, script: str, request: Request) -> str:
+    branding = config.branding
+    language = choose_language(branding.language, request.headers.get("accept-language", ""))
+    words = WORDS[language]
+    conference = request.query.get("conference") or (config.conferences[0].channel if config.conferences else "")
+    settings = {
+        "page": page,
+        "language": language,
+        "words": words,
+        "conference": conference,
+        "websocket": "/ws",
+        "organisation": branding.organisation,
+    }
+    e = html.escape
+    title = words[f"title_{page}"]
+    logo = ""
+    if branding.logo.startswith("https://"):
+        logo = f'<img class="logo" src="{e(branding.logo)}" alt="{e(branding.organisation or "Logo")}">'
+    elif branding.logo:
+        logo = f'<img class="logo" src="/branding/logo" alt="{e(branding.organisation or "Logo")}">'
+    return f"""<!DOCTYPE html>
+<html lang="{e(language)}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{e(title)}{" – " + e(branding.organisation) if branding.organisation else ""}</title>
+<link rel="stylesheet" href="/static/style.css">
+<link rel="stylesheet" href="/static/{e(page)}.css">
+<link rel="stylesheet" href="/branding.css">
+<script type="application/json" id="confchat-settings">{_json_for_html(settings)}</script>
+<script type="module" src="/static/{e(script)}"></script>
+</head>
+<body class="page-{e(page)}">
+<a class="skip" href="#main">{e(words["skip_to_content"])}</a>
+<header class="site">
+{logo}
+<p class="organisation">{e(branding.organisation)}</p>
+</header>
+<main id="main" tabindex="-1">
+<h1 id="page-title">{e(title)}</h1>
+<noscript><p>{e(words["needs_javascript"])}</p></noscript>
+</main>
+</body>
+</html>
+"""
+
+
+class WebApp:
+    """Route handlers for the pages, static files and branding."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.root = static_dir()
+
+    def routes(self) -> dict[str, Any]:
+        routes: dict[str, Any] = {path: self._page(page, script) for path, (page, script) in PAGES.items()}
+        routes["/branding.css"] = self.branding_css
+        routes["/branding/logo"] = self.logo
+        return routes
+
+    def prefix_routes(self) -> dict[str, Any]:
+        return {"/static/": self.static}
+
+    def _page(self, page: str, script: str):
+        async def handler(request: Request) -> Response:
+            body = render_page(self.config, page, script, request).encode()
+            return Response(200, body, "text/html; charset=utf-8", page_headers(self.config))
+
+        return handler
+
+    async def branding_css(self, request: Request) -> Response:
+        colour = self.config.branding.colour
+        if not _COLOUR.fullmatch(colour):
+            colour = "#1d4f91"
+        return Response(200, f":root {{ --brand: {colour}; }}\n".encode(), "text/css; charset=utf-8")
+
+    async def logo(self, request: Request) -> Response:
+        path = self.config.branding.logo
+        mime = mimetypes.guess_type(path)[0] or ""
+        if not path or path.startswith("https://") or not mime.startswith("image/") or not os.path.isfile(path):
+            return Response.text(404, "Not found")
+        with open(path, "rb") as f:
+            return Response(200, f.read(), mime)
+
+    async def static(self, request: Request) -> Response:
+        name = request.path[len("/static/"):]
+        if not re.fullmatch(r"[a-z0-9_-]+\.(js|css|svg)", name):
+            return Response.text(404, "Not found")
+        path = os.path.join(self.root, name)
+        if not os.path.isfile(path):
+            return Response.text(404, "Not found")
+        with open(path, "rb") as f:
+            body = f.read()
+        return Response(200, body, STATIC_TYPES[os.path.splitext(name)[1]])
