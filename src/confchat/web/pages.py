@@ -112,6 +112,7 @@ class WebApp:
     def routes(self) -> dict[str, Any]:
         routes: dict[str, Any] = {path: self._page(page, script) for path, (page, script) in PAGES.items()}
         routes["/branding.css"] = self.branding_css
+        routes["/favicon.ico"] = self.favicon
         routes["/branding/logo"] = self.logo
         return routes
 
@@ -124,6 +125,9 @@ class WebApp:
             return Response(200, body, "text/html; charset=utf-8", page_headers(self.config))
 
         return handler
+
+    async def favicon(self, request: Request) -> Response:
+        return Response(204)
 
     async def branding_css(self, request: Request) -> Response:
         colour = self.config.branding.colour

@@ -1,0 +1,3 @@
+// The embed page (being written).
+import { pageSettings } from "./irc.js";
+pageSettings();

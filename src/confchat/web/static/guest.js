@@ -1,0 +1,3 @@
+// The guest page (being written).
+import { pageSettings } from "./irc.js";
+pageSettings();

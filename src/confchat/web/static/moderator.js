@@ -1,0 +1,3 @@
+// The moderator page (being written).
+import { pageSettings } from "./irc.js";
+pageSettings();

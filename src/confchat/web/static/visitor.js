@@ -1,0 +1,3 @@
+// The visitor page (being written).
+import { pageSettings } from "./irc.js";
+pageSettings();
