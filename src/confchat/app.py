@@ -97,6 +97,35 @@ def http_routes(core: Server, writer: Writer, running: Running) -> dict[str, Any
     return {"/healthz": healthz, "/readyz": readyz, "/metrics": metrics}
 
 
+def export_route(core: Server, writer: Writer, config: Config) -> Any:
+    """/export/<token>: a transcript, for the moderator who asked for the
+    link with CONF <channel> EXPORT (single use, five minutes)."""
+    import time
+
+    from .transcript import build, render, transcript_name
+
+    types = {"html": "text/html; charset=utf-8", "md": "text/markdown; charset=utf-8",
+             "json": "application/json", "txt": "text/plain; charset=utf-8"}
+
+    async def download(request: Request) -> Response:
+        found = core.take_export(request.path[len("/export/"):])
+        if found is None:
+            return Response.text(404, "This download link is unknown, used or expired; ask for a new one.")
+        folded, fmt, internal = found
+        data = await writer.in_store(writer.store.read, folded)
+        if data is None:
+            return Response.text(404, "No such conference.")
+        now = time.time()
+        body = render(build(data, internal=internal, now=now), fmt, config.branding).encode()
+        name = transcript_name(data["conference"]["channel"], now, internal, fmt)
+        headers = [("Content-Disposition", f'attachment; filename="{name}"')]
+        if fmt == "html":
+            headers.append(("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data: https:"))
+        return Response(200, body, types[fmt], headers)
+
+    return download
+
+
 async def _ticker(core: Server) -> None:
     while True:
         await trio.sleep(TICK_INTERVAL)
@@ -145,7 +174,7 @@ async def serve(config: Config, *, task_status: Any = trio.TASK_STATUS_IGNORED) 
         http = HttpServer(
             core,
             {**web.routes(), **http_routes(core, writer, running)},
-            prefix_routes=web.prefix_routes(),
+            prefix_routes={**web.prefix_routes(), "/export/": export_route(core, writer, config)},
             allowed_origins=config.listen.websocket_origins,
         )
         async with trio.open_nursery() as connections:

@@ -418,3 +418,20 @@ def test_names_counts_one_person(net):
     visitor.send(f"JOIN {CHAN}")
     (audience,) = notes(visitor.take(), "AUDIENCE")
     assert audience.params[-1] == "1 person in the audience"
+
+
+# ------------------------------------------------------------ transcript links
+
+
+def test_export_link_is_for_moderators_single_use_and_expires(net, room):
+    moda, modb, mayor, viewer, citizen = room
+    assert fails(citizen.ask(f"CONF {CHAN} EXPORT html"), "NEED_ROLE")
+    (reply,) = [m for m in moda.ask(f"CONF {CHAN} EXPORT json internal") if m.params[1] == "EXPORT"]
+    assert reply.params[2:4] == ("json", "internal")
+    token = reply.params[4].removeprefix("/export/")
+    assert net.server.take_export(token) == (CHAN, "json", True)
+    assert net.server.take_export(token) is None  # used
+    (reply,) = [m for m in moda.ask(f"CONF {CHAN} EXPORT") if m.params[1] == "EXPORT"]
+    net.advance(301)
+    assert net.server.take_export(reply.params[4].removeprefix("/export/")) is None  # expired
+    assert fails(moda.ask(f"CONF {CHAN} EXPORT pdf"), "INVALID_FORMAT")

@@ -114,3 +114,29 @@ def test_closing_writes_transcripts_and_export_reads_them(start_server, tmp_path
     archive = json.loads(result.stdout)
     assert [m["text"] for m in archive["messages"]] == ["<script>alert('x')</script> When?"]
     assert [a["action"] for a in archive["audit"]][-2:] == ["approve", "state"]
+
+
+def test_a_moderator_downloads_the_transcript_over_http(start_server):
+    import http.client
+
+    server = start_server(CONFIG)
+    moda = server.client("moda", caps=CAPS, sasl=("moda", PASSWORD))
+    moda.send(f"JOIN {CHAN}")
+    citizen = server.client("citizen", caps=CAPS)
+    citizen.send(f"JOIN {CHAN}")
+    citizen.send(f"PRIVMSG {CHAN} :Is the pool open in winter?")
+    citizen.expect(held)
+    moda.send(f"QUEUE {CHAN} APPROVE 1")
+    moda.send(f"CONF {CHAN} EXPORT html")
+    link = moda.expect(lambda m: m.command == "CONF" and m.params[1] == "EXPORT").params[4]
+
+    def fetch(path):
+        conn = http.client.HTTPConnection("127.0.0.1", server.http_port, timeout=10)
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.getheader("Content-Disposition") or "", response.read().decode()
+
+    status, disposition, body = fetch(link)
+    assert status == 200 and disposition.startswith("attachment;")
+    assert "Is the pool open in winter?" in body and "127.0.0.1" not in body
+    assert fetch(link)[0] == 404  # single use

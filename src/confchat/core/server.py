@@ -100,6 +100,7 @@ class Server:
         self.isupport = self._isupport_tokens()
         self.accounts = {casefold(a.name): a for a in config.accounts}
         self.conferences: dict[str, Conference] = {}
+        self.exports: dict[str, tuple[str, str, bool, float]] = {}  # token -> download
         # Durability: storage (when attached) commits what the journal marks.
         self.journal = Journal()
         self.stats = Stats()
@@ -459,6 +460,21 @@ class Server:
         if channel.conference is None:
             return Role.VISITOR
         return channel.conference.role_of(client.account, self.is_admin(client))
+
+    def new_export(self, folded: str, fmt: str, internal: bool, ttl: float) -> str:
+        """A single-use token for downloading a transcript over HTTP."""
+        now = self.clock()
+        self.exports = {t: e for t, e in self.exports.items() if e[3] > now}
+        token = os.urandom(16).hex()
+        self.exports[token] = (folded, fmt, internal, now + ttl)
+        return token
+
+    def take_export(self, token: str) -> tuple[str, str, bool] | None:
+        """Redeem a download token: (conference, format, internal), once."""
+        entry = self.exports.pop(token, None)
+        if entry is None or entry[3] <= self.clock():
+            return None
+        return entry[0], entry[1], entry[2]
 
     def retention_cutoff(self) -> float | None:
         """Wall-clock time before which personal data goes, or None."""

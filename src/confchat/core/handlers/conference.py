@@ -866,6 +866,24 @@ def _conf_audit(server: Server, client: Client, channel: Channel, conference: Co
     server.reply(client, "CONF", channel.name, "END", f"{len(conference.audit)} entries")
 
 
+EXPORT_FORMATS = ("html", "md", "json", "txt")
+EXPORT_TTL = 300.0  # seconds a download link stays valid
+
+
+def _conf_export(server: Server, client: Client, channel: Channel, conference: Conference, args: list[str]) -> None:
+    """A one-time download link for the transcript (public, or the internal
+    archive with ``internal``), valid five minutes: no password in any URL."""
+    fmt = (args[0] if args else "html").lower()
+    internal = len(args) > 1 and args[1].lower() == "internal"
+    if fmt not in EXPORT_FORMATS:
+        server.fail(client, "CONF", "INVALID_FORMAT", f"Format must be one of {', '.join(EXPORT_FORMATS)}", channel.name, fmt)
+        return
+    token = server.new_export(conference.folded, fmt, internal, EXPORT_TTL)
+    conference.record(server.wallclock(), _actor(client), "export", None, format=fmt, internal=internal)
+    server.reply(client, "CONF", channel.name, "EXPORT", fmt, "internal" if internal else "public",
+                 f"/export/{token}", f"Download link, valid {int(EXPORT_TTL // 60)} minutes, once")
+
+
 CONF_ACTIONS: dict[str, tuple[frozenset[Role] | None, int, Callable[[Server, Client, Channel, Conference, list[str]], None]]] = {
     "INFO": (None, 0, _conf_info),
     "STATE": (MODERATING, 1, _conf_state),
@@ -881,6 +899,7 @@ CONF_ACTIONS: dict[str, tuple[frozenset[Role] | None, int, Callable[[Server, Cli
     "ANSWERED": (STAFF, 1, _conf_answered),
     "QUESTIONS": (STAFF, 0, _conf_questions),
     "AUDIT": (MODERATING, 0, _conf_audit),
+    "EXPORT": (MODERATING, 0, _conf_export),
 }
 
 
