@@ -270,7 +270,7 @@ class Conference:
                 return f"{key} takes on or off"
             setattr(self, key, value.lower() in ("on", "true", "yes"))
         elif kind is int:
-            if not value.isdigit():
+            if not (value.isascii() and value.isdigit()):
                 return f"{key} takes a number of seconds"
             setattr(self, key, int(value))
         else:

@@ -131,10 +131,10 @@ class ModerationQueue:
                 f"Item {item_id} was already {item.state.value} by {item.decided_by}",
                 item_id,
             )
-        if item.state not in allow:
-            raise QueueError("WRONG_STATE", f"Item {item_id} is {item.state.value}", item_id)
         if item.claimed_by is not None and item.claimed_by != actor:
             raise QueueError("CLAIMED", f"Item {item_id} is claimed by {item.claimed_by}", item_id)
+        if item.state not in allow:
+            raise QueueError("WRONG_STATE", f"Item {item_id} is {item.state.value}", item_id)
         return item
 
     def _decide(self, item: Item, state: State, actor: str, now: float, reason: str = "") -> Item:
@@ -184,7 +184,7 @@ class ModerationQueue:
             index = 0
         elif where == "bottom":
             index = len(self.order) - 1
-        elif where.isdigit() and 1 <= int(where) <= len(self.order):
+        elif where.isascii() and where.isdigit() and 1 <= int(where) <= len(self.order):
             index = int(where) - 1
         else:
             raise QueueError("INVALID_POSITION", f"Position must be top, bottom or 1-{len(self.order)}", item_id)

@@ -64,7 +64,7 @@ def _actor(client: Client) -> str:
 
 
 def _item_id(server: Server, client: Client, command: str, text: str) -> int | None:
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         server.fail(client, command, "INVALID_ITEM", f"{text!r} is not an item id", text or "*")
         return None
     return int(text)
@@ -743,7 +743,7 @@ def _conf_restrict(kind: str) -> Callable[[Server, Client, Channel, Conference, 
         mask = _restriction_mask(server, args[0])
         duration = 0
         rest = args[1:]
-        if rest and rest[0].isdigit():
+        if rest and rest[0].isascii() and rest[0].isdigit():
             duration = int(rest[0])
             rest = rest[1:]
         reason = rest[0] if rest else ""

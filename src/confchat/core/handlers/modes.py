@@ -149,7 +149,7 @@ def channel_mode(server: Server, client: Client, channel: Channel, modestring: s
                 raw = args.pop(0)
                 if deny():
                     continue
-                if not raw.isdigit() or int(raw) <= 0:
+                if not (raw.isascii() and raw.isdigit()) or int(raw) <= 0:
                     server.numeric(client, N.ERR_INVALIDMODEPARAM, channel.name, "l", raw, "Invalid limit")
                     continue
                 channel.limit = int(raw)

@@ -106,7 +106,7 @@ def handle_whois(server: Server, client: Client, msg: Message) -> None:
 
 def handle_whowas(server: Server, client: Client, msg: Message) -> None:
     nick = msg.params[0]
-    count = int(msg.param(1)) if msg.param(1).isdigit() else 0
+    count = int(msg.param(1)) if msg.param(1).isascii() and msg.param(1).isdigit() else 0
     folded = casefold(nick)
     found = 0
     for entry_folded, entry_nick, user, host, realname, when in server.whowas:
