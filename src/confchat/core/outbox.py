@@ -102,6 +102,14 @@ class Outbox:
 
     def take(self) -> bytes:
         """Everything free to send so far, as one buffer (coalesced writes)."""
+        chunks = self.take_chunks()
+        if not chunks:
+            return b""
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def take_chunks(self) -> list[bytes]:
+        """Everything free to send so far, as the chunks pushed (shared
+        objects: the same message for many recipients is one object)."""
         if self._held:
             committed = self.gate.committed_seq if self.gate is not None else 0
             held = self._held
@@ -113,9 +121,9 @@ class Outbox:
                 del held[:index]
             if held and self.gate is not None:
                 self.gate.held.add(self)
-        if not self._chunks:
-            return b""
-        data = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
+        chunks = self._chunks
+        if not chunks:
+            return chunks
         self._chunks = []
-        self._size -= len(data)
-        return data
+        self._size -= sum(map(len, chunks))
+        return chunks

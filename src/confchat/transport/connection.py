@@ -16,7 +16,7 @@ shutdown rules:
 
 from __future__ import annotations
 
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 import structlog
 import trio
@@ -55,10 +55,13 @@ async def run_connection(
     ip: str,
     transport: str,
     receive: Callable[[], Awaitable[bytes]],
-    send: Callable[[bytes], Awaitable[None]],
+    send: Callable[[Any], Awaitable[None]],
+    chunked: bool = False,
 ) -> None:
     """Serve one connection until either side ends it. Never raises for
-    network errors; the caller closes the underlying stream."""
+    network errors; the caller closes the underlying stream. ``send`` gets
+    one bytes buffer, or with ``chunked`` the outbox's chunks as queued (the
+    WebSocket transport frames each shared chunk once)."""
     wakeup = Wakeup()
     closed = trio.Event()
     # The journal gates the outbox: replies wait for the commit they follow.
@@ -80,9 +83,9 @@ async def run_connection(
                 nonlocal reason
                 try:
                     while True:
-                        data = outbox.take()
+                        data = outbox.take_chunks() if chunked else outbox.take()
                         if data:
-                            stats.bytes_out[transport] += len(data)
+                            stats.bytes_out[transport] += sum(map(len, data)) if chunked else len(data)
                             await send(data)
                         elif outbox.closed and outbox.drained:
                             break

@@ -22,6 +22,40 @@ MAX_MESSAGE = 16 * 1024
 
 log = structlog.get_logger("confchat.websocket")
 
+OPCODE_TEXT = 0x81  # FIN + text
+OPCODE_BINARY = 0x82  # FIN + binary
+
+# Fan-out: the core queues the same bytes object for every recipient of a
+# message, so its frames are built once and reused for everyone: a small
+# cache keyed by the object's identity (kept alive by the cache itself).
+_FRAME_CACHE: dict[tuple[int, int], tuple[bytes, bytes]] = {}
+_FRAME_CACHE_SIZE = 1024
+
+
+def frame(payload: bytes, opcode: int) -> bytes:
+    """One unmasked server frame (RFC 6455 5.2)."""
+    n = len(payload)
+    if n < 126:
+        head = bytes((opcode, n))
+    elif n < 65536:
+        head = bytes((opcode, 126)) + n.to_bytes(2, "big")
+    else:
+        head = bytes((opcode, 127)) + n.to_bytes(8, "big")
+    return head + payload
+
+
+def frames_for(chunk: bytes, opcode: int) -> bytes:
+    """The frames for a chunk of IRC lines: one message per line, no CRLF."""
+    key = (id(chunk), opcode)
+    cached = _FRAME_CACHE.get(key)
+    if cached is not None and cached[0] is chunk:
+        return cached[1]
+    data = b"".join([frame(line, opcode) for line in chunk.split(b"\r\n") if line])
+    if len(_FRAME_CACHE) >= _FRAME_CACHE_SIZE:
+        _FRAME_CACHE.clear()
+    _FRAME_CACHE[key] = (chunk, data)
+    return data
+
 
 def choose_subprotocol(proposed: list[str]) -> str | None:
     for name in SUBPROTOCOLS:
@@ -44,16 +78,26 @@ async def serve_websocket(core: Server, request: WebSocketRequest, ip: str) -> N
         # The line decoder wants line ends; a line already ending in CRLF keeps it.
         return data if data.endswith(b"\n") else data + b"\r\n"
 
-    async def send(data: bytes) -> None:
-        try:
-            for line in data.split(b"\r\n"):
-                if line:
-                    await ws.send_message(line if binary else line.decode("utf-8", "replace"))
-        except ConnectionClosed as exc:
-            raise trio.BrokenResourceError from exc
+    opcode = OPCODE_BINARY if binary else OPCODE_TEXT
+    direct = hasattr(ws, "_stream_lock") and hasattr(ws, "_stream")
+
+    async def send(chunks: list[bytes]) -> None:
+        if ws.closed is not None:
+            raise trio.BrokenResourceError
+        data = b"".join([frames_for(chunk, opcode) for chunk in chunks])
+        if direct:
+            # Prebuilt frames go straight to the stream, under the lock
+            # trio-websocket itself uses for its writes (pings, close).
+            async with ws._stream_lock:
+                await ws._stream.send_all(data)
+        else:  # pragma: no cover - a trio-websocket without those internals
+            for chunk in chunks:
+                for line in chunk.split(b"\r\n"):
+                    if line:
+                        await ws.send_message(line if binary else line.decode("utf-8", "replace"))
 
     try:
-        await run_connection(core, ip, "websocket", receive, send)
+        await run_connection(core, ip, "websocket", receive, send, chunked=True)
     finally:
         with trio.CancelScope(shield=True), trio.move_on_after(1):
             await ws.aclose()

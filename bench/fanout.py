@@ -1,0 +1,432 @@
+"""Fan-out: N viewers in one conference, one staff sender; over TCP or WebSocket.
+
+Starts an IRC server (confchat by default; ``--server inspircd`` runs
+InspIRCd from the Debian package on a plain channel, for ratios from the same
+machine), opens ``--viewers`` viewer connections at ``--ramp`` per second
+(0: as fast as possible) over ``--transport tcp|ws``, has them join, then one
+sender publishes ``--messages`` messages, either at ``--rate`` per second or
+flat out (``--rate 0``: everything at once). Every message carries its send
+time, so each viewer measures per-delivery latency; the fan-out latency of a
+message is the time until its last viewer has it.
+
+Reports (JSON on stdout): register rate, KiB per idle connection, server
+RSS, deliveries per second, latency p50/p99/max per delivery and fan-out
+p50/p99/max, server CPU seconds and utilisation, lost and duplicated
+deliveries (both must be 0). The load generator is the project's own: plain
+non-blocking sockets and one selector per worker process (``--workers``),
+sharing the machine with the server.
+
+Usage:
+  .venv/bin/python bench/fanout.py --viewers 1000 --messages 200 --rate 0
+  .venv/bin/python bench/fanout.py --viewers 10000 --messages 200 --rate 20 --transport ws
+  .venv/bin/python bench/fanout.py --server inspircd --viewers 1000 --messages 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import multiprocessing as mp
+import os
+import re
+import selectors
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+CONFCHAT_CONFIG = """
+[limits]
+max_connections_per_ip = 0
+flood_burst = 1000000
+flood_rate = 1000000.0
+max_sendq = 8388608
+registration_timeout = 900.0
+ping_interval = 900.0
+
+[history]
+join_backlog = 0
+
+[[accounts]]
+name = "sender"
+password_hash = "{hash}"
+
+[[conferences]]
+channel = "#bench"
+title = "bench"
+state = "live"
+mode = "moderated"
+moderators = ["sender"]
+"""
+
+INSPIRCD_CONFIG = """
+<server name="bench.local" description="bench" network="bench">
+<admin name="bench" nick="bench" email="bench@bench.local">
+<bind address="127.0.0.1" port="{port}" type="clients">
+<connect allow="*" maxconnwarn="off" globalmax="100000" localmax="100000" maxchans="20"
+  limit="100000" pingfreq="900" timeout="900" threshold="1000000" commandrate="100000000"
+  fakelag="off" sendq="8388608" recvq="65536" hardsendq="8388608" softsendq="8388608">
+<performance softlimit="100000" somaxconn="4096">
+<limits maxline="512">
+<options defaultmodes="nt">
+<security announceinvites="dynamic">
+<log method="file" type="* -USERINPUT -USEROUTPUT" level="sparse" target="{log}">
+<pid file="{pid}">
+"""
+
+PASSWORD = "bench-password"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# ---------------------------------------------------------------- servers
+
+
+class Server:
+    def __init__(self, kind: str, tmp: str) -> None:
+        self.kind = kind
+        self.tmp = tmp
+        self.http_port = 0
+        if kind == "confchat":
+            from argon2 import PasswordHasher
+
+            cfg = os.path.join(tmp, "bench.toml")
+            with open(cfg, "w") as f:
+                f.write(CONFCHAT_CONFIG.format(hash=PasswordHasher(time_cost=1, memory_cost=64, parallelism=1).hash(PASSWORD)))
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "confchat", "serve", "--config", cfg, "--tcp", "127.0.0.1:0",
+                 "--http", "127.0.0.1:0", "--data-dir", os.path.join(tmp, "data"), "--log-format", "json"],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            )
+            for line in self.proc.stdout:  # type: ignore[union-attr]
+                if m := re.search(r"irc://127\.0\.0\.1:(\d+)", line):
+                    self.port = int(m.group(1))
+                if m := re.search(r"ws://127\.0\.0\.1:(\d+)/ws", line):
+                    self.http_port = int(m.group(1))
+                if "Stop with Ctrl-C" in line:
+                    break
+            self.pid = self.proc.pid
+        else:
+            binary = shutil.which("inspircd") or "/usr/sbin/inspircd"
+            self.port = free_port()
+            conf = os.path.join(tmp, "inspircd.conf")
+            pidfile = os.path.join(tmp, "inspircd.pid")
+            with open(conf, "w") as f:
+                f.write(INSPIRCD_CONFIG.format(port=self.port, log=os.path.join(tmp, "ircd.log"), pid=pidfile))
+            self.proc = subprocess.Popen(
+                [binary, "--config", conf, "--nofork", "--runasroot"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+            deadline = time.time() + 20
+            while time.time() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            self.pid = self.proc.pid
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+# ---------------------------------------------------------------- wire helpers
+
+
+def ws_handshake(sock: socket.socket, port: int) -> bytes:
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+        f"Sec-WebSocket-Protocol: text.ircv3.net\r\n\r\n".encode()
+    )
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        data = sock.recv(4096)
+        if not data:
+            raise RuntimeError("WebSocket handshake refused")
+        buf += data
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    if b" 101 " not in head.split(b"\r\n", 1)[0]:
+        raise RuntimeError(head.decode(errors="replace"))
+    return rest
+
+
+def ws_frame(text: bytes) -> bytes:
+    """A masked client text frame (clients must mask)."""
+    mask = os.urandom(4)
+    n = len(text)
+    head = bytes([0x81, 0x80 | n]) if n < 126 else bytes([0x81, 0x80 | 126]) + n.to_bytes(2, "big")
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(text))
+
+
+def ws_messages(buf: bytearray) -> list[bytes]:
+    """Complete server frames (unmasked) removed from ``buf``."""
+    out = []
+    while len(buf) >= 2:
+        n = buf[1] & 0x7F
+        offset = 2
+        if n == 126:
+            if len(buf) < 4:
+                break
+            n = int.from_bytes(buf[2:4], "big")
+            offset = 4
+        elif n == 127:
+            if len(buf) < 10:
+                break
+            n = int.from_bytes(buf[2:10], "big")
+            offset = 10
+        if len(buf) < offset + n:
+            break
+        out.append(bytes(buf[offset:offset + n]))
+        del buf[:offset + n]
+    return out
+
+
+class Conn:
+    def __init__(self, transport: str, port: int, http_port: int, lines: list[bytes]) -> None:
+        self.transport = transport
+        self.sock = socket.create_connection(("127.0.0.1", http_port if transport == "ws" else port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = bytearray()
+        if transport == "ws":
+            self.buf += ws_handshake(self.sock, http_port)
+            self.sock.sendall(b"".join(ws_frame(line) for line in lines))
+        else:
+            self.sock.sendall(b"".join(line + b"\r\n" for line in lines))
+
+    def lines(self, data: bytes) -> list[bytes]:
+        self.buf += data
+        if self.transport == "ws":
+            return ws_messages(self.buf)
+        *complete, rest = bytes(self.buf).split(b"\r\n")
+        self.buf = bytearray(rest)
+        return complete
+
+    def send(self, line: bytes) -> None:
+        self.sock.sendall(ws_frame(line) if self.transport == "ws" else line + b"\r\n")
+
+
+# ---------------------------------------------------------------- viewers (worker processes)
+
+MARK = b"PRIVMSG #bench :m "
+
+
+def viewer_worker(args, first: int, count: int, conn_pipe) -> None:
+    """Open ``count`` viewers, report when joined, then record every
+    delivery's latency until told to stop."""
+    sel = selectors.DefaultSelector()
+    conns = []
+    joined = 0
+    interval = (args.workers / args.ramp) if args.ramp else 0.0
+    next_at = time.perf_counter()
+    for i in range(first, first + count):
+        if interval:
+            delay = next_at - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            next_at += interval
+        nick = f"v{i}"
+        c = Conn(args.transport, args.port, args.http_port, [f"NICK {nick}".encode(), f"USER v 0 * :v".encode(), b"JOIN #bench"])
+        c.sock.setblocking(False)
+        c.joined = False
+        c.seen = {}
+        conns.append(c)
+        sel.register(c.sock, selectors.EVENT_READ, c)
+    deadline = time.time() + 900
+    while joined < count and time.time() < deadline:
+        for key, _ in sel.select(1.0):
+            c = key.data
+            data = c.sock.recv(1 << 20)
+            if not data:
+                raise RuntimeError("server closed a viewer")
+            for line in c.lines(data):
+                if not c.joined and b" 366 " in line:
+                    c.joined = True
+                    joined += 1
+                elif line.startswith(b"PING"):
+                    c.send(b"PONG" + line[4:])
+    conn_pipe.send(("joined", joined))
+    conn_pipe.recv()  # go
+    latencies: list[float] = []
+    last_seen: dict[int, float] = {}
+    duplicates = 0
+    received = 0
+    quiet_until = time.time() + args.timeout
+    expected = args.messages * count
+    while received < expected and time.time() < quiet_until:
+        for key, _ in sel.select(0.5):
+            c = key.data
+            try:
+                data = c.sock.recv(1 << 20)
+            except BlockingIOError:
+                continue
+            if not data:
+                continue
+            now = time.perf_counter_ns()
+            for line in c.lines(data):
+                at = line.find(MARK)
+                if at < 0:
+                    if line.startswith(b"PING"):
+                        c.send(b"PONG" + line[4:])
+                    continue
+                seq_s, sent_s, _ = line[at + len(MARK):].split(b" ", 2)
+                seq = int(seq_s)
+                if seq in c.seen:
+                    duplicates += 1
+                    continue
+                c.seen[seq] = True
+                received += 1
+                latencies.append((now - int(sent_s)) / 1e9)
+                if now > last_seen.get(seq, 0):
+                    last_seen[seq] = now
+    conn_pipe.send(("done", received, duplicates, latencies, last_seen))
+    for c in conns:
+        c.sock.close()
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p))]
+
+
+def run(args) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        server = Server(args.server, tmp)
+        args.port, args.http_port = server.port, server.http_port
+        if args.transport == "ws" and not server.http_port:
+            raise SystemExit("this server has no WebSocket port")
+        try:
+            base_rss = rss_kib(server.pid)
+            per = [args.viewers // args.workers + (1 if i < args.viewers % args.workers else 0) for i in range(args.workers)]
+            pipes, procs = [], []
+            started = time.perf_counter()
+            first = 0
+            for count in per:
+                parent, child = mp.Pipe()
+                proc = mp.Process(target=viewer_worker, args=(args, first, count, child))
+                proc.start()
+                pipes.append(parent)
+                procs.append(proc)
+                first += count
+            joined = sum(p.recv()[1] for p in pipes)
+            register_s = time.perf_counter() - started
+            time.sleep(2)
+            idle_rss = rss_kib(server.pid)
+            # The sender: staff (confchat: a moderator, so it publishes
+            # directly) or a plain op (InspIRCd).
+            sender_lines = [b"NICK sender", b"USER s 0 * :s", b"JOIN #bench"]
+            if args.server == "confchat":
+                blob = base64.b64encode(f"sender\0sender\0{PASSWORD}".encode())
+                sender_lines = [b"CAP REQ :sasl", b"AUTHENTICATE PLAIN", b"AUTHENTICATE " + blob, b"CAP END", *sender_lines]
+            sender = Conn("tcp", server.port, server.http_port, sender_lines)
+            buf = b""
+            while b" 366 " not in buf:
+                buf += sender.sock.recv(65536)
+            sender.sock.setblocking(False)
+            for p in pipes:
+                p.send("go")
+            cpu0 = cpu_seconds(server.pid)
+            t0 = time.perf_counter()
+            sent_at: dict[int, int] = {}
+            payload = "x" * args.size
+            for seq in range(args.messages):
+                if args.rate:
+                    target = t0 + seq / args.rate
+                    while (delay := target - time.perf_counter()) > 0:
+                        time.sleep(min(delay, 0.01))
+                now = time.perf_counter_ns()
+                sent_at[seq] = now
+                line = f"PRIVMSG #bench :m {seq} {now} {payload}\r\n".encode()
+                while line:
+                    try:
+                        n = sender.sock.send(line)
+                        line = line[n:]
+                    except BlockingIOError:
+                        time.sleep(0.0005)
+                try:
+                    sender.sock.recv(1 << 20)  # drain the echo and notices
+                except BlockingIOError:
+                    pass
+            results = [p.recv() for p in pipes]
+            elapsed = time.perf_counter() - t0
+            cpu = cpu_seconds(server.pid) - cpu0
+            for proc in procs:
+                proc.join(10)
+            received = sum(r[1] for r in results)
+            duplicates = sum(r[2] for r in results)
+            latencies = [x for r in results for x in r[3]]
+            last: dict[int, int] = {}
+            for r in results:
+                for seq, at in r[4].items():
+                    last[seq] = max(last.get(seq, 0), at)
+            fanout = [(last[s] - sent_at[s]) / 1e9 for s in last]
+            expected = args.messages * joined
+            last_delivery = max(last.values()) if last else 0
+            span = (last_delivery - sent_at[0]) / 1e9 if last else elapsed
+            return {
+                "server": args.server,
+                "transport": args.transport,
+                "viewers": joined,
+                "messages": args.messages,
+                "rate": args.rate or "flat out",
+                "register_per_s": round(joined / register_s),
+                "kib_per_idle_connection": round((idle_rss - base_rss) / max(1, joined), 1),
+                "server_rss_mib": round(rss_kib(server.pid) / 1024, 1),
+                "deliveries_per_s": round(received / span) if span > 0 else None,
+                "latency_ms": {k: round(percentile(latencies, q) * 1000, 1) for k, q in (("p50", .5), ("p99", .99), ("max", 1.0))},
+                "fanout_ms": {k: round(percentile(fanout, q) * 1000, 1) for k, q in (("p50", .5), ("p99", .99), ("max", 1.0))},
+                "server_cpu_s": round(cpu, 2),
+                "server_cpu_percent": round(100 * cpu / max(span, 1e-9), 1),
+                "lost": max(0, expected - received),
+                "duplicated": duplicates,
+            }
+        finally:
+            server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--server", choices=("confchat", "inspircd"), default="confchat")
+    parser.add_argument("--transport", choices=("tcp", "ws"), default="tcp")
+    parser.add_argument("--viewers", type=int, default=1000)
+    parser.add_argument("--messages", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=0.0, help="messages per second; 0: flat out")
+    parser.add_argument("--size", type=int, default=40, help="filler characters per message")
+    parser.add_argument("--ramp", type=float, default=0.0, help="new viewers per second; 0: as fast as possible")
+    parser.add_argument("--workers", type=int, default=2, help="load generator processes")
+    parser.add_argument("--timeout", type=float, default=120.0)
+    args = parser.parse_args()
+    print(json.dumps(run(args)))
+
+
+if __name__ == "__main__":
+    main()
