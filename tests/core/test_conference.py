@@ -435,3 +435,13 @@ def test_export_link_is_for_moderators_single_use_and_expires(net, room):
     net.advance(301)
     assert net.server.take_export(reply.params[4].removeprefix("/export/")) is None  # expired
     assert fails(moda.ask(f"CONF {CHAN} EXPORT pdf"), "INVALID_FORMAT")
+
+
+def test_answering_needs_to_be_in_the_conference(net, room):
+    moda, modb, mayor, viewer, citizen = room
+    item_id = ask(citizen, "Still there?")
+    mayor.send(f"PART {CHAN}")
+    assert fails(mayor.ask(f"ANSWER {CHAN} {item_id} :Yes"), "NOT_JOINED")
+    mayor.send(f"PREPARED {CHAN} ADD later :Later")
+    assert fails(mayor.ask(f"PREPARED {CHAN} PUBLISH later"), "NOT_JOINED")
+    assert privmsgs(viewer.take()) == []

@@ -406,6 +406,9 @@ def answer(
     """Publish ``text`` from ``client``, threaded to question ``item_id``
     (published first if it was still on the guest stage or in the queue).
     Return the answer's msgid, or None (and a FAIL) when it was refused."""
+    if client not in channel.members:
+        server.fail(client, command, "NOT_JOINED", "Join the conference to write in it", channel.name)
+        return None
     tags: dict[str, str] = {}
     if item_id is not None:
         try:
