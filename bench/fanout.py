@@ -69,11 +69,11 @@ INSPIRCD_CONFIG = """
 <bind address="127.0.0.1" port="{port}" type="clients">
 <connect allow="*" maxconnwarn="off" globalmax="100000" localmax="100000" maxchans="20"
   limit="100000" pingfreq="900" timeout="900" threshold="1000000" commandrate="100000000"
-  fakelag="off" sendq="8388608" recvq="65536" hardsendq="8388608" softsendq="8388608">
+  fakelag="off" sendq="8388608" recvq="65536" hardsendq="8388608" softsendq="8388608"
+  resolvehostnames="no" useident="no">
 <performance softlimit="100000" somaxconn="4096">
 <limits maxline="512">
 <options defaultmodes="nt">
-<security announceinvites="dynamic">
 <log method="file" type="* -USERINPUT -USEROUTPUT" level="sparse" target="{log}">
 <pid file="{pid}">
 """
@@ -253,7 +253,9 @@ def viewer_worker(args, first: int, count: int, conn_pipe) -> None:
                 time.sleep(delay)
             next_at += interval
         nick = f"v{i}"
-        c = Conn(args.transport, args.port, args.http_port, [f"NICK {nick}".encode(), f"USER v 0 * :v".encode(), b"JOIN #bench"])
+        # JOIN only once welcomed: some servers (InspIRCd) refuse commands
+        # sent before registration completes.
+        c = Conn(args.transport, args.port, args.http_port, [f"NICK {nick}".encode(), b"USER v 0 * :v"])
         c.sock.setblocking(False)
         c.joined = False
         c.seen = {}
@@ -267,7 +269,9 @@ def viewer_worker(args, first: int, count: int, conn_pipe) -> None:
             if not data:
                 raise RuntimeError("server closed a viewer")
             for line in c.lines(data):
-                if not c.joined and b" 366 " in line:
+                if not c.joined and b" 001 " in line:
+                    c.send(b"JOIN #bench")
+                elif not c.joined and b" 366 " in line:
                     c.joined = True
                     joined += 1
                 elif line.startswith(b"PING"):
@@ -343,12 +347,15 @@ def run(args) -> dict:
             idle_rss = rss_kib(server.pid)
             # The sender: staff (confchat: a moderator, so it publishes
             # directly) or a plain op (InspIRCd).
-            sender_lines = [b"NICK sender", b"USER s 0 * :s", b"JOIN #bench"]
+            sender_lines = [b"NICK sender", b"USER s 0 * :s"]
             if args.server == "confchat":
                 blob = base64.b64encode(f"sender\0sender\0{PASSWORD}".encode())
                 sender_lines = [b"CAP REQ :sasl", b"AUTHENTICATE PLAIN", b"AUTHENTICATE " + blob, b"CAP END", *sender_lines]
             sender = Conn("tcp", server.port, server.http_port, sender_lines)
             buf = b""
+            while b" 001 " not in buf:
+                buf += sender.sock.recv(65536)
+            sender.send(b"JOIN #bench")
             while b" 366 " not in buf:
                 buf += sender.sock.recv(65536)
             sender.sock.setblocking(False)
