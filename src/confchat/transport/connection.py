@@ -63,14 +63,16 @@ async def run_connection(
     one bytes buffer, or with ``chunked`` the outbox's chunks as queued (the
     WebSocket transport frames each shared chunk once)."""
     wakeup = Wakeup()
-    closed = trio.Event()
+    scope: trio.CancelScope | None = None
     # The journal gates the outbox: replies wait for the commit they follow.
     outbox = Outbox(core.limits.max_sendq, gate=core.journal)
 
     def wake() -> None:
         wakeup.set()
-        if outbox.closed:
-            closed.set()
+        # Closing: the peer gets CLOSE_GRACE seconds to take its last lines
+        # (a deadline on the connection, not a task per connection waiting).
+        if outbox.closed and scope is not None and scope.deadline == float("inf"):
+            scope.deadline = trio.current_time() + CLOSE_GRACE
 
     outbox.wake = wake
     stats = core.stats
@@ -78,6 +80,9 @@ async def run_connection(
     reason = "Connection closed"
     try:
         async with trio.open_nursery() as nursery:
+            scope = nursery.cancel_scope
+            if outbox.closed:  # refused at connect (per-IP limit)
+                scope.deadline = trio.current_time() + CLOSE_GRACE
 
             async def writer() -> None:
                 nonlocal reason
@@ -116,13 +121,7 @@ async def run_connection(
                 if not client.gone:
                     core.connection_lost(client, reason)
 
-            async def close_watch() -> None:
-                await closed.wait()
-                await trio.sleep(CLOSE_GRACE)
-                nursery.cancel_scope.cancel()
-
             nursery.start_soon(writer)
-            nursery.start_soon(close_watch)
             if client is not None:
                 nursery.start_soon(reader)
     finally:
