@@ -170,7 +170,7 @@ async def serve(config: Config, *, task_status: Any = trio.TASK_STATUS_IGNORED) 
         http_addresses = [listener.socket.getsockname()[:2] for listener in http_listeners]
         stop_event = trio.Event()
         running = Running(core, addresses, stop_event, writer, http_addresses)
-        web = WebApp(config)
+        web = WebApp(config, lambda: [c.channel for c in core.conferences.values()])
         http = HttpServer(
             core,
             {**web.routes(), **http_routes(core, writer, running)},

@@ -445,3 +445,13 @@ def test_answering_needs_to_be_in_the_conference(net, room):
     mayor.send(f"PREPARED {CHAN} ADD later :Later")
     assert fails(mayor.ask(f"PREPARED {CHAN} PUBLISH later"), "NOT_JOINED")
     assert privmsgs(viewer.take()) == []
+
+
+def test_a_guest_joining_late_is_given_the_forwarded_questions(net, room):
+    moda, modb, mayor, viewer, citizen = room
+    first, second = ask(citizen, "For you"), ask(citizen, "Not for you")
+    moda.send(f"QUEUE {CHAN} FORWARD {first}")
+    mayor.send(f"PART {CHAN}")
+    replies = mayor.ask(f"JOIN {CHAN}")
+    assert [(m.params[2], m.params[3]) for m in items(replies)] == [(str(first), "forwarded")]
+    assert second != first

@@ -17,10 +17,11 @@ import mimetypes
 import os
 import re
 from importlib import resources
-from typing import Any
+from typing import Any, Callable
 
 from ..config import Config
 from ..transport.http import Request, Response
+from ..proto.casemap import casefold
 from .i18n import WORDS, choose_language
 
 PAGES = {
@@ -41,7 +42,8 @@ def csp(config: Config) -> str:
     ancestors = " ".join(["'self'", *config.listen.websocket_origins])
     return (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
-        f"connect-src 'self' ws: wss:; form-action 'self'; base-uri 'none'; frame-ancestors {ancestors}"
+        f"connect-src 'self' ws: wss:; frame-src 'self'; form-action 'self'; base-uri 'none'; "
+        f"frame-ancestors {ancestors}"
     )
 
 
@@ -55,11 +57,18 @@ def _json_for_html(data: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def render_page(config: Config, page: str, script: str, request: Request) -> str:
+def render_page(
+    config: Config, page: str, script: str, request: Request, conferences: Callable[[], list[str]] | None = None
+) -> str:
     branding = config.branding
     language = choose_language(branding.language, request.headers.get("accept-language", ""))
     words = WORDS[language]
-    conference = request.query.get("conference") or (config.conferences[0].channel if config.conferences else "")
+    # Only a conference that exists: a link must not make a visitor create
+    # (and operate) a plain channel of that name.
+    known = conferences() if conferences is not None else [c.channel for c in config.conferences]
+    asked = request.query.get("conference", "")
+    folded = {casefold(name): name for name in known}
+    conference = folded.get(casefold(asked)) or (known[0] if known else "")
     settings = {
         "page": page,
         "language": language,
@@ -105,8 +114,9 @@ def render_page(config: Config, page: str, script: str, request: Request) -> str
 class WebApp:
     """Route handlers for the pages, static files and branding."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, conferences: Callable[[], list[str]] | None = None) -> None:
         self.config = config
+        self.conferences = conferences  # the live conferences' channels
         self.root = static_dir()
 
     def routes(self) -> dict[str, Any]:
@@ -121,7 +131,7 @@ class WebApp:
 
     def _page(self, page: str, script: str):
         async def handler(request: Request) -> Response:
-            body = render_page(self.config, page, script, request).encode()
+            body = render_page(self.config, page, script, request, self.conferences).encode()
             return Response(200, body, "text/html; charset=utf-8", page_headers(self.config))
 
         return handler

@@ -198,6 +198,11 @@ def welcome_to_conference(server: Server, client: Client, channel: Channel) -> N
         client, "JOIN", "CONFERENCE", f"{conference.title} is {conference.state}; {how}",
         channel.name, conference.state, conference.mode, role.value,
     )
+    if role is Role.GUEST:
+        # The guest stage as it stands: what waits for an answer.
+        for item in conference.queue.undecided():
+            if item.state is State.FORWARDED:
+                server.reply(client, "QUEUE", *item_line(channel, conference, item))
 
 
 def replay_history(server: Server, client: Client, channel: Channel) -> None:

@@ -1,3 +1,1890 @@
-// The moderator page (being written).
-import { pageSettings } from "./irc.js";
-pageSettings();
+// The moderation console. A moderator signs in (SASL PLAIN over the
+// WebSocket: the password never appears in a URL), picks a conference, and
+// works its live queue: approve, edit, drop with a reason, reorder (buttons,
+// drag and drop, keys), forward to the guest, hold, claim; bulk actions on a
+// selection. Beside the queue: the published stream (delete, "now
+// answering", "answered"), the audience (mute, ban, disconnect), bans and
+// mutes, and the conference's state, mode and slow mode.
+//
+// Every user-supplied string reaches the page through textContent (el());
+// no inline script or style (the page has a strict CSP).
+
+import { DEFAULT_CAPS, IrcClient, el, pageSettings, parseLine, plainText } from "./irc.js";
+
+const settings = pageSettings();
+const LANG = settings.language === "fr" ? "fr" : "en";
+
+// ------------------------------------------------------------------ words
+
+const WORDS = {
+  en: {
+    sign_in_title: "Sign in",
+    sign_in_intro: "Sign in with your moderator account. Your password is sent only to this server.",
+    account: "Account",
+    password: "Password",
+    sign_in: "Sign in",
+    signing_in: "Signing in…",
+    login_missing: "Enter your account name and your password.",
+    login_failed: "Sign-in failed: wrong account name or password.",
+    connect_failed: "Could not connect to the chat server. Check your connection and try again.",
+    not_moderator: "The account {account} is not a moderator of {channel}: the queue stays empty.",
+    guest_hint: "Guests answer from the guest console.",
+    signed_in_as: "Signed in as {account}",
+    sign_out: "Sign out",
+    conn_connecting: "Connecting…",
+    conn_registered: "Connected",
+    conn_reconnecting: "Connection lost: reconnecting in {s} s…",
+    conn_reconnecting_now: "Reconnecting…",
+    conn_closed: "Disconnected",
+    conn_failed: "Disconnected",
+    offline: "Not connected: the action was not sent.",
+    conference: "Conference",
+    open_conference: "Open",
+    no_conference: "No conference is configured on this server.",
+    controls_title: "Conference settings",
+    state: "State",
+    mode: "Room mode",
+    slow_mode: "Slow mode (seconds, 0 = off)",
+    apply: "Apply",
+    st_scheduled: "Scheduled",
+    st_open: "Open for questions",
+    st_live: "Live",
+    st_closed: "Closed",
+    md_moderated: "Moderated",
+    md_open: "Open (published at once)",
+    md_readonly: "Read-only",
+    stats_title: "Counters",
+    stat_audience: "Audience",
+    stat_queue: "Waiting",
+    stat_oldest: "Oldest waiting",
+    stat_answering: "Now answering",
+    stat_queue_detail: "{held} held, {forwarded} with the guest",
+    none: "–",
+    queue_title: "Queue",
+    release_next: "Release next",
+    queue_empty: "No questions waiting.",
+    select_all: "Select all",
+    n_selected: "{n} selected",
+    approve_selected: "Approve selected",
+    drop_selected: "Drop selected",
+    forward_selected: "Forward selected",
+    hold_selected: "Hold selected",
+    bulk_reason: "Reason for dropping (optional, shown to the authors)",
+    bulk_actions: "Actions on the selected questions",
+    item_label: "Question {id} from {author}",
+    item_actions: "Actions on question {id}",
+    select_item: "Select question {id}",
+    suffix: " question {id}",
+    approve: "Approve",
+    edit: "Edit",
+    drop: "Drop",
+    drop_open: "Drop…",
+    forward: "Forward to guest",
+    hold: "Hold",
+    unhold: "Unhold",
+    claim: "Claim",
+    unclaim: "Unclaim",
+    takeover: "Take over",
+    move_top: "Move question {id} to the top",
+    move_up: "Move question {id} up",
+    move_down: "Move question {id} down",
+    move_bottom: "Move question {id} to the bottom",
+    drag_hint: "Drag to reorder",
+    edit_label: "Edited text of question {id}",
+    publish_edit: "Publish edited text",
+    cancel: "Cancel",
+    drop_reason: "Reason (optional, shown to the author)",
+    confirm_drop: "Drop question {id}",
+    position: "Position {pos}",
+    item_id: "#{id}",
+    waiting_for: "waiting {age}",
+    submitted_at: "Submitted at {time}",
+    state_pending: "Pending",
+    state_held: "Held",
+    state_forwarded: "With the guest",
+    state_published: "Published",
+    state_dropped: "Dropped",
+    decided_by: "{state} by {who}",
+    claimed_by: "Claimed by {who}",
+    claimed_by_you: "Claimed by you",
+    flag_redacted: "Deleted after publication",
+    reason_was: "Reason: {reason}",
+    author_actions: "Moderate {nick}",
+    author_gone: "{nick} is no longer connected.",
+    reasons: ["Off topic", "Already answered", "Duplicate question", "Please stay polite", "Personal data"],
+    stream_title: "Published",
+    stream_empty: "Nothing published yet.",
+    staff_message: "Message to everyone (published at once)",
+    send: "Send",
+    question_n: "Question {id}",
+    answer_to: "Answer to question {id}",
+    votes: "{n} votes",
+    vote_1: "1 vote",
+    badge_answering: "Being answered",
+    badge_answered: "Answered",
+    deleted_by: "Deleted by {who}",
+    deleted_reason: "Deleted by {who}: {reason}",
+    mark_answering: "Now answering",
+    mark_answered: "Answered",
+    delete: "Delete",
+    delete_reason: "Reason for deleting (optional)",
+    confirm_delete: "Delete message",
+    msg_actions: "Actions on the message from {nick} at {time}",
+    audience_title: "Audience",
+    filter_audience: "Filter by nick",
+    staff: "Staff",
+    visitors: "Visitors",
+    audience_empty: "No visitors connected.",
+    more_members: "{n} more: use the filter.",
+    member_actions: "Actions",
+    member_actions_for: " for {nick}",
+    role_op: "Moderator",
+    role_voice: "Guest",
+    reason: "Reason",
+    duration: "Duration",
+    dur_600: "10 minutes",
+    dur_3600: "1 hour",
+    dur_86400: "1 day",
+    dur_0: "Until lifted",
+    mute: "Mute",
+    ban: "Ban",
+    disconnect: "Disconnect",
+    same_address: "{n} other visitors share this address: a ban or mute covers them too.",
+    same_address_1: "1 other visitor shares this address: a ban or mute covers them too.",
+    bans_title: "Bans and mutes",
+    refresh: "Refresh",
+    lift: "Lift",
+    lift_for: " {kind} on {mask}",
+    no_bans: "No bans or mutes.",
+    kind_ban: "Ban",
+    kind_mute: "Mute",
+    until: "until {time}",
+    until_lifted: "until lifted",
+    set_by: "by {who}",
+    help_title: "Keyboard shortcuts",
+    help_intro: "Single keys act on the selected question (highlighted). They do nothing while you type in a field.",
+    shortcuts_enabled: "Enable single-key shortcuts",
+    key_j: "Select the next question",
+    key_k: "Select the previous question",
+    key_a: "Approve",
+    key_d: "Drop (asks for a reason; Enter confirms)",
+    key_e: "Edit, then publish",
+    key_f: "Forward to the guest",
+    key_h: "Hold or unhold",
+    key_c: "Claim or unclaim",
+    key_x: "Tick or untick for bulk actions",
+    key_J: "Move down",
+    key_K: "Move up",
+    key_t: "Move to the top",
+    key_n: "Release the next pending question",
+    key_help: "Go to this help",
+    key_esc: "Close the edit or drop form",
+    show_help: "Shortcuts",
+    dismiss: "Dismiss",
+    done_approve: "Question {id} published.",
+    done_edit: "Question {id} edited and published.",
+    done_drop: "Question {id} dropped.",
+    done_forward: "Question {id} forwarded to the guest.",
+    done_hold: "Question {id} held.",
+    done_unhold: "Question {id} back in the queue.",
+    done_claim: "Question {id} claimed.",
+    done_unclaim: "Question {id} released.",
+    done_takeover: "Question {id} taken over.",
+    done_move: "Question {id} moved.",
+    done_next: "Next question released.",
+    done_bulk: "{n} questions: {action} sent.",
+    done_delete: "Message deleted.",
+    new_item: "New question from {author}.",
+    new_items: "{n} new questions waiting.",
+    decided_elsewhere: "Question {id}: {state} by {who}.",
+    fail_ALREADY_DECIDED: "Question {id} was already {state}{by}.",
+    fail_CLAIMED: "Question {id} is claimed by {who}: take it over first.",
+    fail_QUEUE_EMPTY: "No pending question to release.",
+    fail_WRONG_STATE: "Question {id} cannot do that now: it is {state}.",
+    by_who: " by {who}",
+    error: "Error",
+  },
+  fr: {
+    sign_in_title: "Connexion",
+    sign_in_intro: "Connectez-vous avec votre compte de modération. Votre mot de passe n’est envoyé qu’à ce serveur.",
+    account: "Compte",
+    password: "Mot de passe",
+    sign_in: "Se connecter",
+    signing_in: "Connexion…",
+    login_missing: "Saisissez votre nom de compte et votre mot de passe.",
+    login_failed: "Échec de la connexion : nom de compte ou mot de passe incorrect.",
+    connect_failed: "Impossible de joindre le serveur de discussion. Vérifiez votre connexion et réessayez.",
+    not_moderator: "Le compte {account} ne modère pas {channel} : la file reste vide.",
+    guest_hint: "Les invités répondent depuis la console de l’invité.",
+    signed_in_as: "Connecté en tant que {account}",
+    sign_out: "Se déconnecter",
+    conn_connecting: "Connexion…",
+    conn_registered: "Connecté",
+    conn_reconnecting: "Connexion perdue : nouvel essai dans {s} s…",
+    conn_reconnecting_now: "Reconnexion…",
+    conn_closed: "Déconnecté",
+    conn_failed: "Déconnecté",
+    offline: "Hors connexion : l’action n’a pas été envoyée.",
+    conference: "Conférence",
+    open_conference: "Ouvrir",
+    no_conference: "Aucune conférence n’est configurée sur ce serveur.",
+    controls_title: "Réglages de la conférence",
+    state: "État",
+    mode: "Mode de la salle",
+    slow_mode: "Mode lent (secondes, 0 = désactivé)",
+    apply: "Appliquer",
+    st_scheduled: "Programmée",
+    st_open: "Ouverte aux questions",
+    st_live: "En direct",
+    st_closed: "Terminée",
+    md_moderated: "Modérée",
+    md_open: "Ouverte (publication immédiate)",
+    md_readonly: "Lecture seule",
+    stats_title: "Compteurs",
+    stat_audience: "Public",
+    stat_queue: "En attente",
+    stat_oldest: "Plus ancienne",
+    stat_answering: "Réponse en cours",
+    stat_queue_detail: "{held} mises de côté, {forwarded} chez l’invité",
+    none: "–",
+    queue_title: "File d’attente",
+    release_next: "Publier la suivante",
+    queue_empty: "Aucune question en attente.",
+    select_all: "Tout sélectionner",
+    n_selected: "{n} sélectionnée(s)",
+    approve_selected: "Publier la sélection",
+    drop_selected: "Refuser la sélection",
+    forward_selected: "Transmettre la sélection",
+    hold_selected: "Mettre de côté la sélection",
+    bulk_reason: "Motif du refus (facultatif, montré aux auteurs)",
+    bulk_actions: "Actions sur les questions sélectionnées",
+    item_label: "Question {id} de {author}",
+    item_actions: "Actions sur la question {id}",
+    select_item: "Sélectionner la question {id}",
+    suffix: " la question {id}",
+    approve: "Publier",
+    edit: "Modifier",
+    drop: "Refuser",
+    drop_open: "Refuser…",
+    forward: "Transmettre à l’invité",
+    hold: "Mettre de côté",
+    unhold: "Remettre en file",
+    claim: "Réserver",
+    unclaim: "Libérer",
+    takeover: "Reprendre",
+    move_top: "Placer la question {id} en tête",
+    move_up: "Monter la question {id}",
+    move_down: "Descendre la question {id}",
+    move_bottom: "Placer la question {id} en dernier",
+    drag_hint: "Glisser pour réordonner",
+    edit_label: "Texte modifié de la question {id}",
+    publish_edit: "Publier le texte modifié",
+    cancel: "Annuler",
+    drop_reason: "Motif (facultatif, montré à l’auteur)",
+    confirm_drop: "Refuser la question {id}",
+    position: "Rang {pos}",
+    item_id: "n° {id}",
+    waiting_for: "attend depuis {age}",
+    submitted_at: "Envoyée à {time}",
+    state_pending: "En attente",
+    state_held: "De côté",
+    state_forwarded: "Chez l’invité",
+    state_published: "Publiée",
+    state_dropped: "Refusée",
+    decided_by: "{state} par {who}",
+    claimed_by: "Réservée par {who}",
+    claimed_by_you: "Réservée par vous",
+    flag_redacted: "Supprimée après publication",
+    reason_was: "Motif : {reason}",
+    author_actions: "Modérer {nick}",
+    author_gone: "{nick} n’est plus connecté.",
+    reasons: ["Hors sujet", "Déjà répondu", "Question en double", "Merci de rester courtois", "Données personnelles"],
+    stream_title: "Publié",
+    stream_empty: "Rien n’a encore été publié.",
+    staff_message: "Message à tous (publié immédiatement)",
+    send: "Envoyer",
+    question_n: "Question {id}",
+    answer_to: "Réponse à la question {id}",
+    votes: "{n} votes",
+    vote_1: "1 vote",
+    badge_answering: "Réponse en cours",
+    badge_answered: "Répondue",
+    deleted_by: "Supprimé par {who}",
+    deleted_reason: "Supprimé par {who} : {reason}",
+    mark_answering: "Réponse en cours",
+    mark_answered: "Répondue",
+    delete: "Supprimer",
+    delete_reason: "Motif de la suppression (facultatif)",
+    confirm_delete: "Supprimer le message",
+    msg_actions: "Actions sur le message de {nick} à {time}",
+    audience_title: "Public",
+    filter_audience: "Filtrer par pseudo",
+    staff: "Équipe",
+    visitors: "Visiteurs",
+    audience_empty: "Aucun visiteur connecté.",
+    more_members: "{n} de plus : utilisez le filtre.",
+    member_actions: "Actions",
+    member_actions_for: " pour {nick}",
+    role_op: "Modération",
+    role_voice: "Invité",
+    reason: "Motif",
+    duration: "Durée",
+    dur_600: "10 minutes",
+    dur_3600: "1 heure",
+    dur_86400: "1 jour",
+    dur_0: "Jusqu’à levée",
+    mute: "Rendre muet",
+    ban: "Bannir",
+    disconnect: "Déconnecter",
+    same_address: "{n} autres visiteurs partagent cette adresse : un bannissement ou une mise en sourdine les concerne aussi.",
+    same_address_1: "1 autre visiteur partage cette adresse : un bannissement ou une mise en sourdine le concerne aussi.",
+    bans_title: "Bannissements et sourdines",
+    refresh: "Actualiser",
+    lift: "Lever",
+    lift_for: " {kind} sur {mask}",
+    no_bans: "Aucun bannissement ni sourdine.",
+    kind_ban: "Bannissement",
+    kind_mute: "Sourdine",
+    until: "jusqu’à {time}",
+    until_lifted: "jusqu’à levée",
+    set_by: "par {who}",
+    help_title: "Raccourcis clavier",
+    help_intro: "Les touches agissent sur la question sélectionnée (en surbrillance). Elles sont sans effet pendant la saisie dans un champ.",
+    shortcuts_enabled: "Activer les raccourcis à une touche",
+    key_j: "Sélectionner la question suivante",
+    key_k: "Sélectionner la question précédente",
+    key_a: "Publier",
+    key_d: "Refuser (demande un motif ; Entrée confirme)",
+    key_e: "Modifier, puis publier",
+    key_f: "Transmettre à l’invité",
+    key_h: "Mettre de côté ou remettre en file",
+    key_c: "Réserver ou libérer",
+    key_x: "Cocher ou décocher pour les actions groupées",
+    key_J: "Descendre",
+    key_K: "Monter",
+    key_t: "Placer en tête",
+    key_n: "Publier la prochaine question en attente",
+    key_help: "Aller à cette aide",
+    key_esc: "Fermer le formulaire de modification ou de refus",
+    show_help: "Raccourcis",
+    dismiss: "Fermer",
+    done_approve: "Question {id} publiée.",
+    done_edit: "Question {id} modifiée et publiée.",
+    done_drop: "Question {id} refusée.",
+    done_forward: "Question {id} transmise à l’invité.",
+    done_hold: "Question {id} mise de côté.",
+    done_unhold: "Question {id} remise en file.",
+    done_claim: "Question {id} réservée.",
+    done_unclaim: "Question {id} libérée.",
+    done_takeover: "Question {id} reprise.",
+    done_move: "Question {id} déplacée.",
+    done_next: "Question suivante publiée.",
+    done_bulk: "{n} questions : {action} envoyé.",
+    done_delete: "Message supprimé.",
+    new_item: "Nouvelle question de {author}.",
+    new_items: "{n} nouvelles questions en attente.",
+    decided_elsewhere: "Question {id} : {state} par {who}.",
+    fail_ALREADY_DECIDED: "La question {id} a déjà été traitée ({state}{by}).",
+    fail_CLAIMED: "La question {id} est réservée par {who} : reprenez-la d’abord.",
+    fail_QUEUE_EMPTY: "Aucune question en attente à publier.",
+    fail_WRONG_STATE: "Impossible pour la question {id} : elle est {state}.",
+    by_who: " par {who}",
+    error: "Erreur",
+  },
+};
+
+function t(key, vars = {}) {
+  const text = WORDS[LANG][key] ?? WORDS.en[key] ?? key;
+  return String(text).replace(/\{(\w+)\}/g, (_, name) => (name in vars ? String(vars[name]) : ""));
+}
+
+const STATES = ["scheduled", "open", "live", "closed"];
+const MODES = ["moderated", "open", "readonly"];
+const UNDECIDED = new Set(["pending", "held", "forwarded"]);
+const GHOST_MS = 8000; // a decided question stays in place this long
+const STREAM_MAX = 300;
+const AUDIENCE_MAX = 200;
+
+// ------------------------------------------------------------------ helpers
+
+// rfc1459 case mapping, as the server announces.
+function fold(name) {
+  return String(name).toLowerCase().replace(/[[\]\\~]/g, (c) => ({ "[": "{", "]": "}", "\\": "|", "~": "^" })[c]);
+}
+
+let uid = 0;
+const newId = (prefix) => `${prefix}-${++uid}`;
+
+function hiddenText(text) {
+  return el("span", { class: "visually-hidden" }, text);
+}
+
+// A button whose visible label is completed, for assistive technology, by
+// a hidden suffix (so its accessible name starts with the visible label).
+function button(label, { suffix = "", cls = "small", onclick = null, type = "button", title = null } = {}) {
+  return el("button", { type, class: cls, onclick, title }, label, suffix ? hiddenText(suffix) : null);
+}
+
+function iconButton(icon, name, onclick) {
+  return el("button", { type: "button", class: "small icon", title: name, onclick },
+    el("span", { "aria-hidden": "true" }, icon), hiddenText(name));
+}
+
+function field(labelText, control, cls = "field") {
+  if (!control.id) control.id = newId("f");
+  return el("div", { class: cls }, el("label", { for: control.id }, labelText), control);
+}
+
+function formatAge(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min${s < 600 ? ` ${String(s % 60).padStart(2, "0")} s` : ""}`;
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}`;
+}
+
+const LOCALE = LANG === "fr" ? "fr-FR" : "en-GB";
+const clockFormat = new Intl.DateTimeFormat(LOCALE, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+const dateFormat = new Intl.DateTimeFormat(LOCALE, { dateStyle: "short", timeStyle: "short" });
+const BASE_TITLE = document.title;
+
+// ------------------------------------------------------------------ the IRC client
+
+// irc.js gives up when the account's nick is already taken (the same
+// moderator in a second tab); once SASL succeeded any free nick will do.
+class ModeratorIrc extends IrcClient {
+  receive(line) {
+    if (!this.registered && line.includes(" 903 ")) this.saslDone = true;
+    if (!this.registered && this.saslDone && / 433 /.test(line)) {
+      const msg = parseLine(line);
+      if (msg.command === "433") {
+        this.nick = `${this.wantedNick.slice(0, 24)}_${Math.floor(Math.random() * 1000)}`;
+        this.send("NICK", [this.nick]);
+        return;
+      }
+    }
+    super.receive(line);
+  }
+}
+
+// ------------------------------------------------------------------ state
+
+const S = {
+  irc: null,
+  account: "",
+  loginFailed: false,
+  everRegistered: false,
+  channel: settings.conference || "",
+  joined: false,
+  role: "",
+  info: {},
+  items: new Map(), // id -> item
+  selected: null,
+  checked: new Set(),
+  members: new Map(), // folded nick -> member
+  namesOpen: false,
+  messages: new Map(), // msgid -> entry
+  questions: new Map(), // item id -> entry (published question)
+  answering: null,
+  skew: 0, // server clock minus ours, ms
+  dropReasons: new Map(),
+  newCount: 0,
+  newTimer: null,
+  listing: false,
+  renderQueued: false,
+  audienceQueued: false,
+  shortcuts: true,
+};
+
+const serverNow = () => Date.now() + S.skew;
+const isMe = (who) => who && who !== "*" && (fold(who) === fold(S.account) || (S.irc && fold(who) === fold(S.irc.nick)));
+const sameChannel = (a) => a && S.channel && fold(a) === fold(S.channel);
+const online = () => S.irc && S.irc.registered;
+
+// ------------------------------------------------------------------ page skeleton
+
+const main = document.getElementById("main");
+const V = {}; // the page's fixed nodes
+
+function buildPage() {
+  V.announce = el("div", { class: "visually-hidden", role: "status", "aria-live": "polite" });
+  V.alerts = el("div", { class: "alerts", id: "alerts", "aria-live": "assertive", "aria-relevant": "additions" });
+
+  // Sign-in form.
+  V.account = el("input", { id: "login-account", name: "username", autocomplete: "username", autocapitalize: "none", spellcheck: "false", required: true });
+  V.password = el("input", { id: "login-password", name: "password", type: "password", autocomplete: "current-password", required: true });
+  V.loginError = el("p", { id: "login-error", class: "error", role: "alert" });
+  V.loginButton = el("button", { type: "submit" }, t("sign_in"));
+  V.loginForm = el("form", { class: "login-form", method: "post", action: "#", "aria-describedby": "login-intro", onsubmit: onLogin },
+    field(t("account"), V.account),
+    field(t("password"), V.password),
+    V.loginError,
+    V.loginButton);
+  V.login = el("section", { class: "login", id: "login", "aria-labelledby": "login-title" },
+    el("h2", { id: "login-title" }, t("sign_in_title")),
+    el("p", { id: "login-intro", class: "status" }, t("sign_in_intro")),
+    V.loginForm);
+
+  // Top bar: who, connection, conference, sign out.
+  V.who = el("span", { class: "who" });
+  V.conn = el("span", { class: "conn", role: "status" });
+  V.confSelect = el("select", { id: "conference-select" });
+  V.confForm = el("form", { class: "conf-pick", onsubmit: (e) => { e.preventDefault(); openConference(V.confSelect.value); } },
+    el("label", { for: "conference-select" }, t("conference")), V.confSelect,
+    el("button", { type: "submit", class: "small secondary" }, t("open_conference")));
+  V.topbar = el("div", { class: "topbar" },
+    el("p", { class: "session" }, V.who, " ", V.conn),
+    V.confForm,
+    el("a", { href: "#help", class: "help-link" }, t("show_help")),
+    el("button", { type: "button", class: "small secondary", onclick: signOut }, t("sign_out")));
+
+  // Counters.
+  V.statAudience = el("dd", { id: "stat-audience" }, "0");
+  V.statQueue = el("dd", { id: "stat-queue" }, "0");
+  V.statQueueDetail = el("span", { class: "detail" });
+  V.statOldest = el("dd", { id: "stat-oldest" }, t("none"));
+  V.statAnswering = el("dd", { id: "stat-answering" }, t("none"));
+  V.stats = el("dl", { class: "stats" },
+    el("div", {}, el("dt", {}, t("stat_audience")), V.statAudience),
+    el("div", {}, el("dt", {}, t("stat_queue")), V.statQueue),
+    el("div", {}, el("dt", {}, t("stat_oldest")), V.statOldest),
+    el("div", {}, el("dt", {}, t("stat_answering")), V.statAnswering));
+
+  // Conference state and mode.
+  V.confTitle = el("h2", { id: "conf-title" });
+  V.stateSelect = el("select", { id: "conf-state" }, STATES.map((s) => el("option", { value: s }, t(`st_${s}`))));
+  V.modeSelect = el("select", { id: "conf-mode" }, MODES.map((m) => el("option", { value: m }, t(`md_${m}`))));
+  V.slowInput = el("input", { id: "conf-slow", type: "number", min: "0", max: "3600", step: "1", inputmode: "numeric", value: "0" });
+  const setting = (labelText, control, onApply) => el("form", { class: "setting", onsubmit: (e) => { e.preventDefault(); onApply(); } },
+    el("label", { for: control.id }, labelText), el("div", { class: "inline" }, control,
+      el("button", { type: "submit", class: "small secondary" }, t("apply"), hiddenText(`: ${labelText}`))));
+  V.controls = el("section", { class: "controls", "aria-labelledby": "conf-title" },
+    V.confTitle,
+    el("div", { class: "settings-row", role: "group", "aria-label": t("controls_title") },
+      setting(t("state"), V.stateSelect, () => act("CONF", [S.channel, "STATE", V.stateSelect.value])),
+      setting(t("mode"), V.modeSelect, () => act("CONF", [S.channel, "SET", "mode", V.modeSelect.value])),
+      setting(t("slow_mode"), V.slowInput, () => act("CONF", [S.channel, "SET", "slow_mode", String(Math.max(0, parseInt(V.slowInput.value, 10) || 0))]))),
+    V.stats);
+
+  // Queue.
+  V.selectAll = el("input", { type: "checkbox", id: "select-all", onchange: onSelectAll });
+  V.selectedCount = el("span", { class: "selected-count", "aria-live": "polite" });
+  V.bulkReason = el("input", { id: "bulk-reason", list: "drop-reasons", autocomplete: "off" });
+  V.bulkButtons = [
+    button(t("approve_selected"), { cls: "small", onclick: () => bulk("APPROVE") }),
+    button(t("drop_selected"), { cls: "small danger", onclick: () => bulk("DROP") }),
+    button(t("forward_selected"), { cls: "small secondary", onclick: () => bulk("FORWARD") }),
+    button(t("hold_selected"), { cls: "small secondary", onclick: () => bulk("HOLD") }),
+  ];
+  V.nextButton = el("button", { type: "button", id: "release-next", class: "next", onclick: releaseNext }, t("release_next"),
+    el("kbd", { "aria-hidden": "true" }, "n"));
+  V.queueList = el("ol", { id: "queue-list", class: "queue", "aria-labelledby": "queue-title" });
+  V.queueEmpty = el("p", { class: "empty status" }, t("queue_empty"));
+  V.queueCount = el("span", { class: "count" });
+  V.queue = el("section", { class: "queue-panel", id: "queue", "aria-labelledby": "queue-title" },
+    el("div", { class: "panel-head" },
+      el("h2", { id: "queue-title", tabindex: "-1" }, t("queue_title"), " ", V.queueCount),
+      V.nextButton),
+    el("div", { class: "bulk", role: "group", "aria-label": t("bulk_actions") },
+      el("span", { class: "check-all" }, V.selectAll, el("label", { for: "select-all" }, t("select_all"))),
+      V.selectedCount,
+      el("span", { class: "bulk-reason" }, el("label", { for: "bulk-reason" }, t("bulk_reason")), V.bulkReason),
+      el("span", { class: "bulk-buttons" }, V.bulkButtons)),
+    V.queueEmpty,
+    V.queueList,
+    el("datalist", { id: "drop-reasons" }, WORDS[LANG].reasons.map((r) => el("option", { value: r }))));
+
+  // Published stream.
+  V.staffInput = el("input", { id: "staff-message", autocomplete: "off", maxlength: "400" });
+  V.streamList = el("ol", { id: "stream-list", class: "stream scroll", tabindex: "0", "aria-labelledby": "stream-title" });
+  V.streamEmpty = el("p", { class: "empty status" }, t("stream_empty"));
+  V.stream = el("section", { class: "stream-panel", id: "stream", "aria-labelledby": "stream-title" },
+    el("h2", { id: "stream-title" }, t("stream_title")),
+    el("form", { class: "staff-form", onsubmit: onStaffMessage },
+      el("label", { for: "staff-message" }, t("staff_message")),
+      el("div", { class: "inline" }, V.staffInput, el("button", { type: "submit", class: "small" }, t("send")))),
+    V.streamEmpty,
+    V.streamList);
+
+  // Audience.
+  V.filter = el("input", { id: "audience-filter", type: "search", autocomplete: "off", oninput: () => scheduleAudience() });
+  V.staffList = el("ul", { class: "members staff-list", "aria-label": t("staff") });
+  V.visitorList = el("ul", { class: "members visitor-list", id: "visitor-list", "aria-label": t("visitors") });
+  V.audienceEmpty = el("p", { class: "empty status" }, t("audience_empty"));
+  V.audienceMore = el("p", { class: "status", hidden: true });
+  V.audienceCount = el("span", { class: "count" });
+  V.audience = el("section", { class: "audience-panel", id: "audience", "aria-labelledby": "audience-title" },
+    el("h2", { id: "audience-title" }, t("audience_title"), " ", V.audienceCount),
+    field(t("filter_audience"), V.filter),
+    el("h3", {}, t("staff")), V.staffList,
+    el("h3", {}, t("visitors")), V.audienceEmpty, V.visitorList, V.audienceMore);
+
+  // Bans and mutes.
+  V.bansList = el("ul", { id: "bans-list", class: "bans" });
+  V.bansEmpty = el("p", { class: "empty status" }, t("no_bans"));
+  V.bans = el("section", { class: "bans-panel", id: "bans", "aria-labelledby": "bans-title" },
+    el("div", { class: "panel-head" }, el("h2", { id: "bans-title" }, t("bans_title")),
+      button(t("refresh"), { cls: "small secondary", suffix: `: ${t("bans_title")}`, onclick: refreshBans })),
+    V.bansEmpty, V.bansList);
+
+  // Keyboard help.
+  V.shortcutsToggle = el("input", { type: "checkbox", id: "shortcuts-on", checked: true,
+    onchange: () => { S.shortcuts = V.shortcutsToggle.checked; } });
+  const keys = [["j", "key_j"], ["k", "key_k"], ["a", "key_a"], ["d", "key_d"], ["e", "key_e"], ["f", "key_f"],
+    ["h", "key_h"], ["c", "key_c"], ["x", "key_x"], ["Shift + J", "key_J"], ["Shift + K", "key_K"], ["t", "key_t"],
+    ["n", "key_n"], ["?", "key_help"], ["Esc", "key_esc"]];
+  V.help = el("section", { class: "help-panel", id: "help", tabindex: "-1", "aria-labelledby": "help-title" },
+    el("h2", { id: "help-title" }, t("help_title")),
+    el("p", {}, t("help_intro")),
+    el("p", { class: "toggle" }, V.shortcutsToggle, el("label", { for: "shortcuts-on" }, t("shortcuts_enabled"))),
+    el("dl", { class: "keys" }, keys.map(([key, word]) => el("div", {}, el("dt", {}, el("kbd", {}, key)), el("dd", {}, t(word))))));
+
+  V.console = el("div", { id: "console", class: "console", hidden: true },
+    V.topbar, V.alerts, V.controls,
+    el("div", { class: "columns" }, V.queue, el("div", { class: "side" }, V.stream, V.audience, V.bans)),
+    V.help);
+
+  main.append(V.login, V.console, V.announce);
+  V.account.focus();
+}
+
+// ------------------------------------------------------------------ announcements
+
+let announceTimer = null;
+function announce(text) {
+  clearTimeout(announceTimer);
+  V.announce.textContent = "";
+  announceTimer = setTimeout(() => { V.announce.textContent = text; }, 50);
+}
+
+function showAlert(text, kind = "error") {
+  const note = el("p", { class: `alert ${kind}` }, el("span", { class: "alert-text" }, text));
+  const close = button(t("dismiss"), { cls: "small secondary dismiss", onclick: () => note.remove() });
+  note.append(close);
+  V.alerts.append(note);
+  while (V.alerts.children.length > 4) V.alerts.firstElementChild.remove();
+  setTimeout(() => note.remove(), 20000);
+}
+
+// ------------------------------------------------------------------ sign in / out
+
+function onLogin(event) {
+  event.preventDefault();
+  const account = V.account.value.trim();
+  const password = V.password.value;
+  V.loginError.textContent = "";
+  if (!account || !password) {
+    V.loginError.textContent = t("login_missing");
+    (account ? V.password : V.account).focus();
+    return;
+  }
+  V.loginButton.disabled = true;
+  V.loginButton.textContent = t("signing_in");
+  startSession(account, password);
+}
+
+function loginFailed(text) {
+  V.loginButton.disabled = false;
+  V.loginButton.textContent = t("sign_in");
+  V.loginError.textContent = text;
+  V.password.value = "";
+  V.password.focus();
+}
+
+function startSession(account, password) {
+  if (S.irc) S.irc.close();
+  S.account = account;
+  S.loginFailed = false;
+  S.everRegistered = false;
+  const caps = [...DEFAULT_CAPS, "userhost-in-names", "extended-join"];
+  const irc = new ModeratorIrc({ nick: account, account, password, caps });
+  S.irc = irc;
+  const mine = (fn) => (...args) => { if (S.irc === irc) fn(...args); };
+  irc.on("loginfailed", mine(() => {
+    S.loginFailed = true;
+    irc.close();
+    S.irc = null;
+    loginFailed(t("login_failed"));
+  }));
+  irc.on("registered", mine(onRegistered));
+  irc.on("state", mine(onConnState));
+  irc.on("close", mine(() => {
+    if (!S.everRegistered && !S.loginFailed) {
+      irc.close();
+      S.irc = null;
+      loginFailed(t("connect_failed"));
+    }
+  }));
+  irc.on("serverError", mine((text) => { if (S.everRegistered) showAlert(plainText(text)); }));
+  irc.on("message", mine(onMessage));
+  irc.connect();
+}
+
+function onRegistered() {
+  const first = !S.everRegistered;
+  S.everRegistered = true;
+  if (first) {
+    V.password.value = "";
+    V.loginButton.disabled = false;
+    V.loginButton.textContent = t("sign_in");
+    V.login.hidden = true;
+    V.console.hidden = false;
+    V.who.textContent = t("signed_in_as", { account: S.account });
+  }
+  loadConferences().then(() => {
+    if (S.channel) joinConference(first);
+    else showAlert(t("no_conference"));
+  });
+}
+
+function onConnState(state, detail) {
+  const text = state === "reconnecting" && detail ? t("conn_reconnecting", { s: detail })
+    : state === "reconnecting" ? t("conn_reconnecting_now") : t(`conn_${state}`);
+  V.conn.textContent = text;
+  V.conn.className = `conn conn-${state}`;
+  if (state !== "registered") {
+    S.joined = false;
+    V.console.dataset.ready = "false";
+  }
+}
+
+function signOut() {
+  if (S.irc) S.irc.close();
+  S.irc = null;
+  S.everRegistered = false;
+  resetConference();
+  V.console.hidden = true;
+  V.login.hidden = false;
+  V.alerts.replaceChildren();
+  V.account.focus();
+}
+
+// ------------------------------------------------------------------ conferences
+
+async function loadConferences() {
+  const replies = await S.irc.request("CONF", ["LIST"]);
+  const list = replies.filter((m) => m.command === "CONF" && m.params[1] === "LIST");
+  V.confSelect.replaceChildren(...list.map((m) => el("option", { value: m.params[2] }, `${plainText(m.params[5] || m.params[2])} (${m.params[2]})`)));
+  if (!S.channel && list.length) S.channel = list[0].params[2];
+  if (S.channel && !list.some((m) => fold(m.params[2]) === fold(S.channel))) {
+    V.confSelect.append(el("option", { value: S.channel }, S.channel));
+  }
+  V.confSelect.value = S.channel;
+  V.confForm.hidden = list.length < 2;
+}
+
+function resetConference() {
+  S.items.forEach((item) => item.node.remove());
+  S.items.clear();
+  S.checked.clear();
+  S.selected = null;
+  S.members.forEach((m) => m.node.remove());
+  S.members.clear();
+  S.messages.clear();
+  S.questions.clear();
+  V.streamList.replaceChildren();
+  V.bansList.replaceChildren();
+  S.info = {};
+  S.answering = null;
+  S.joined = false;
+  S.role = "";
+  V.console.dataset.ready = "false";
+  scheduleRender();
+  scheduleAudience();
+}
+
+function openConference(channel) {
+  if (!channel || fold(channel) === fold(S.channel)) return;
+  if (online() && S.channel) S.irc.send("PART", [S.channel]);
+  resetConference();
+  S.channel = channel;
+  if (online()) joinConference(true);
+}
+
+async function joinConference(fresh) {
+  const irc = S.irc;
+  const channel = S.channel;
+  V.console.dataset.ready = "false";
+  if (!fresh) {
+    // After a reconnection the server's view wins: rebuild everything.
+    resetConference();
+    S.channel = channel;
+  }
+  await irc.request("JOIN", [channel]);
+  if (irc !== S.irc || channel !== S.channel) return;
+  await refreshInfo();
+  if (S.role === "moderator" || S.role === "admin") {
+    S.listing = true;
+    await irc.request("QUEUE", [channel, "LIST"]);
+    S.listing = false;
+    refreshBans();
+  } else {
+    showAlert(`${t("not_moderator", { account: S.account, channel })}${S.role === "guest" ? ` ${t("guest_hint")}` : ""}`);
+  }
+  if (irc !== S.irc || channel !== S.channel) return;
+  S.joined = true;
+  scheduleRender();
+  V.console.dataset.ready = "true";
+}
+
+async function refreshInfo() {
+  const replies = await S.irc.request("CONF", [S.channel, "INFO"]);
+  for (const m of replies) {
+    if (m.command === "CONF" && m.params[1] === "INFO") S.info[m.params[2]] = m.params[3] ?? "";
+  }
+  if (S.info.role) S.role = S.info.role;
+  if (S.info.now_answering) S.answering = S.info.now_answering;
+  renderInfo();
+}
+
+function renderInfo() {
+  const info = S.info;
+  V.confTitle.textContent = "";
+  V.confTitle.append(plainText(info.title || S.channel), " ", el("span", { class: "channel" }, `(${S.channel})`));
+  if (info.state && document.activeElement !== V.stateSelect) V.stateSelect.value = info.state;
+  if (info.mode && document.activeElement !== V.modeSelect) V.modeSelect.value = info.mode;
+  if (info.slow_mode !== undefined && document.activeElement !== V.slowInput) V.slowInput.value = info.slow_mode || "0";
+  V.controls.dataset.state = info.state || "";
+  V.statAnswering.textContent = S.answering ? t("item_id", { id: S.answering }) : t("none");
+  document.title = info.title ? `${plainText(info.title)} – ${BASE_TITLE}` : BASE_TITLE;
+}
+
+// ------------------------------------------------------------------ incoming lines
+
+function onMessage(msg) {
+  if (msg.tags.time) {
+    const stamp = Date.parse(msg.tags.time);
+    if (!Number.isNaN(stamp) && !msg.tags.batch) S.skew = stamp - Date.now();
+  }
+  switch (msg.command) {
+    case "QUEUE":
+      if (sameChannel(msg.params[0]) && msg.params[1] === "ITEM") onItem(msg.params.slice(2));
+      break;
+    case "PRIVMSG":
+    case "NOTICE":
+      if (sameChannel(msg.params[0])) onChannelMessage(msg);
+      break;
+    case "REDACT":
+      if (sameChannel(msg.params[0])) onRedact(msg);
+      break;
+    case "CONF":
+      onConf(msg);
+      break;
+    case "TOPIC":
+      if (sameChannel(msg.params[0])) { S.info.title = msg.params[1] || ""; renderInfo(); }
+      break;
+    case "353":
+      if (sameChannel(msg.params[2])) onNames(msg.params[3] || "");
+      break;
+    case "366":
+      if (S.namesOpen && sameChannel(msg.params[1])) endNames();
+      break;
+    case "JOIN":
+    case "PART":
+    case "KICK":
+    case "QUIT":
+    case "NICK":
+    case "MODE":
+      onMembership(msg);
+      break;
+    case "FAIL":
+      onFail(msg);
+      break;
+    case "NOTE":
+      onNote(msg);
+      break;
+    default:
+      if (/^[45]\d\d$/.test(msg.command) && S.irc && S.irc.registered && msg.command !== "433") {
+        showAlert(plainText(msg.params[msg.params.length - 1] || msg.command));
+      }
+  }
+}
+
+function onFail(msg) {
+  const [command, code, ...context] = msg.params;
+  const description = plainText(context.pop() || code);
+  let text = description;
+  if (command === "QUEUE" && WORDS.en[`fail_${code}`]) {
+    const id = context[1] || "";
+    const item = S.items.get(id);
+    const decided = /already (\w+)(?: by (\S+))?/.exec(description);
+    const claimed = / by (\S+)$/.exec(description);
+    const stateWord = (name) => (WORDS.en[`state_${name}`] ? t(`state_${name}`).toLowerCase() : name);
+    if (code === "ALREADY_DECIDED" && decided) {
+      text = t("fail_ALREADY_DECIDED", { id, state: stateWord(decided[1]), by: decided[2] ? t("by_who", { who: decided[2] }) : "" });
+    } else if (code === "CLAIMED" && claimed) {
+      text = t("fail_CLAIMED", { id, who: claimed[1] });
+    } else if (code === "QUEUE_EMPTY") {
+      text = t("fail_QUEUE_EMPTY");
+    } else if (code === "WRONG_STATE" && item) {
+      text = t("fail_WRONG_STATE", { id, state: stateWord(item.state) });
+    }
+  }
+  showAlert(text);
+}
+
+function onNote(msg) {
+  const [command, code, ...context] = msg.params;
+  const description = plainText(context[context.length - 1] || "");
+  if (command === "JOIN" && code === "CONFERENCE" && sameChannel(context[0])) {
+    S.info.state = context[1];
+    S.info.mode = context[2];
+    S.role = context[3];
+    renderInfo();
+  } else if (command === "CONF") {
+    announce(description);
+    if (["BAN", "UNBAN", "MUTE", "UNMUTE"].includes(code) && sameChannel(context[0])) refreshBans();
+  } else if (code === "RATE_LIMITED") {
+    showAlert(description, "warn");
+  }
+}
+
+function onConf(msg) {
+  const [channel, sub, ...rest] = msg.params;
+  if (!sameChannel(channel)) return;
+  if (sub === "VOTES") {
+    const entry = S.questions.get(rest[0]);
+    if (entry) { entry.votes = parseInt(rest[1], 10) || 0; renderEntry(entry); }
+  }
+}
+
+// ------------------------------------------------------------------ the queue
+
+function onItem(fields) {
+  const [id, state, pos, author, submitted, claimed, decided, flags, text = ""] = fields;
+  let item = S.items.get(id);
+  const flagList = flags && flags !== "*" ? flags.split(",") : [];
+  if (!UNDECIDED.has(state)) {
+    if (flagList.includes("redacted")) markQuestionRedacted(id);
+    if (!item || item.decidedAt) {
+      if (item) { Object.assign(item, { flags: flagList }); item.dirty = true; scheduleRender(); }
+      return;
+    }
+    Object.assign(item, { state, decided, claimed, flags: flagList, text, decidedAt: Date.now(), sortKey: item.pos - 0.5, pos: 0, dirty: true });
+    S.checked.delete(id);
+    renumber();
+    if (!isMe(decided) && (S.selected === id || item.node.contains(document.activeElement))) {
+      announce(t("decided_elsewhere", { id, state: t(`state_${state}`).toLowerCase(), who: decided }));
+    }
+    if (isMe(decided) && S.selected === id) {
+      // Decided here: the keyboard moves on to the next waiting question.
+      const next = sortedItems().find((other) => undecided(other) && other.sortKey > item.sortKey) || sortedUndecided().pop();
+      if (next) selectItem(next.id, document.activeElement === item.node);
+    }
+    scheduleRender();
+    return;
+  }
+  const isNew = !item;
+  if (isNew) {
+    item = { id, node: null, dirty: true };
+    S.items.set(id, item);
+    createItemNode(item);
+    if (!S.listing) noteNewItem(author);
+  }
+  Object.assign(item, { state, pos: parseInt(pos, 10) || 0, author, submitted: parseInt(submitted, 10) || 0, claimed, decided, flags: flagList, text, dirty: true });
+  renumber(item);
+  scheduleRender();
+}
+
+// A line carries only the item that changed: the others' positions follow
+// (positions are ranks among the undecided questions).
+function renumber(changed = null) {
+  const order = [...S.items.values()]
+    .filter((i) => undecided(i) && i !== changed)
+    .sort((a, b) => a.pos - b.pos || Number(a.id) - Number(b.id));
+  if (changed && undecided(changed)) order.splice(Math.max(0, Math.min(order.length, changed.pos - 1)), 0, changed);
+  order.forEach((i, index) => {
+    if (i.pos !== index + 1) { i.pos = index + 1; i.dirty = true; }
+    i.sortKey = i.pos;
+  });
+}
+
+function noteNewItem(author) {
+  S.newCount += 1;
+  S.lastAuthor = author;
+  if (S.newTimer) return;
+  S.newTimer = setTimeout(() => {
+    announce(S.newCount === 1 ? t("new_item", { author: S.lastAuthor }) : t("new_items", { n: S.newCount }));
+    S.newCount = 0;
+    S.newTimer = null;
+  }, 1500);
+}
+
+const undecided = (item) => UNDECIDED.has(item.state) && !item.decidedAt;
+const sortedItems = () => [...S.items.values()].sort((a, b) => a.sortKey - b.sortKey || Number(a.id) - Number(b.id));
+const sortedUndecided = () => sortedItems().filter(undecided);
+
+function createItemNode(item) {
+  const id = item.id;
+  const base = `item-${id}`;
+  const n = {};
+  n.check = el("input", { type: "checkbox", id: `${base}-check`, class: "item-check",
+    onchange: () => { if (n.check.checked) S.checked.add(id); else S.checked.delete(id); renderBulk(); } });
+  n.grip = el("span", { class: "grip", draggable: "true", "aria-hidden": "true", title: t("drag_hint") }, "⠿");
+  n.author = el("button", { type: "button", class: "author linklike", dir: "auto", onclick: () => focusMember(item.author) });
+  n.idText = el("span", { class: "item-id" });
+  n.pos = el("span", { class: "pos" });
+  n.age = el("span", { class: "age" });
+  n.stateBadge = el("span", { class: "badge" });
+  n.claim = el("span", { class: "badge claim", hidden: true });
+  n.flags = el("span", { class: "badge flag", hidden: true });
+  n.reason = el("span", { class: "reason", hidden: true });
+  n.text = el("p", { class: "message-text", id: `${base}-text`, dir: "auto" });
+
+  n.editText = el("textarea", { id: `${base}-edit`, rows: "3", maxlength: "400" });
+  n.editor = el("form", { class: "editor", id: `${base}-editor`, hidden: true, onsubmit: (e) => { e.preventDefault(); submitEdit(item); } },
+    el("label", { for: n.editText.id }, t("edit_label", { id })), n.editText,
+    el("div", { class: "form-buttons" },
+      el("button", { type: "submit", class: "small" }, t("publish_edit")),
+      button(t("cancel"), { cls: "small secondary", suffix: `: ${t("edit")}`, onclick: () => closeEditor(item, true) })));
+  n.editor.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") { e.preventDefault(); closeEditor(item, true); }
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); submitEdit(item); }
+  });
+  n.dropReason = el("input", { id: `${base}-reason`, list: "drop-reasons", autocomplete: "off", maxlength: "300" });
+  n.dropper = el("form", { class: "dropper", id: `${base}-dropper`, hidden: true, onsubmit: (e) => { e.preventDefault(); submitDrop(item); } },
+    el("label", { for: n.dropReason.id }, t("drop_reason")),
+    el("div", { class: "inline" }, n.dropReason,
+      el("button", { type: "submit", class: "small danger" }, t("confirm_drop", { id })),
+      button(t("cancel"), { cls: "small secondary", suffix: `: ${t("drop")}`, onclick: () => closeDropper(item, true) })));
+  n.dropper.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") { e.preventDefault(); closeDropper(item, true); }
+  });
+
+  const suffix = t("suffix", { id });
+  n.approve = button(t("approve"), { cls: "small approve", suffix, onclick: () => queueAction("APPROVE", item) });
+  n.edit = button(t("edit"), { cls: "small secondary", suffix, onclick: () => openEditor(item) });
+  n.drop = button(t("drop_open"), { cls: "small secondary danger-outline", suffix, onclick: () => openDropper(item) });
+  n.drop.setAttribute("aria-expanded", "false");
+  n.drop.setAttribute("aria-controls", n.dropper.id);
+  n.edit.setAttribute("aria-expanded", "false");
+  n.edit.setAttribute("aria-controls", n.editor.id);
+  n.forward = button(t("forward"), { cls: "small secondary", suffix, onclick: () => queueAction("FORWARD", item) });
+  n.hold = button(t("hold"), { cls: "small secondary", suffix, onclick: () => queueAction("HOLD", item) });
+  n.unhold = button(t("unhold"), { cls: "small secondary", suffix, onclick: () => queueAction("UNHOLD", item) });
+  n.claimBtn = button(t("claim"), { cls: "small secondary", suffix, onclick: () => queueAction("CLAIM", item) });
+  n.unclaim = button(t("unclaim"), { cls: "small secondary", suffix, onclick: () => queueAction("UNCLAIM", item) });
+  n.takeover = button(t("takeover"), { cls: "small secondary", suffix, onclick: () => queueAction("TAKEOVER", item) });
+  n.top = iconButton("⤒", t("move_top", { id }), () => moveItem(item, "top"));
+  n.up = iconButton("↑", t("move_up", { id }), () => moveItem(item, item.pos - 1));
+  n.down = iconButton("↓", t("move_down", { id }), () => moveItem(item, item.pos + 1));
+  n.bottom = iconButton("⤓", t("move_bottom", { id }), () => moveItem(item, "bottom"));
+  n.moves = el("span", { class: "moves" }, n.top, n.up, n.down, n.bottom);
+
+  n.li = el("li", { class: "item", id: base, tabindex: "-1", "data-id": id },
+    el("div", { class: "item-head" },
+      el("span", { class: "check" }, n.check, el("label", { for: n.check.id, class: "visually-hidden" }, t("select_item", { id }))),
+      n.grip,
+      el("h3", { class: "item-title", id: `${base}-head` }, n.author),
+      el("span", { class: "meta" }, n.idText, n.pos, n.age),
+      el("span", { class: "badges" }, n.stateBadge, n.claim, n.flags)),
+    n.text, n.reason,
+    n.editor, n.dropper,
+    el("div", { class: "actions", role: "group", "aria-label": t("item_actions", { id }) },
+      n.approve, n.edit, n.drop, n.forward, n.hold, n.unhold, n.claimBtn, n.unclaim, n.takeover, n.moves));
+  n.li.addEventListener("focusin", () => { if (S.selected !== id) selectItem(id, false); });
+  n.li.addEventListener("click", (e) => { if (e.target === n.li || e.target === n.text) selectItem(id, false); });
+
+  // Drag and drop by the grip, onto another question (above or below its middle).
+  n.grip.addEventListener("dragstart", (e) => {
+    S.dragId = id;
+    e.dataTransfer.effectAllowed = "move";
+    e.dataTransfer.setData("text/plain", `#${id}`);
+    e.dataTransfer.setDragImage(n.li, 16, 16);
+    n.li.classList.add("dragging");
+  });
+  n.grip.addEventListener("dragend", () => {
+    S.dragId = null;
+    n.li.classList.remove("dragging");
+    clearDropMarks();
+  });
+  n.li.addEventListener("dragover", (e) => {
+    if (!S.dragId || S.dragId === id || !undecided(item)) return;
+    e.preventDefault();
+    e.dataTransfer.dropEffect = "move";
+    const rect = n.li.getBoundingClientRect();
+    const before = e.clientY < rect.top + rect.height / 2;
+    clearDropMarks();
+    n.li.classList.add(before ? "drop-before" : "drop-after");
+  });
+  n.li.addEventListener("drop", (e) => {
+    if (!S.dragId || S.dragId === id || !undecided(item)) return;
+    e.preventDefault();
+    const rect = n.li.getBoundingClientRect();
+    const before = e.clientY < rect.top + rect.height / 2;
+    const dragged = S.items.get(S.dragId);
+    clearDropMarks();
+    if (!dragged) return;
+    const order = sortedUndecided().filter((other) => other.id !== dragged.id);
+    const index = order.findIndex((other) => other.id === id) + (before ? 0 : 1);
+    moveItem(dragged, index + 1);
+  });
+  item.n = n;
+  item.node = n.li;
+}
+
+function clearDropMarks() {
+  for (const node of V.queueList.querySelectorAll(".drop-before, .drop-after")) node.classList.remove("drop-before", "drop-after");
+}
+
+function renderItem(item) {
+  const n = item.n;
+  const live = undecided(item);
+  n.li.className = `item state-${item.state}${item.decidedAt ? " decided" : ""}${S.selected === item.id ? " selected" : ""}${item.claimed !== "*" && !isMe(item.claimed) ? " claimed-other" : ""}`;
+  n.li.setAttribute("aria-label", t("item_label", { id: item.id, author: plainText(item.author) }));
+  if (S.selected === item.id) n.li.setAttribute("aria-current", "true");
+  else n.li.removeAttribute("aria-current");
+  n.author.textContent = plainText(item.author);
+  n.author.title = t("author_actions", { nick: item.author });
+  n.idText.textContent = t("item_id", { id: item.id });
+  n.pos.textContent = live ? t("position", { pos: item.pos }) : "";
+  n.pos.hidden = !live;
+  n.stateBadge.textContent = item.decidedAt
+    ? t("decided_by", { state: t(`state_${item.state}`), who: item.decided })
+    : t(`state_${item.state}`);
+  n.stateBadge.className = `badge state-badge badge-${item.state}`;
+  const claimed = item.claimed && item.claimed !== "*";
+  n.claim.hidden = !claimed || !!item.decidedAt;
+  n.claim.textContent = claimed ? (isMe(item.claimed) ? t("claimed_by_you") : t("claimed_by", { who: item.claimed })) : "";
+  n.claim.classList.toggle("mine", !!claimed && isMe(item.claimed));
+  n.flags.hidden = !item.flags.length;
+  n.flags.textContent = item.flags.includes("redacted") ? t("flag_redacted") : item.flags.join(", ");
+  const reason = S.dropReasons.get(item.id);
+  n.reason.hidden = !(item.state === "dropped" && reason);
+  n.reason.textContent = reason ? t("reason_was", { reason }) : "";
+  if (n.text.textContent !== plainText(item.text)) n.text.textContent = plainText(item.text);
+  n.grip.hidden = !live;
+  n.li.draggable = false;
+  n.check.disabled = !live;
+  n.check.checked = S.checked.has(item.id);
+  // Actions: a decided question keeps approve/edit/drop so that a late
+  // click is answered by the server (who decided it), the rest goes.
+  n.forward.hidden = !live || !["pending", "held"].includes(item.state);
+  n.hold.hidden = !live || item.state !== "pending";
+  n.unhold.hidden = !live || item.state !== "held";
+  n.claimBtn.hidden = !live || claimed;
+  n.unclaim.hidden = !live || !claimed || !isMe(item.claimed);
+  n.takeover.hidden = !live || !claimed || isMe(item.claimed);
+  n.moves.hidden = !live;
+  updateAge(item);
+}
+
+function updateAge(item) {
+  const seconds = serverNow() / 1000 - item.submitted;
+  item.n.age.textContent = t("waiting_for", { age: formatAge(seconds) });
+  item.n.age.title = t("submitted_at", { time: clockFormat.format(new Date(item.submitted * 1000)) });
+  item.n.age.classList.toggle("late", undecided(item) && seconds >= 120);
+}
+
+function scheduleRender() {
+  if (S.renderQueued) return;
+  S.renderQueued = true;
+  const run = () => { S.renderQueued = false; renderQueue(); };
+  if (document.hidden) setTimeout(run, 100);
+  else requestAnimationFrame(run);
+}
+
+function renderQueue() {
+  const order = sortedItems();
+  for (const item of order) {
+    if (item.dirty) { item.dirty = false; renderItem(item); }
+  }
+  // Positions move the move buttons' limits: refresh those cheaply.
+  const count = order.filter(undecided).length;
+  for (const item of order) {
+    if (!undecided(item)) continue;
+    item.n.top.disabled = item.n.up.disabled = item.pos <= 1;
+    item.n.down.disabled = item.n.bottom.disabled = item.pos >= count;
+  }
+  // Reorder the nodes only where needed, keeping the focus where it was.
+  const focused = document.activeElement;
+  order.forEach((item, i) => {
+    const here = V.queueList.children[i];
+    if (here !== item.node) V.queueList.insertBefore(item.node, here || null);
+  });
+  if (focused && focused !== document.activeElement && document.contains(focused)) focused.focus({ preventScroll: true });
+  V.queueEmpty.hidden = count > 0;
+  renderCounters();
+  renderBulk();
+}
+
+function renderCounters() {
+  const open = [...S.items.values()].filter(undecided);
+  const held = open.filter((i) => i.state === "held").length;
+  const forwarded = open.filter((i) => i.state === "forwarded").length;
+  V.statQueue.textContent = String(open.length);
+  if (held || forwarded) {
+    V.statQueueDetail.textContent = t("stat_queue_detail", { held, forwarded });
+    V.statQueue.append(" ", V.statQueueDetail);
+  }
+  V.queueCount.textContent = `(${open.length})`;
+  const oldest = open.reduce((min, i) => Math.min(min, i.submitted), Infinity);
+  const age = Number.isFinite(oldest) ? serverNow() / 1000 - oldest : null;
+  V.statOldest.textContent = age === null ? t("none") : formatAge(age);
+  V.statOldest.classList.toggle("late", age !== null && age >= 120);
+  let audience = 0;
+  for (const m of S.members.values()) if (!m.staff) audience += 1;
+  V.statAudience.textContent = String(audience);
+  V.audienceCount.textContent = `(${audience})`;
+  V.statAnswering.textContent = S.answering ? t("item_id", { id: S.answering }) : t("none");
+}
+
+function renderBulk() {
+  for (const id of [...S.checked]) {
+    const item = S.items.get(id);
+    if (!item || !undecided(item)) S.checked.delete(id);
+  }
+  const selectable = [...S.items.values()].filter(undecided).length;
+  const n = S.checked.size;
+  V.selectedCount.textContent = n ? t("n_selected", { n }) : "";
+  V.bulkButtons.forEach((b) => { b.disabled = n === 0; });
+  V.selectAll.checked = n > 0 && n === selectable;
+  V.selectAll.indeterminate = n > 0 && n < selectable;
+  V.selectAll.disabled = selectable === 0;
+}
+
+function onSelectAll() {
+  S.checked.clear();
+  if (V.selectAll.checked) for (const item of S.items.values()) if (undecided(item)) S.checked.add(item.id);
+  for (const item of S.items.values()) item.n.check.checked = S.checked.has(item.id);
+  renderBulk();
+}
+
+function selectItem(id, focus = true) {
+  const previous = S.items.get(S.selected);
+  S.selected = id;
+  if (previous) { previous.dirty = true; }
+  const item = S.items.get(id);
+  if (!item) return;
+  item.dirty = true;
+  renderItem(item);
+  if (previous && previous !== item) renderItem(previous);
+  if (focus) {
+    item.node.focus();
+    item.node.scrollIntoView({ block: "nearest" });
+  }
+}
+
+// The item under the keyboard: the selected one, else the first waiting.
+function currentItem() {
+  const item = S.items.get(S.selected);
+  if (item) return item;
+  const first = sortedUndecided()[0];
+  if (first) selectItem(first.id);
+  return first || null;
+}
+
+// ------------------------------------------------------------------ queue actions
+
+const DONE = { APPROVE: "done_approve", DROP: "done_drop", FORWARD: "done_forward", HOLD: "done_hold", UNHOLD: "done_unhold",
+  CLAIM: "done_claim", UNCLAIM: "done_unclaim", TAKEOVER: "done_takeover", EDIT: "done_edit", MOVE: "done_move" };
+
+async function act(command, params, done = null) {
+  if (!online()) {
+    showAlert(t("offline"));
+    return null;
+  }
+  const replies = await S.irc.request(command, params);
+  const failed = replies.some((m) => m.command === "FAIL" || /^[45]\d\d$/.test(m.command));
+  if (!failed && done) announce(done);
+  return failed ? null : replies;
+}
+
+function queueAction(sub, item, extra = []) {
+  return act("QUEUE", [S.channel, sub, item.id, ...extra], t(DONE[sub], { id: item.id }));
+}
+
+function moveItem(item, where) {
+  if (typeof where === "number") {
+    if (where < 1 || where === item.pos) return null;
+    const count = sortedUndecided().length;
+    if (where > count) return null;
+  }
+  return queueAction("MOVE", item, [String(where)]);
+}
+
+function releaseNext() {
+  return act("QUEUE", [S.channel, "NEXT"], t("done_next"));
+}
+
+function bulk(sub) {
+  const ids = sortedUndecided().filter((i) => S.checked.has(i.id)).map((i) => i.id);
+  if (!ids.length) return;
+  const params = [S.channel, sub, ids.join(",")];
+  const reason = V.bulkReason.value.trim();
+  if (sub === "DROP" && reason) {
+    params.push(reason);
+    ids.forEach((id) => S.dropReasons.set(id, reason));
+  }
+  const label = { APPROVE: t("approve"), DROP: t("drop"), FORWARD: t("forward"), HOLD: t("hold") }[sub];
+  S.checked.clear();
+  renderBulk();
+  for (const item of S.items.values()) item.n.check.checked = false;
+  if (sub === "DROP") V.bulkReason.value = "";
+  act("QUEUE", params, t("done_bulk", { n: ids.length, action: label }));
+}
+
+function openEditor(item) {
+  const n = item.n;
+  closeDropper(item, false);
+  if (n.editor.hidden) n.editText.value = plainText(item.text);
+  n.editor.hidden = false;
+  n.edit.setAttribute("aria-expanded", "true");
+  n.editText.focus();
+  // Claim it while editing so that nobody else publishes it meanwhile.
+  if (undecided(item) && item.claimed === "*") {
+    item.autoClaimed = true;
+    act("QUEUE", [S.channel, "CLAIM", item.id]);
+  }
+}
+
+function closeEditor(item, refocus) {
+  const n = item.n;
+  if (n.editor.hidden) return;
+  n.editor.hidden = true;
+  n.edit.setAttribute("aria-expanded", "false");
+  if (item.autoClaimed && undecided(item) && isMe(item.claimed)) act("QUEUE", [S.channel, "UNCLAIM", item.id]);
+  item.autoClaimed = false;
+  if (refocus) n.edit.focus();
+}
+
+function submitEdit(item) {
+  const text = item.n.editText.value.replace(/\s*\n\s*/g, " ").trim();
+  if (!text) { item.n.editText.focus(); return; }
+  item.autoClaimed = false;
+  item.n.editor.hidden = true;
+  item.n.edit.setAttribute("aria-expanded", "false");
+  const action = text === plainText(item.text)
+    ? queueAction("APPROVE", item)
+    : queueAction("EDIT", item, [text]);
+  action.then(() => { if (document.activeElement === document.body) item.node.focus(); });
+}
+
+function openDropper(item) {
+  closeEditor(item, false);
+  item.n.dropper.hidden = false;
+  item.n.drop.setAttribute("aria-expanded", "true");
+  item.n.dropReason.focus();
+}
+
+function closeDropper(item, refocus) {
+  if (item.n.dropper.hidden) return;
+  item.n.dropper.hidden = true;
+  item.n.drop.setAttribute("aria-expanded", "false");
+  if (refocus) item.n.drop.focus();
+}
+
+function submitDrop(item) {
+  const reason = item.n.dropReason.value.trim();
+  item.n.dropper.hidden = true;
+  item.n.drop.setAttribute("aria-expanded", "false");
+  item.n.dropReason.value = "";
+  if (reason) S.dropReasons.set(item.id, reason);
+  queueAction("DROP", item, reason ? [reason] : []).then(() => {
+    if (document.activeElement === document.body || !document.contains(document.activeElement)) item.node.focus();
+  });
+}
+
+// ------------------------------------------------------------------ keyboard
+
+function isTyping(target) {
+  if (!(target instanceof Element)) return false;
+  if (target.closest("textarea, select, [contenteditable=''], [contenteditable='true']")) return true;
+  if (target instanceof HTMLInputElement) return !["checkbox", "radio", "button", "submit", "reset"].includes(target.type);
+  return false;
+}
+
+function onKey(event) {
+  if (V.console.hidden || !S.shortcuts) return;
+  if (event.ctrlKey || event.metaKey || event.altKey || isTyping(event.target)) return;
+  const handled = shortcut(event.key);
+  if (handled) event.preventDefault();
+}
+
+function shortcut(key) {
+  if (key === "?") {
+    V.help.focus();
+    V.help.scrollIntoView({ block: "start" });
+    return true;
+  }
+  if (key === "n") { releaseNext(); return true; }
+  if (key === "j" || key === "k") {
+    const order = sortedItems().filter((i) => undecided(i) || i.id === S.selected);
+    if (!order.length) return true;
+    const index = order.findIndex((i) => i.id === S.selected);
+    const next = index < 0 ? 0 : Math.max(0, Math.min(order.length - 1, index + (key === "j" ? 1 : -1)));
+    selectItem(order[next].id);
+    return true;
+  }
+  if (!"adefhcxJKt".includes(key) || key.length !== 1) return false;
+  const item = currentItem();
+  if (!item) return true;
+  switch (key) {
+    case "a": queueAction("APPROVE", item); break;
+    case "d": openDropper(item); break;
+    case "e": openEditor(item); break;
+    case "f": queueAction("FORWARD", item); break;
+    case "h": queueAction(item.state === "held" ? "UNHOLD" : "HOLD", item); break;
+    case "c": queueAction(item.claimed !== "*" && isMe(item.claimed) ? "UNCLAIM" : "CLAIM", item); break;
+    case "x":
+      if (undecided(item)) {
+        if (S.checked.has(item.id)) S.checked.delete(item.id); else S.checked.add(item.id);
+        item.n.check.checked = S.checked.has(item.id);
+        renderBulk();
+      }
+      break;
+    case "J": moveItem(item, item.pos + 1); break;
+    case "K": moveItem(item, item.pos - 1); break;
+    case "t": moveItem(item, "top"); break;
+    default: return false;
+  }
+  return true;
+}
+
+// ------------------------------------------------------------------ ticker
+
+function tick() {
+  if (V.console.hidden) return;
+  S.ticks = (S.ticks || 0) + 1;
+  const now = Date.now();
+  let removed = false;
+  for (const item of [...S.items.values()]) {
+    if (!item.decidedAt || now - item.decidedAt < GHOST_MS) continue;
+    const n = item.n;
+    if (!n.editor.hidden || !n.dropper.hidden) continue;
+    const hadFocus = n.li.contains(document.activeElement);
+    const order = sortedItems();
+    const index = order.indexOf(item);
+    S.items.delete(item.id);
+    n.li.remove();
+    removed = true;
+    if (S.selected === item.id) {
+      const rest = order.filter((i) => i !== item && undecided(i));
+      const next = order.slice(index + 1).find(undecided) || rest[rest.length - 1];
+      S.selected = null;
+      if (next) selectItem(next.id, hadFocus);
+    }
+    if (hadFocus && (document.activeElement === document.body || !document.contains(document.activeElement))) {
+      const next = S.items.get(S.selected) || sortedUndecided()[0];
+      if (next) next.node.focus({ preventScroll: true });
+      else document.getElementById("queue-title").focus({ preventScroll: true });
+    }
+  }
+  if (removed) scheduleRender();
+  if (S.ticks % 5 === 0) {
+    for (const item of S.items.values()) updateAge(item);
+    renderCounters();
+  }
+}
+
+// ------------------------------------------------------------------ published stream
+
+function onChannelMessage(msg) {
+  const tags = msg.tags;
+  const text = msg.params[1] || "";
+  if (msg.command === "NOTICE" && msg.source && !msg.source.includes("!")) {
+    // Server broadcasts: state, mode, slow mode, answering, answered.
+    if (tags["confchat/state"]) S.info.state = tags["confchat/state"];
+    if (tags["confchat/mode"]) S.info.mode = tags["confchat/mode"];
+    if (tags["confchat/slow_mode"] !== undefined) S.info.slow_mode = tags["confchat/slow_mode"];
+    if (tags["confchat/answering"]) setAnswering(tags["confchat/answering"]);
+    if (tags["confchat/answered"]) setAnswered(tags["confchat/answered"]);
+    renderInfo();
+    addSystemLine(msg, text);
+    return;
+  }
+  if (!tags.msgid || S.messages.has(tags.msgid)) return;
+  const entry = {
+    msgid: tags.msgid,
+    nick: msg.nick || "",
+    text,
+    time: tags.time ? new Date(tags.time) : new Date(),
+    item: tags["confchat/item"] || null,
+    reply: tags["+draft/reply"] || null,
+    notice: msg.command === "NOTICE",
+    votes: 0,
+    status: "",
+  };
+  entry.question = !!entry.item && !entry.reply && !isStaffNick(entry.nick);
+  S.messages.set(entry.msgid, entry);
+  if (entry.question) {
+    S.questions.set(entry.item, entry);
+    if (S.answering === entry.item) entry.status = "answering";
+  }
+  createEntryNode(entry);
+  renderEntry(entry);
+  V.streamList.prepend(entry.node);
+  trimStream();
+}
+
+function isStaffNick(nick) {
+  const m = S.members.get(fold(nick));
+  return !!(m && m.staff);
+}
+
+function trimStream() {
+  while (V.streamList.children.length > STREAM_MAX) {
+    const last = V.streamList.lastElementChild;
+    if (last.dataset.msgid) {
+      const entry = S.messages.get(last.dataset.msgid);
+      S.messages.delete(last.dataset.msgid);
+      if (entry && entry.item && S.questions.get(entry.item) === entry) S.questions.delete(entry.item);
+    }
+    last.remove();
+  }
+  V.streamEmpty.hidden = V.streamList.children.length > 0;
+}
+
+function addSystemLine(msg, text) {
+  const time = msg.tags.time ? new Date(msg.tags.time) : new Date();
+  V.streamList.prepend(el("li", { class: "system" },
+    el("time", { datetime: time.toISOString() }, clockFormat.format(time)), " ",
+    el("span", { class: "message-text", dir: "auto" }, plainText(text))));
+  trimStream();
+}
+
+function createEntryNode(entry) {
+  const n = {};
+  const time = clockFormat.format(entry.time);
+  n.badges = el("span", { class: "badges" });
+  n.text = el("p", { class: "message-text", dir: "auto" }, plainText(entry.text));
+  n.deleted = el("p", { class: "deleted-note", hidden: true });
+  const suffix = ` (${entry.nick}, ${time})`;
+  n.answering = button(t("mark_answering"), { cls: "small secondary", suffix,
+    onclick: () => act("CONF", [S.channel, "ANSWERING", entry.item]) });
+  n.answered = button(t("mark_answered"), { cls: "small secondary", suffix,
+    onclick: () => act("CONF", [S.channel, "ANSWERED", entry.item]) });
+  n.delete = button(t("delete"), { cls: "small secondary danger-outline", suffix, onclick: () => {
+    n.deleter.hidden = false;
+    n.reason.focus();
+  } });
+  n.reason = el("input", { id: newId("del"), autocomplete: "off", maxlength: "300" });
+  n.deleter = el("form", { class: "deleter", hidden: true, onsubmit: (e) => {
+    e.preventDefault();
+    const reason = n.reason.value.trim();
+    n.deleter.hidden = true;
+    act("REDACT", reason ? [S.channel, entry.msgid, reason] : [S.channel, entry.msgid], t("done_delete"))
+      .then(() => { if (!document.contains(document.activeElement) || document.activeElement === document.body) V.staffInput.focus(); });
+  } },
+  el("label", { for: n.reason.id }, t("delete_reason")),
+  el("div", { class: "inline" }, n.reason,
+    el("button", { type: "submit", class: "small danger" }, t("confirm_delete"), hiddenText(suffix)),
+    button(t("cancel"), { cls: "small secondary", suffix: `: ${t("delete")}`, onclick: () => { n.deleter.hidden = true; n.delete.focus(); } })));
+  n.deleter.addEventListener("keydown", (e) => { if (e.key === "Escape") { e.preventDefault(); n.deleter.hidden = true; n.delete.focus(); } });
+  n.actions = el("div", { class: "actions", role: "group", "aria-label": t("msg_actions", { nick: entry.nick, time }) },
+    entry.question ? [n.answering, n.answered] : null, n.delete);
+  n.li = el("li", { class: "msg", "data-msgid": entry.msgid },
+    el("p", { class: "msg-meta" },
+      el("time", { datetime: entry.time.toISOString() }, time), " ",
+      el("span", { class: "nick", dir: "auto" }, plainText(entry.nick)), " ", n.badges),
+    n.text, n.deleted, n.actions, n.deleter);
+  entry.n = n;
+  entry.node = n.li;
+}
+
+function renderEntry(entry) {
+  const n = entry.n;
+  const badges = [];
+  if (entry.question) badges.push(el("span", { class: "badge" }, t("question_n", { id: entry.item })));
+  else if (entry.item && entry.reply) badges.push(el("span", { class: "badge" }, t("answer_to", { id: entry.item })));
+  if (entry.question && entry.votes) badges.push(el("span", { class: "badge votes" }, entry.votes === 1 ? t("vote_1") : t("votes", { n: entry.votes })));
+  if (entry.status === "answering") badges.push(el("span", { class: "badge badge-answering" }, t("badge_answering")));
+  if (entry.status === "answered") badges.push(el("span", { class: "badge badge-published" }, t("badge_answered")));
+  n.badges.replaceChildren(...badges);
+  n.li.classList.toggle("redacted", !!entry.redacted);
+  n.li.classList.toggle("answering", entry.status === "answering");
+  n.deleted.hidden = !entry.redacted;
+  if (entry.redacted) {
+    n.deleted.textContent = entry.redactReason
+      ? t("deleted_reason", { who: entry.redactedBy, reason: entry.redactReason })
+      : t("deleted_by", { who: entry.redactedBy });
+  }
+  n.actions.hidden = !!entry.redacted;
+  if (entry.redacted) n.deleter.hidden = true;
+  n.answering.hidden = entry.status === "answering" || entry.status === "answered";
+  n.answered.hidden = entry.status === "answered";
+}
+
+function setAnswering(id) {
+  const previous = S.questions.get(S.answering);
+  if (previous && previous.status === "answering") { previous.status = ""; renderEntry(previous); }
+  S.answering = id;
+  const entry = S.questions.get(id);
+  if (entry) { entry.status = "answering"; renderEntry(entry); }
+  renderCounters();
+}
+
+function setAnswered(id) {
+  const entry = S.questions.get(id);
+  if (entry) { entry.status = "answered"; renderEntry(entry); }
+  if (S.answering === id) S.answering = null;
+  renderCounters();
+}
+
+function onRedact(msg) {
+  const entry = S.messages.get(msg.params[1]);
+  if (!entry) return;
+  entry.redacted = true;
+  entry.redactedBy = msg.nick || "";
+  entry.redactReason = plainText(msg.params[2] || "");
+  if (S.answering && entry.item === S.answering) S.answering = null;
+  renderEntry(entry);
+  renderCounters();
+}
+
+function markQuestionRedacted(id) {
+  const entry = S.questions.get(id);
+  if (entry && !entry.redacted) { entry.redacted = true; entry.redactedBy = entry.redactedBy || "?"; renderEntry(entry); }
+}
+
+function onStaffMessage(event) {
+  event.preventDefault();
+  const text = V.staffInput.value.trim();
+  if (!text) return;
+  if (!online()) { showAlert(t("offline")); return; }
+  S.irc.send("PRIVMSG", [S.channel, text]);
+  V.staffInput.value = "";
+}
+
+// ------------------------------------------------------------------ audience
+
+function parseSource(source) {
+  const [nick, rest = ""] = String(source).split("!");
+  const host = rest.includes("@") ? rest.split("@")[1] : "";
+  return { nick, host };
+}
+
+function upsertMember(nick, prefixes, host) {
+  const key = fold(nick);
+  let m = S.members.get(key);
+  if (!m) {
+    m = { nick, prefixes: "", host: "" };
+    S.members.set(key, m);
+    createMemberNode(m);
+  }
+  m.nick = nick;
+  if (prefixes !== null) m.prefixes = prefixes;
+  if (host) m.host = host;
+  m.staff = /[@+]/.test(m.prefixes);
+  m.dirty = true;
+  return m;
+}
+
+function removeMember(nick) {
+  const key = fold(nick);
+  const m = S.members.get(key);
+  if (!m) return;
+  S.members.delete(key);
+  m.node.remove();
+}
+
+// NAMES (at join, and again when someone with an account joins: the server
+// does not tell peers the status a staff member gets on JOIN).
+function onNames(list) {
+  if (!S.namesOpen) {
+    S.namesOpen = true;
+    S.namesSeen = new Set();
+  }
+  for (const token of list.split(" ").filter(Boolean)) {
+    const match = /^([@+]*)(.*)$/.exec(token);
+    const { nick, host } = parseSource(match[2]);
+    upsertMember(nick, match[1], host);
+    S.namesSeen.add(fold(nick));
+  }
+  scheduleAudience();
+}
+
+function endNames() {
+  S.namesOpen = false;
+  for (const key of [...S.members.keys()]) if (!S.namesSeen.has(key)) removeMember(key);
+  scheduleAudience();
+}
+
+function onMembership(msg) {
+  const me = S.irc && msg.nick && fold(msg.nick) === fold(S.irc.nick);
+  switch (msg.command) {
+    case "JOIN":
+      if (!sameChannel(msg.params[0]) || me) return;
+      upsertMember(msg.nick, "", parseSource(msg.source).host);
+      // extended-join: an account may be staff; NAMES tells its status.
+      if (msg.params[1] && msg.params[1] !== "*" && S.joined) S.irc.send("NAMES", [S.channel]);
+      break;
+    case "PART":
+      if (!sameChannel(msg.params[0])) return;
+      removeMember(msg.nick);
+      break;
+    case "KICK":
+      if (!sameChannel(msg.params[0])) return;
+      removeMember(msg.params[1]);
+      break;
+    case "QUIT":
+      removeMember(msg.nick);
+      break;
+    case "NICK": {
+      const m = S.members.get(fold(msg.nick));
+      if (!m) return;
+      S.members.delete(fold(msg.nick));
+      m.nick = msg.params[0];
+      m.dirty = true;
+      S.members.set(fold(m.nick), m);
+      break;
+    }
+    case "MODE": {
+      if (!sameChannel(msg.params[0])) return;
+      let sign = "+";
+      let arg = 2;
+      for (const c of msg.params[1] || "") {
+        if (c === "+" || c === "-") { sign = c; continue; }
+        if ("ov".includes(c)) {
+          const m = S.members.get(fold(msg.params[arg++] || ""));
+          if (!m) continue;
+          const p = c === "o" ? "@" : "+";
+          m.prefixes = sign === "+" ? (m.prefixes.includes(p) ? m.prefixes : m.prefixes + p) : m.prefixes.replace(p, "");
+          m.staff = /[@+]/.test(m.prefixes);
+          m.dirty = true;
+        } else if ("bk".includes(c) || (c === "l" && sign === "+")) {
+          arg += 1;
+        }
+      }
+      break;
+    }
+    default:
+      return;
+  }
+  scheduleAudience();
+}
+
+function createMemberNode(m) {
+  const n = {};
+  n.nick = el("span", { class: "nick", dir: "auto" });
+  n.role = el("span", { class: "badge role", hidden: true });
+  n.toggle = el("button", { type: "button", class: "small secondary", "aria-expanded": "false" }, t("member_actions"), hiddenText(""));
+  n.reason = el("input", { id: newId("mr"), autocomplete: "off", maxlength: "300" });
+  n.duration = el("select", { id: newId("md") },
+    ["600", "3600", "86400", "0"].map((d) => el("option", { value: d, selected: d === "3600" }, t(`dur_${d}`))));
+  n.shared = el("p", { class: "shared status", hidden: true });
+  const run = (what) => {
+    const reason = n.reason.value.trim();
+    const seconds = n.duration.value;
+    const params = [S.channel, what, m.nick];
+    if (what !== "DISCONNECT" && seconds !== "0") params.push(seconds);
+    if (reason) params.push(reason);
+    act("CONF", params);
+    closePanel();
+  };
+  n.panel = el("div", { class: "member-panel", id: newId("mp"), hidden: true, role: "group" },
+    el("div", { class: "inline-fields" },
+      field(t("reason"), n.reason, "field grow"),
+      field(t("duration"), n.duration)),
+    n.shared,
+    el("div", { class: "form-buttons" },
+      n.mute = button(t("mute"), { cls: "small secondary", onclick: () => run("MUTE") }),
+      n.ban = button(t("ban"), { cls: "small danger", onclick: () => run("BAN") }),
+      n.disconnect = button(t("disconnect"), { cls: "small secondary danger-outline", onclick: () => run("DISCONNECT") })));
+  n.panel.addEventListener("keydown", (e) => { if (e.key === "Escape") { e.preventDefault(); closePanel(); } });
+  const closePanel = () => { n.panel.hidden = true; n.toggle.setAttribute("aria-expanded", "false"); n.toggle.focus(); };
+  n.toggle.setAttribute("aria-controls", n.panel.id);
+  n.toggle.addEventListener("click", () => {
+    const open = n.panel.hidden;
+    n.panel.hidden = !open;
+    n.toggle.setAttribute("aria-expanded", String(open));
+    if (open) { renderShared(m); n.reason.focus(); }
+  });
+  n.li = el("li", { class: "member" }, el("div", { class: "member-row" }, n.nick, n.role, n.toggle), n.panel);
+  m.n = n;
+  m.node = n.li;
+}
+
+function renderShared(m) {
+  const others = m.host ? [...S.members.values()].filter((o) => o !== m && !o.staff && o.host === m.host).length : 0;
+  m.n.shared.hidden = others === 0;
+  m.n.shared.textContent = others === 1 ? t("same_address_1") : t("same_address", { n: others });
+}
+
+function renderMember(m) {
+  const n = m.n;
+  n.nick.textContent = plainText(m.nick);
+  n.role.hidden = !m.staff;
+  n.role.textContent = m.prefixes.includes("@") ? t("role_op") : t("role_voice");
+  n.toggle.hidden = m.staff;
+  n.toggle.lastChild.textContent = t("member_actions_for", { nick: m.nick });
+  const suffix = ` (${m.nick})`;
+  for (const [b, word] of [[n.mute, "mute"], [n.ban, "ban"], [n.disconnect, "disconnect"]]) {
+    b.replaceChildren(t(word), hiddenText(suffix));
+  }
+  if (m.staff) n.panel.hidden = true;
+}
+
+function scheduleAudience() {
+  if (S.audienceQueued) return;
+  S.audienceQueued = true;
+  const run = () => { S.audienceQueued = false; renderAudience(); };
+  if (document.hidden) setTimeout(run, 100);
+  else requestAnimationFrame(run);
+}
+
+function renderAudience() {
+  const filter = fold(V.filter.value.trim());
+  const all = [...S.members.values()].sort((a, b) => fold(a.nick).localeCompare(fold(b.nick)));
+  for (const m of all) if (m.dirty) { m.dirty = false; renderMember(m); }
+  const staff = all.filter((m) => m.staff);
+  const visitors = all.filter((m) => !m.staff && (!filter || fold(m.nick).includes(filter)));
+  const shown = visitors.slice(0, AUDIENCE_MAX);
+  const focused = document.activeElement;
+  syncList(V.staffList, staff.map((m) => m.node));
+  syncList(V.visitorList, shown.map((m) => m.node));
+  if (focused && focused !== document.activeElement && document.contains(focused)) focused.focus({ preventScroll: true });
+  V.audienceEmpty.hidden = shown.length > 0;
+  V.audienceMore.hidden = visitors.length <= shown.length;
+  V.audienceMore.textContent = t("more_members", { n: visitors.length - shown.length });
+  renderCounters();
+}
+
+function syncList(list, nodes) {
+  const current = [...list.children];
+  if (current.length === nodes.length && current.every((node, i) => node === nodes[i])) return;
+  list.replaceChildren(...nodes);
+}
+
+// From a question's author to the audience panel's actions for them.
+function focusMember(nick) {
+  const m = S.members.get(fold(nick));
+  if (!m || m.staff) {
+    announce(t("author_gone", { nick }));
+    showAlert(t("author_gone", { nick }), "info");
+    return;
+  }
+  V.filter.value = m.nick;
+  renderAudience();
+  if (m.n.panel.hidden) m.n.toggle.click();
+  else m.n.reason.focus();
+  m.node.scrollIntoView({ block: "nearest" });
+}
+
+// ------------------------------------------------------------------ bans and mutes
+
+async function refreshBans() {
+  if (!online() || !S.channel) return;
+  const channel = S.channel;
+  const replies = await S.irc.request("CONF", [channel, "BANS"]);
+  if (channel !== S.channel) return;
+  const rows = replies.filter((m) => m.command === "CONF" && m.params[1] === "RESTRICTION");
+  V.bansList.replaceChildren(...rows.map((m) => {
+    const [, , kind, mask, setBy, expires, reason = ""] = m.params;
+    const until = expires && expires !== "0" ? t("until", { time: dateFormat.format(new Date(Number(expires) * 1000)) }) : t("until_lifted");
+    const kindWord = t(`kind_${kind}`);
+    return el("li", { class: "ban" },
+      el("span", { class: `badge badge-${kind === "ban" ? "dropped" : "held"}` }, kindWord), " ",
+      el("code", { class: "mask" }, mask), " ",
+      el("span", { class: "status" }, `${t("set_by", { who: setBy })}, ${until}`),
+      reason ? el("span", { class: "ban-reason", dir: "auto" }, ` – ${plainText(reason)}`) : null, " ",
+      button(t("lift"), { cls: "small secondary", suffix: t("lift_for", { kind: kindWord.toLowerCase(), mask }),
+        onclick: () => act("CONF", [S.channel, kind === "ban" ? "UNBAN" : "UNMUTE", mask]) }));
+  }));
+  V.bansEmpty.hidden = rows.length > 0;
+}
+
+// ------------------------------------------------------------------ start
+
+buildPage();
+document.addEventListener("keydown", onKey);
+setInterval(tick, 1000);
