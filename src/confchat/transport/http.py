@@ -22,6 +22,7 @@ import trio
 from trio_websocket import wrap_server_stream
 
 from ..core.server import Server
+from .tcp import accept_loops, peer_ip
 from .websocket import MAX_MESSAGE, serve_websocket
 
 # Seconds a client has to send a whole request (slowloris protection).
@@ -116,10 +117,8 @@ class HttpServer:
         self.allowed_origins = allowed_origins
 
     async def handle(self, stream: trio.SocketStream) -> None:
-        try:
-            peer = stream.socket.getpeername()
-            ip = peer[0] if isinstance(peer, tuple) else "unknown"
-        except OSError:
+        ip = peer_ip(stream)
+        if ip is None:
             await stream.aclose()
             return
         try:
@@ -255,20 +254,5 @@ class HttpServer:
 async def serve_http(
     server: HttpServer, listeners: list[trio.SocketListener], connections: trio.Nursery
 ) -> None:
-    """Accept on ``listeners`` until cancelled; connections live in
-    ``connections`` so that they outlive the accept loop at shutdown."""
-
-    async def accept_loop(listener: trio.SocketListener) -> None:
-        async with listener:
-            while True:
-                try:
-                    stream = await listener.accept()
-                except OSError as exc:
-                    log.warning("accept.failed", error=str(exc))
-                    await trio.sleep(0.1)
-                    continue
-                connections.start_soon(server.handle, stream)
-
-    async with trio.open_nursery() as nursery:
-        for listener in listeners:
-            nursery.start_soon(accept_loop, listener)
+    """The HTTP port on ``listeners`` until cancelled."""
+    await accept_loops(listeners, connections, server.handle)

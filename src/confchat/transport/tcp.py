@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Awaitable, Callable
+
 import structlog
 import trio
 
@@ -15,11 +17,18 @@ RECV_CHUNK = 16384
 log = structlog.get_logger("confchat.tcp")
 
 
-async def handle_tcp(core: Server, stream: trio.SocketStream) -> None:
+def peer_ip(stream: trio.SocketStream) -> str | None:
+    """The client's address, or None if the connection is already gone."""
     try:
         peer = stream.socket.getpeername()
-        ip = peer[0] if isinstance(peer, tuple) else "unknown"
     except OSError:
+        return None
+    return peer[0] if isinstance(peer, tuple) else "unknown"
+
+
+async def handle_tcp(core: Server, stream: trio.SocketStream) -> None:
+    ip = peer_ip(stream)
+    if ip is None:
         await stream.aclose()
         return
     try:
@@ -37,13 +46,14 @@ async def handle_tcp(core: Server, stream: trio.SocketStream) -> None:
             await stream.aclose()
 
 
-async def serve_tcp(
-    core: Server,
+async def accept_loops(
     listeners: list[trio.SocketListener],
     connections: trio.Nursery,
+    handle: Callable[[trio.SocketStream], Awaitable[None]],
 ) -> None:
-    """Accept on ``listeners`` until cancelled; connections live in ``connections``
-    so that they outlive the accept loop during a graceful shutdown."""
+    """Accept on ``listeners`` until cancelled, starting ``handle(stream)``
+    for each connection in ``connections``, so that connections outlive the
+    accept loops during a graceful shutdown."""
 
     async def accept_loop(listener: trio.SocketListener) -> None:
         async with listener:
@@ -54,8 +64,17 @@ async def serve_tcp(
                     log.warning("accept.failed", error=str(exc))
                     await trio.sleep(0.1)
                     continue
-                connections.start_soon(handle_tcp, core, stream)
+                connections.start_soon(handle, stream)
 
     async with trio.open_nursery() as nursery:
         for listener in listeners:
             nursery.start_soon(accept_loop, listener)
+
+
+async def serve_tcp(
+    core: Server,
+    listeners: list[trio.SocketListener],
+    connections: trio.Nursery,
+) -> None:
+    """IRC over TCP on ``listeners`` until cancelled."""
+    await accept_loops(listeners, connections, lambda stream: handle_tcp(core, stream))

@@ -44,7 +44,7 @@ const WORDS = {
     controls_title: "Conference settings",
     state: "State",
     mode: "Room mode",
-    slow_mode: "Slow mode (seconds, 0 = off)",
+    slow_mode: "Slow mode, seconds (0 = off)",
     apply: "Apply",
     st_scheduled: "Scheduled",
     st_open: "Open for questions",
@@ -231,7 +231,7 @@ const WORDS = {
     controls_title: "Réglages de la conférence",
     state: "État",
     mode: "Mode de la salle",
-    slow_mode: "Mode lent (secondes, 0 = désactivé)",
+    slow_mode: "Mode lent, secondes (0 = désactivé)",
     apply: "Appliquer",
     st_scheduled: "Programmée",
     st_open: "Ouverte aux questions",
@@ -531,7 +531,9 @@ function buildPage() {
   V.confForm = el("form", { class: "conf-pick", onsubmit: (e) => { e.preventDefault(); openConference(V.confSelect.value); } },
     el("label", { for: "conference-select" }, t("conference")), V.confSelect,
     el("button", { type: "submit", class: "small secondary" }, t("open_conference")));
+  V.confTitle = el("h2", { id: "conf-title" });
   V.topbar = el("div", { class: "topbar" },
+    V.confTitle,
     el("p", { class: "session" }, V.who, " ", V.conn),
     V.confForm,
     el("a", { href: "#help", class: "help-link" }, t("show_help")),
@@ -550,16 +552,15 @@ function buildPage() {
     el("div", {}, el("dt", {}, t("stat_answering")), V.statAnswering));
 
   // Conference state and mode.
-  V.confTitle = el("h2", { id: "conf-title" });
   V.stateSelect = el("select", { id: "conf-state" }, STATES.map((s) => el("option", { value: s }, t(`st_${s}`))));
   V.modeSelect = el("select", { id: "conf-mode" }, MODES.map((m) => el("option", { value: m }, t(`md_${m}`))));
   V.slowInput = el("input", { id: "conf-slow", type: "number", min: "0", max: "3600", step: "1", inputmode: "numeric", value: "0" });
   const setting = (labelText, control, onApply) => el("form", { class: "setting", onsubmit: (e) => { e.preventDefault(); onApply(); } },
-    el("label", { for: control.id }, labelText), el("div", { class: "inline" }, control,
-      el("button", { type: "submit", class: "small secondary" }, t("apply"), hiddenText(`: ${labelText}`))));
-  V.controls = el("section", { class: "controls", "aria-labelledby": "conf-title" },
-    V.confTitle,
-    el("div", { class: "settings-row", role: "group", "aria-label": t("controls_title") },
+    el("label", { for: control.id }, labelText), control,
+    el("button", { type: "submit", class: "small secondary" }, t("apply"), hiddenText(`: ${labelText}`)));
+  V.controls = el("section", { class: "controls", "aria-labelledby": "controls-title" },
+    el("h2", { id: "controls-title", class: "visually-hidden" }, t("controls_title")),
+    el("div", { class: "settings-row" },
       setting(t("state"), V.stateSelect, () => act("CONF", [S.channel, "STATE", V.stateSelect.value])),
       setting(t("mode"), V.modeSelect, () => act("CONF", [S.channel, "SET", "mode", V.modeSelect.value])),
       setting(t("slow_mode"), V.slowInput, () => act("CONF", [S.channel, "SET", "slow_mode", String(Math.max(0, parseInt(V.slowInput.value, 10) || 0))]))),
@@ -1356,7 +1357,15 @@ function submitEdit(item) {
   const action = text === plainText(item.text)
     ? queueAction("APPROVE", item)
     : queueAction("EDIT", item, [text]);
-  action.then(() => { if (document.activeElement === document.body) item.node.focus(); });
+  action.then(refocusQueue);
+}
+
+// After a form closed: back to the selected question (the next one once
+// this one is decided), so that the keyboard carries on from there.
+function refocusQueue() {
+  if (document.activeElement !== document.body && document.contains(document.activeElement)) return;
+  const item = S.items.get(S.selected) || sortedUndecided()[0];
+  if (item) item.node.focus();
 }
 
 function openDropper(item) {
@@ -1379,9 +1388,7 @@ function submitDrop(item) {
   item.n.drop.setAttribute("aria-expanded", "false");
   item.n.dropReason.value = "";
   if (reason) S.dropReasons.set(item.id, reason);
-  queueAction("DROP", item, reason ? [reason] : []).then(() => {
-    if (document.activeElement === document.body || !document.contains(document.activeElement)) item.node.focus();
-  });
+  queueAction("DROP", item, reason ? [reason] : []).then(refocusQueue);
 }
 
 // ------------------------------------------------------------------ keyboard
