@@ -221,10 +221,12 @@ def _announce(running: Running, config: Config) -> None:
 
 
 async def _main(config: Config) -> None:
-    async with trio.open_nursery() as nursery:
-        running: Running = await nursery.start(serve, config)
-        _announce(running, config)
-        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+    # Signals are caught before anything listens or is announced: a stop
+    # sent the moment the server says it is running is a clean shutdown.
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+            running: Running = await nursery.start(serve, config)
+            _announce(running, config)
             async for signum in signals:
                 log.info("signal.received", signal=signal.Signals(signum).name)
                 running.stop()

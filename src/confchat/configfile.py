@@ -64,7 +64,8 @@ COMMENTS: dict[str, str] = {
     "limits.ping_timeout": "Seconds after that PING before the client is disconnected.",
     "limits.max_sendq": (
         "Bytes of output that may wait for a slow client before it is disconnected\n"
-        'with "SendQ exceeded" (262144 = 256 KiB).'
+        'with "SendQ exceeded" (262144 = 256 KiB). Keep it above 64 KiB: a burst\n'
+        "in a busy channel can queue that much before a prompt reader is served."
     ),
     "limits.flood_burst": "Flood control, per connection: this many lines at once...",
     "limits.flood_rate": "...then this many lines per second; excess lines are delayed, not dropped.",

@@ -58,7 +58,8 @@ const WORDS = {
     stat_queue: "Waiting",
     stat_oldest: "Oldest waiting",
     stat_answering: "Now answering",
-    stat_queue_detail: "{held} held, {forwarded} with the guest",
+    stat_held: "{n} held",
+    stat_forwarded: "{n} with the guest",
     none: "–",
     queue_title: "Queue",
     release_next: "Release next",
@@ -245,7 +246,8 @@ const WORDS = {
     stat_queue: "En attente",
     stat_oldest: "Plus ancienne",
     stat_answering: "Réponse en cours",
-    stat_queue_detail: "{held} mises de côté, {forwarded} chez l’invité",
+    stat_held: "{n} de côté",
+    stat_forwarded: "{n} chez l’invité",
     none: "–",
     queue_title: "File d’attente",
     release_next: "Publier la suivante",
@@ -401,7 +403,8 @@ function t(key, vars = {}) {
 const STATES = ["scheduled", "open", "live", "closed"];
 const MODES = ["moderated", "open", "readonly"];
 const UNDECIDED = new Set(["pending", "held", "forwarded"]);
-const GHOST_MS = 8000; // a decided question stays in place this long
+const GHOST_MS = 8000; // a decided question stays in place this long...
+const GHOST_HOVER_MS = 30000; // ...or up to this long while the pointer is over the queue
 const STREAM_MAX = 300;
 const AUDIENCE_MAX = 200;
 
@@ -555,16 +558,19 @@ function buildPage() {
   V.stateSelect = el("select", { id: "conf-state" }, STATES.map((s) => el("option", { value: s }, t(`st_${s}`))));
   V.modeSelect = el("select", { id: "conf-mode" }, MODES.map((m) => el("option", { value: m }, t(`md_${m}`))));
   V.slowInput = el("input", { id: "conf-slow", type: "number", min: "0", max: "3600", step: "1", inputmode: "numeric", value: "0" });
-  const setting = (labelText, control, onApply) => el("form", { class: "setting", onsubmit: (e) => { e.preventDefault(); onApply(); } },
+  // A control the moderator changed keeps its value until applied: a
+  // broadcast arriving meanwhile does not reset it.
+  const setting = (labelText, control, onApply) => el("form", { class: "setting",
+    oninput: () => { control.dataset.edited = "true"; },
+    onsubmit: (e) => { e.preventDefault(); delete control.dataset.edited; onApply(); } },
     el("label", { for: control.id }, labelText), control,
     el("button", { type: "submit", class: "small secondary" }, t("apply"), hiddenText(`: ${labelText}`)));
-  V.controls = el("section", { class: "controls", "aria-labelledby": "controls-title" },
-    el("h2", { id: "controls-title", class: "visually-hidden" }, t("controls_title")),
-    el("div", { class: "settings-row" },
+  V.controls = el("section", { class: "controls", id: "settings", "aria-labelledby": "controls-title" },
+    el("h2", { id: "controls-title" }, t("controls_title")),
+    el("div", { class: "settings" },
       setting(t("state"), V.stateSelect, () => act("CONF", [S.channel, "STATE", V.stateSelect.value])),
       setting(t("mode"), V.modeSelect, () => act("CONF", [S.channel, "SET", "mode", V.modeSelect.value])),
-      setting(t("slow_mode"), V.slowInput, () => act("CONF", [S.channel, "SET", "slow_mode", String(Math.max(0, parseInt(V.slowInput.value, 10) || 0))]))),
-    V.stats);
+      setting(t("slow_mode"), V.slowInput, () => act("CONF", [S.channel, "SET", "slow_mode", String(Math.max(0, parseInt(V.slowInput.value, 10) || 0))]))));
 
   // Queue.
   V.selectAll = el("input", { type: "checkbox", id: "select-all", onchange: onSelectAll });
@@ -640,8 +646,8 @@ function buildPage() {
     el("dl", { class: "keys" }, keys.map(([key, word]) => el("div", {}, el("dt", {}, el("kbd", {}, key)), el("dd", {}, t(word))))));
 
   V.console = el("div", { id: "console", class: "console", hidden: true },
-    V.topbar, V.alerts, V.controls,
-    el("div", { class: "columns" }, V.queue, el("div", { class: "side" }, V.stream, V.audience, V.bans)),
+    V.topbar, V.alerts, V.stats,
+    el("div", { class: "columns" }, V.queue, el("div", { class: "side" }, V.stream, V.audience, V.bans, V.controls)),
     V.help);
 
   main.append(V.login, V.console, V.announce);
@@ -701,7 +707,10 @@ function startSession(account, password) {
   S.irc = irc;
   const mine = (fn) => (...args) => { if (S.irc === irc) fn(...args); };
   irc.on("loginfailed", mine(() => {
+    // Also after a reconnection (the password was changed meanwhile):
+    // back to the sign-in form.
     S.loginFailed = true;
+    if (S.everRegistered) signOut();
     irc.close();
     S.irc = null;
     loginFailed(t("login_failed"));
@@ -785,6 +794,7 @@ function resetConference() {
   V.streamList.replaceChildren();
   V.bansList.replaceChildren();
   S.info = {};
+  for (const control of [V.stateSelect, V.modeSelect, V.slowInput]) delete control.dataset.edited;
   S.answering = null;
   S.joined = false;
   S.role = "";
@@ -841,10 +851,11 @@ function renderInfo() {
   const info = S.info;
   V.confTitle.textContent = "";
   V.confTitle.append(plainText(info.title || S.channel), " ", el("span", { class: "channel" }, `(${S.channel})`));
-  if (info.state && document.activeElement !== V.stateSelect) V.stateSelect.value = info.state;
-  if (info.mode && document.activeElement !== V.modeSelect) V.modeSelect.value = info.mode;
-  if (info.slow_mode !== undefined && document.activeElement !== V.slowInput) V.slowInput.value = info.slow_mode || "0";
-  V.controls.dataset.state = info.state || "";
+  const untouched = (control) => !control.dataset.edited;
+  if (info.state && untouched(V.stateSelect)) V.stateSelect.value = info.state;
+  if (info.mode && untouched(V.modeSelect)) V.modeSelect.value = info.mode;
+  if (info.slow_mode !== undefined && untouched(V.slowInput)) V.slowInput.value = info.slow_mode || "0";
+  V.stats.dataset.state = info.state || "";
   V.statAnswering.textContent = S.answering ? t("item_id", { id: S.answering }) : t("none");
   document.title = info.title ? `${plainText(info.title)} – ${BASE_TITLE}` : BASE_TITLE;
 }
@@ -982,7 +993,8 @@ function onItem(fields) {
     if (!S.listing) noteNewItem(author);
   }
   Object.assign(item, { state, pos: parseInt(pos, 10) || 0, author, submitted: parseInt(submitted, 10) || 0, claimed, decided, flags: flagList, text, dirty: true });
-  renumber(item);
+  if (S.listing) item.sortKey = item.pos; // LIST gives every position, in order
+  else renumber(item);
   scheduleRender();
 }
 
@@ -1170,6 +1182,7 @@ function renderItem(item) {
 }
 
 function updateAge(item) {
+  item.n.age.hidden = !!item.decidedAt;
   const seconds = serverNow() / 1000 - item.submitted;
   item.n.age.textContent = t("waiting_for", { age: formatAge(seconds) });
   item.n.age.title = t("submitted_at", { time: clockFormat.format(new Date(item.submitted * 1000)) });
@@ -1214,7 +1227,8 @@ function renderCounters() {
   const forwarded = open.filter((i) => i.state === "forwarded").length;
   V.statQueue.textContent = String(open.length);
   if (held || forwarded) {
-    V.statQueueDetail.textContent = t("stat_queue_detail", { held, forwarded });
+    const parts = [held ? t("stat_held", { n: held }) : "", forwarded ? t("stat_forwarded", { n: forwarded }) : ""];
+    V.statQueueDetail.textContent = parts.filter(Boolean).join(" · ");
     V.statQueue.append(" ", V.statQueueDetail);
   }
   V.queueCount.textContent = `(${open.length})`;
@@ -1454,8 +1468,11 @@ function tick() {
   S.ticks = (S.ticks || 0) + 1;
   const now = Date.now();
   let removed = false;
+  // Removing a question moves the ones below: not under the pointer, where
+  // a click could land on another question than the one aimed at.
+  const keep = V.queueList.matches(":hover") ? GHOST_HOVER_MS : GHOST_MS;
   for (const item of [...S.items.values()]) {
-    if (!item.decidedAt || now - item.decidedAt < GHOST_MS) continue;
+    if (!item.decidedAt || now - item.decidedAt < keep) continue;
     const n = item.n;
     if (!n.editor.hidden || !n.dropper.hidden) continue;
     const hadFocus = n.li.contains(document.activeElement);
