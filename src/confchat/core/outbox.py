@@ -26,14 +26,19 @@ def _nothing() -> None:
 
 
 class Outbox:
-    __slots__ = ("limit", "_chunks", "_held", "_size", "closed", "overflowed", "wake", "gate")
+    __slots__ = ("limit", "_chunks", "_held", "_seqs", "_counts", "_size", "closed", "overflowed", "wake", "gate")
 
     def __init__(
         self, limit: int, wake: Callable[[], None] = _nothing, gate: Journal | None = None
     ) -> None:
         self.limit = limit
         self._chunks: list[bytes] = []  # free to send
-        self._held: list[tuple[int, bytes]] = []  # waiting for a commit: (seq, bytes)
+        self._held: list[bytes] = []  # waiting for a commit, in order
+        # Runs of held chunks waiting for the same commit, as two parallel
+        # lists of plain ints (no per-chunk objects for the garbage collector
+        # to track): run i is _counts[i] chunks waiting for commit _seqs[i].
+        self._seqs: list[int] = []
+        self._counts: list[int] = []
         self._size = 0
         # Once closed, nothing more is accepted; the transport sends what is
         # left, then closes the connection.
@@ -57,6 +62,8 @@ class Outbox:
         if self._size > self.limit:
             self._chunks = [SENDQ_EXCEEDED]
             self._held = []
+            self._seqs = []
+            self._counts = []
             self._size = len(SENDQ_EXCEEDED)
             self.closed = self.overflowed = True
             self.wake()
@@ -71,15 +78,27 @@ class Outbox:
         return True
 
     def _hold(self, gate: Journal, data: bytes) -> None:
-        self._held.append((gate.appended, data))
-        gate.held.add(self)
+        # Invariant: an outbox holding chunks is in gate.held, or its writer
+        # has been woken and will re-enter it in take_chunks.
+        if not self._held:
+            gate.held.add(self)
+        self._held.append(data)
+        seq = gate.appended
+        seqs = self._seqs
+        if seqs and seqs[-1] == seq:
+            self._counts[-1] += 1
+        else:
+            seqs.append(seq)
+            self._counts.append(1)
 
     def release(self) -> None:
         """The gate opened further: wake the writer if anything is now free."""
-        held, gate = self._held, self.gate
-        if held and gate is not None and held[0][0] <= gate.committed_seq:
+        gate = self.gate
+        if not self._held or gate is None:
+            return
+        if self._seqs[0] <= gate.committed_seq:
             self.wake()
-        elif held and gate is not None:
+        else:
             gate.held.add(self)
 
     def close(self, final: bytes = b"") -> None:
@@ -110,16 +129,22 @@ class Outbox:
     def take_chunks(self) -> list[bytes]:
         """Everything free to send so far, as the chunks pushed (shared
         objects: the same message for many recipients is one object)."""
-        if self._held:
-            committed = self.gate.committed_seq if self.gate is not None else 0
-            held = self._held
-            index = 0
-            while index < len(held) and held[index][0] <= committed:
-                self._chunks.append(held[index][1])
-                index += 1
-            if index:
-                del held[:index]
-            if held and self.gate is not None:
+        held = self._held
+        if held and self.gate is not None:
+            committed = self.gate.committed_seq
+            seqs, counts = self._seqs, self._counts
+            count = runs = 0
+            for seq in seqs:
+                if seq > committed:
+                    break
+                count += counts[runs]
+                runs += 1
+            if count:
+                self._chunks.extend(held[:count])
+                del held[:count]
+                del seqs[:runs]
+                del counts[:runs]
+            if held:
                 self.gate.held.add(self)
         chunks = self._chunks
         if not chunks:
