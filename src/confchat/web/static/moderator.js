@@ -53,7 +53,6 @@ const WORDS = {
     md_moderated: "Moderated",
     md_open: "Open (published at once)",
     md_readonly: "Read-only",
-    stats_title: "Counters",
     stat_audience: "Audience",
     stat_queue: "Waiting",
     stat_oldest: "Oldest waiting",
@@ -241,7 +240,6 @@ const WORDS = {
     md_moderated: "Modérée",
     md_open: "Ouverte (publication immédiate)",
     md_readonly: "Lecture seule",
-    stats_title: "Compteurs",
     stat_audience: "Public",
     stat_queue: "En attente",
     stat_oldest: "Plus ancienne",
@@ -537,10 +535,11 @@ function buildPage() {
   V.confTitle = el("h2", { id: "conf-title" });
   V.topbar = el("div", { class: "topbar" },
     V.confTitle,
-    el("p", { class: "session" }, V.who, " ", V.conn),
     V.confForm,
-    el("a", { href: "#help", class: "help-link" }, t("show_help")),
-    el("button", { type: "button", class: "small secondary", onclick: signOut }, t("sign_out")));
+    el("div", { class: "account" },
+      el("p", { class: "session" }, V.who, " ", V.conn),
+      el("a", { href: "#help", class: "help-link" }, t("show_help")),
+      el("button", { type: "button", class: "small secondary", onclick: signOut }, t("sign_out"))));
 
   // Counters.
   V.statAudience = el("dd", { id: "stat-audience" }, "0");
@@ -823,6 +822,7 @@ async function joinConference(fresh) {
   await irc.request("JOIN", [channel]);
   if (irc !== S.irc || channel !== S.channel) return;
   await refreshInfo();
+  if (S.role === "moderator" || S.role === "admin" || S.role === "guest") await refreshQuestions();
   if (S.role === "moderator" || S.role === "admin") {
     S.listing = true;
     await irc.request("QUEUE", [channel, "LIST"]);
@@ -843,8 +843,22 @@ async function refreshInfo() {
     if (m.command === "CONF" && m.params[1] === "INFO") S.info[m.params[2]] = m.params[3] ?? "";
   }
   if (S.info.role) S.role = S.info.role;
-  if (S.info.now_answering) S.answering = S.info.now_answering;
+  if (S.info.now_answering) setAnswering(S.info.now_answering);
   renderInfo();
+}
+
+// Votes and answered marks of the questions replayed at join.
+async function refreshQuestions() {
+  const replies = await S.irc.request("CONF", [S.channel, "QUESTIONS"]);
+  for (const m of replies) {
+    if (m.command !== "CONF" || m.params[1] !== "QUESTION") continue;
+    const [, , id, votes, status, msgid] = m.params;
+    const entry = S.messages.get(msgid) || S.questions.get(id);
+    if (!entry) continue;
+    entry.votes = parseInt(votes, 10) || 0;
+    if (status === "answered") entry.status = "answered";
+    renderEntry(entry);
+  }
 }
 
 function renderInfo() {
@@ -1897,10 +1911,11 @@ async function refreshBans() {
     const until = expires && expires !== "0" ? t("until", { time: dateFormat.format(new Date(Number(expires) * 1000)) }) : t("until_lifted");
     const kindWord = t(`kind_${kind}`);
     return el("li", { class: "ban" },
-      el("span", { class: `badge badge-${kind === "ban" ? "dropped" : "held"}` }, kindWord), " ",
-      el("code", { class: "mask" }, mask), " ",
-      el("span", { class: "status" }, `${t("set_by", { who: setBy })}, ${until}`),
-      reason ? el("span", { class: "ban-reason", dir: "auto" }, ` – ${plainText(reason)}`) : null, " ",
+      el("p", {},
+        el("span", { class: `badge badge-${kind === "ban" ? "dropped" : "held"}` }, kindWord), " ",
+        el("code", { class: "mask" }, mask), " ",
+        el("span", { class: "status" }, `${t("set_by", { who: setBy })}, ${until}`),
+        reason ? el("span", { class: "ban-reason", dir: "auto" }, ` – ${plainText(reason)}`) : null),
       button(t("lift"), { cls: "small secondary", suffix: t("lift_for", { kind: kindWord.toLowerCase(), mask }),
         onclick: () => act("CONF", [S.channel, kind === "ban" ? "UNBAN" : "UNMUTE", mask]) }));
   }));
