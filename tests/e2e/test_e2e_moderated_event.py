@@ -328,6 +328,9 @@ def test_staff_log_in_and_the_auditorium_hides_the_audience(event):
     log = ev.logs["join modA"]
     modA_burst = lines(log["modA"])
     assert modA_burst[0] == (MOD_A, "JOIN", CHAN)
+    # Staff join with their status, announced as a server MODE.
+    assert modA_burst[1] == (SERVER, "MODE", CHAN, "+o", "modA")
+    modA_burst = modA_burst[:1] + modA_burst[2:]
     assert modA_burst[1] == (SERVER, "332", "modA", CHAN, TITLE)
     assert modA_burst[2][:5] == (SERVER, "333", "modA", CHAN, SERVER)
     assert modA_burst[3:] == [
@@ -337,12 +340,12 @@ def test_staff_log_in_and_the_auditorium_hides_the_audience(event):
     ]
 
     log = ev.logs["join modB"]
-    assert lines(log["modA"]) == [(MOD_B, "JOIN", CHAN)]
-    assert lines(log["modB"])[3] == (SERVER, "353", "modB", "=", CHAN, "@modA @modB")
+    assert lines(log["modA"]) == [(MOD_B, "JOIN", CHAN), (SERVER, "MODE", CHAN, "+o", "modB")]
+    assert lines(log["modB"])[4] == (SERVER, "353", "modB", "=", CHAN, "@modA @modB")
 
     log = ev.logs["join mayor"]
-    assert lines(log["modA"]) == lines(log["modB"]) == [(MAYOR, "JOIN", CHAN)]
-    assert lines(log["mayor"])[3:] == [
+    assert lines(log["modA"]) == lines(log["modB"]) == [(MAYOR, "JOIN", CHAN), (SERVER, "MODE", CHAN, "+v", "mayor")]
+    assert lines(log["mayor"])[4:] == [
         (SERVER, "353", "mayor", "=", CHAN, STAFF_NAMES),
         (SERVER, "366", "mayor", CHAN, "End of /NAMES list"),
         note("JOIN", "CONFERENCE", CHAN, "live", "moderated", "guest", f"{TITLE} is live; you are guest"),

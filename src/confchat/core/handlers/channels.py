@@ -106,6 +106,10 @@ def relay_join(server: Server, client: Client, channel: Channel) -> None:
     server.relay(
         extended, client.prefix, "JOIN", (channel.name, client.account or "*", client.realname), msgid=msgid
     )
+    status = channel.members.get(client, "")
+    if status and channel.conference is not None:
+        # Staff join with their status: say so, as a server sets a mode.
+        server.relay(members, server.name, "MODE", (channel.name, "+" + status, *([client.nick] * len(status))))
     if client.away is not None:
         server.relay(
             (c for c in members if c is not client), client.prefix, "AWAY", (client.away,), only_caps="away-notify"

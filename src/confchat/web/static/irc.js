@@ -85,7 +85,7 @@ export const DEFAULT_CAPS = [
 ];
 
 export class IrcClient {
-  constructor({ url = null, nick, account = null, password = null, caps = DEFAULT_CAPS, realname = null }) {
+  constructor({ url = null, nick, account = null, password = null, caps = DEFAULT_CAPS, realname = null, autoRename = null }) {
     this.url = url || IrcClient.defaultUrl();
     this.nick = nick;
     this.wantedNick = nick;
@@ -94,6 +94,8 @@ export class IrcClient {
     this.wantedCaps = [...caps, ...(account ? ["sasl"] : [])];
     this.caps = new Set();
     this.realname = realname || nick;
+    // Rename on a taken nick (default: visitors only; staff pages choose).
+    this.autoRename = autoRename ?? !account;
     this.handlers = {};
     this.ws = null;
     this.registered = false;
@@ -216,12 +218,17 @@ export class IrcClient {
         }
         break;
       case "903": // SASL success
+        this.raw("CAP END");
+        break;
       case "904": // SASL failure
       case "905":
       case "906":
       case "907":
-        if (msg.command !== "903") this.emit("loginfailed", msg);
-        this.raw("CAP END");
+        // A failed login never goes on as a visitor, and is not retried
+        // with the same password: the client stops here.
+        this.emit("loginfailed", msg);
+        this.state = "failed";
+        if (this.ws) this.ws.close();
         break;
       case "001":
         this.registered = true;
@@ -234,7 +241,8 @@ export class IrcClient {
       case "432": // erroneous nickname
         if (!this.registered) {
           this.emit("nickrefused", msg);
-          if (msg.command === "433" && !this.account) {
+          // Taken nick: take another.
+          if (msg.command === "433" && this.autoRename) {
             this.nick = `${this.wantedNick.slice(0, 24)}_${Math.floor(Math.random() * 1000)}`;
             this.send("NICK", [this.nick]);
           } else {
