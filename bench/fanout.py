@@ -37,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 CONFCHAT_CONFIG = """
@@ -337,6 +338,34 @@ def viewer_worker(args, first: int, count: int, conn_pipe) -> None:
         c.sock.close()
 
 
+def joined_connection(server: Server, lines: list[bytes]) -> Conn:
+    conn = Conn("tcp", server.port, server.http_port, lines)
+    buf = b""
+    while b" 001 " not in buf:
+        buf += conn.sock.recv(65536)
+    conn.send(b"JOIN #bench")
+    while b" 366 " not in buf:
+        buf += conn.sock.recv(65536)
+    conn.sock.setblocking(False)
+    return conn
+
+
+def approve_everything(bot: Conn) -> None:
+    """A bot moderator: approves each question as soon as it is queued."""
+    bot.sock.setblocking(True)
+    pending = re.compile(rb"QUEUE #bench ITEM (\d+) pending ")
+    buf = b""
+    while True:
+        data = bot.sock.recv(1 << 20)
+        if not data:
+            return
+        buf += data
+        *lines, buf = buf.split(b"\r\n")
+        ids = [m.group(1) for line in lines if (m := pending.search(line))]
+        if ids:
+            bot.sock.sendall(b"".join(b"QUEUE #bench APPROVE " + i + b"\r\n" for i in ids))
+
+
 def percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -368,19 +397,18 @@ def run(args) -> dict:
             time.sleep(2)
             idle_rss = rss_kib(server.pid)
             # The sender: staff (confchat: a moderator, so it publishes
-            # directly) or a plain op (InspIRCd).
+            # directly) or a plain op (InspIRCd). --moderated: the sender is
+            # a visitor whose every question a bot moderator approves.
+            login = [b"CAP REQ :sasl", b"AUTHENTICATE PLAIN",
+                     b"AUTHENTICATE " + base64.b64encode(f"sender\0sender\0{PASSWORD}".encode()), b"CAP END"]
+            moderated = args.moderated and args.server == "confchat"
             sender_lines = [b"NICK sender", b"USER s 0 * :s"]
-            if args.server == "confchat":
-                blob = base64.b64encode(f"sender\0sender\0{PASSWORD}".encode())
-                sender_lines = [b"CAP REQ :sasl", b"AUTHENTICATE PLAIN", b"AUTHENTICATE " + blob, b"CAP END", *sender_lines]
-            sender = Conn("tcp", server.port, server.http_port, sender_lines)
-            buf = b""
-            while b" 001 " not in buf:
-                buf += sender.sock.recv(65536)
-            sender.send(b"JOIN #bench")
-            while b" 366 " not in buf:
-                buf += sender.sock.recv(65536)
-            sender.sock.setblocking(False)
+            if args.server == "confchat" and not moderated:
+                sender_lines = [*login, *sender_lines]
+            sender = joined_connection(server, [b"NICK visitor", b"USER s 0 * :s"] if moderated else sender_lines)
+            if moderated:
+                bot = joined_connection(server, [*login, *sender_lines])
+                threading.Thread(target=approve_everything, args=(bot,), daemon=True).start()
             for p in pipes:
                 p.send("go")
             cpu0 = cpu_seconds(server.pid)
@@ -427,6 +455,7 @@ def run(args) -> dict:
             return {
                 "server": args.server,
                 "transport": args.transport,
+                "moderated": bool(args.moderated),
                 "viewers": joined,
                 "messages": args.messages,
                 "rate": args.rate or "flat out",
@@ -456,6 +485,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=40, help="filler characters per message")
     parser.add_argument("--ramp", type=float, default=0.0, help="new viewers per second; 0: as fast as possible")
     parser.add_argument("--workers", type=int, default=2, help="load generator processes")
+    parser.add_argument("--moderated", action="store_true",
+                        help="a visitor sends, a bot moderator approves each question (submit -> last viewer)")
     parser.add_argument("--timeout", type=float, default=120.0)
     args = parser.parse_args()
     print(json.dumps(run(args)))

@@ -9,6 +9,11 @@ shutdown rules:
   delay the core asks for (so a flood slows only the flooder);
 * the writer sleeps until the outbox has bytes, then writes them all in one
   call (coalescing whatever queued meanwhile);
+* with a plain socket (``fd``), output is first tried straight from the event
+  loop: once the core has finished its current step, every outbox it filled
+  is written with one non-blocking write, and the writer task is woken only
+  for what the socket did not take. A message fanned out to thousands then
+  costs a write each, not a task switch and a write each;
 * once the core closes the outbox (QUIT, KILL, SendQ exceeded, shutdown), the
   writer flushes the final ERROR line and the connection ends; a peer that does
   not read even that is cut off after ``CLOSE_GRACE`` seconds.
@@ -16,6 +21,7 @@ shutdown rules:
 
 from __future__ import annotations
 
+import os
 from typing import Any, Awaitable, Callable
 
 import structlog
@@ -32,6 +38,33 @@ CLOSE_GRACE = 5.0
 log = structlog.get_logger("confchat.transport")
 
 _PEER_GONE = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+
+
+class DirectWrites:
+    """Connections whose outbox has bytes, written together as soon as the
+    event loop gets control back (``run_sync_soon``), so one step of the core
+    (a whole fan-out) is coalesced before anything is written."""
+
+    def __init__(self) -> None:
+        self.ready: list[Callable[[], None]] = []
+        self.token: trio.lowlevel.TrioToken | None = None
+
+    def schedule(self, flush: Callable[[], None]) -> None:
+        if not self.ready:
+            token = trio.lowlevel.current_trio_token()
+            token.run_sync_soon(self._run)
+        self.ready.append(flush)
+
+    def _run(self) -> None:
+        ready, self.ready = self.ready, []
+        for flush in ready:
+            try:
+                flush()
+            except Exception:  # never let one connection break the loop
+                log.exception("connection.direct_write_failed")
+
+
+_direct = DirectWrites()
 
 
 class Wakeup:
@@ -57,6 +90,7 @@ async def run_connection(
     receive: Callable[[], Awaitable[bytes]],
     send: Callable[[Any], Awaitable[None]],
     chunked: bool = False,
+    fd: int | None = None,
 ) -> None:
     """Serve one connection until either side ends it. Never raises for
     network errors; the caller closes the underlying stream. ``send`` gets
@@ -66,9 +100,44 @@ async def run_connection(
     scope: trio.CancelScope | None = None
     # The journal gates the outbox: replies wait for the commit they follow.
     outbox = Outbox(core.limits.max_sendq, gate=core.journal)
+    # Direct writes (plain sockets): ``busy`` while the writer task is in a
+    # send; ``tail`` is what a direct write could not pass to the socket;
+    # ``dead`` once the connection is over (its fd may be reused).
+    busy = scheduled = dead = False
+    tail = b""
+
+    def flush_direct() -> None:
+        nonlocal scheduled, tail
+        scheduled = False
+        if dead:
+            return
+        if busy or tail or outbox.closed or fd is None:
+            wakeup.set()
+            return
+        data = outbox.take()
+        if not data:
+            return
+        try:
+            written = os.write(fd, data)
+        except BlockingIOError:
+            written = 0
+        except OSError:  # the writer task meets the error and ends the connection
+            tail = data
+            wakeup.set()
+            return
+        stats.bytes_out[transport] += written
+        if written < len(data):
+            tail = data[written:]
+            wakeup.set()
 
     def wake() -> None:
-        wakeup.set()
+        nonlocal scheduled
+        if fd is not None and not outbox.closed:
+            if not scheduled:
+                scheduled = True
+                _direct.schedule(flush_direct)
+        else:
+            wakeup.set()
         # Closing: the peer gets CLOSE_GRACE seconds to take its last lines
         # (a deadline on the connection, not a task per connection waiting).
         if outbox.closed and scope is not None and scope.deadline == float("inf"):
@@ -85,13 +154,18 @@ async def run_connection(
                 scope.deadline = trio.current_time() + CLOSE_GRACE
 
             async def writer() -> None:
-                nonlocal reason
+                nonlocal reason, busy, tail
                 try:
                     while True:
-                        data = outbox.take_chunks() if chunked else outbox.take()
+                        if tail:
+                            data, tail = tail, b""
+                        else:
+                            data = outbox.take_chunks() if chunked else outbox.take()
                         if data:
                             stats.bytes_out[transport] += sum(map(len, data)) if chunked else len(data)
+                            busy = True
                             await send(data)
+                            busy = False
                         elif outbox.closed and outbox.drained:
                             break
                         else:
@@ -125,5 +199,6 @@ async def run_connection(
             if client is not None:
                 nursery.start_soon(reader)
     finally:
+        dead = True
         if client is not None and not client.gone:
             core.connection_lost(client, reason)

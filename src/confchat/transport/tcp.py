@@ -38,6 +38,7 @@ async def handle_tcp(core: Server, stream: trio.SocketStream) -> None:
             "tcp",
             lambda: stream.receive_some(RECV_CHUNK),
             stream.send_all,
+            fd=stream.socket.fileno(),
         )
     except Exception:  # never let one connection take the listener down
         log.exception("connection.crashed", transport="tcp")
