@@ -1116,6 +1116,12 @@ function redact(msgid) {
   chat.messages.delete(msgid);
   if (record.isQuestion) {
     chat.items.delete(record.item);
+    // The visitor's own list says so, without a link to a removed message.
+    const mine = chat.mine.get(record.item);
+    if (mine) {
+      mine.detail.replaceChildren(W.deletedQuestion);
+      mine.detail.hidden = false;
+    }
     if (chat.answeringItem === record.item) setAnswering("", null);
     if (record.answers && record.answers.children.length) {
       // Keep the published answers; the question itself goes.
