@@ -45,7 +45,7 @@ def svg(results: list[dict], path: str) -> None:
         key = f"{r['server']} {r['transport']}"
         series.setdefault(key, []).append((r["viewers"], r["deliveries_per_s"] or 0, r["fanout_ms"]["p99"]))
     colours = ["#1d4f91", "#a4161a", "#1e6b34", "#7a4b00"]
-    width, height, pad = 420, 260, 50
+    width, height, pad = 440, 260, 70
     xs = sorted({v for points in series.values() for v, _, _ in points}) or [1]
 
     def chart(index: int, title: str, pick) -> str:
@@ -69,7 +69,7 @@ def svg(results: list[dict], path: str) -> None:
             line = " ".join(f"{x(v):.1f},{y(pick(p)):.1f}" for p in points for v in [p[0]])
             colour = colours[n % len(colours)]
             parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{line}"/>')
-            parts.append(f'<text x="{x0 + pad + 8}" y="{pad + 8 + 14 * n}" fill="{colour}" font-size="12">{name}</text>')
+            parts.append(f'<text x="{x0 + width - pad}" y="{pad + 8 + 14 * n}" fill="{colour}" font-size="12" text-anchor="end">{name}</text>')
         parts.append(f'<text x="{x0 + width / 2}" y="{height - 4}" text-anchor="middle" font-size="11">viewers</text>')
         return "\n".join(parts)
 
@@ -77,6 +77,12 @@ def svg(results: list[dict], path: str) -> None:
     with open(path, "w") as f:
         f.write(f'<svg xmlns="http://www.w3.org/2000/svg" width="{2 * width + 40}" height="{height}" '
                 f'font-family="sans-serif"><rect width="100%" height="100%" fill="white"/>{body}</svg>\n')
+
+
+def replot(json_path: str) -> None:
+    """Draw the SVG again from a results file."""
+    with open(json_path) as f:
+        svg(json.load(f)["results"], json_path.removesuffix(".json") + ".svg")
 
 
 def main() -> None:
@@ -87,7 +93,11 @@ def main() -> None:
     parser.add_argument("--transports", nargs="+", default=["tcp", "ws"])
     parser.add_argument("--timeout", type=float, default=180.0)
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
+    parser.add_argument("--replot", metavar="JSON", help="only redraw the chart of an earlier results file")
     args = parser.parse_args()
+    if args.replot:
+        replot(args.replot)
+        return
     os.makedirs(args.out, exist_ok=True)
     servers = ["confchat"] + (["inspircd"] if shutil.which("inspircd") or os.path.exists("/usr/sbin/inspircd") else [])
     results = []
