@@ -149,3 +149,17 @@ class IRCClient:
             self.sock.close()
         except OSError:
             pass
+
+
+def screenshots_dir():
+    """Where the browser tests save their screenshots: a temporary folder,
+    or the folder named by CONFCHAT_SCREENSHOTS (``docs/screenshots`` to
+    refresh the ones kept in the repository)."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    folder = os.environ.get("CONFCHAT_SCREENSHOTS")
+    path = Path(folder) if folder else Path(tempfile.gettempdir()) / "confchat-screenshots"
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -8,12 +8,14 @@ import json
 from pathlib import Path
 
 import pytest
+
+from e2e_client import screenshots_dir
 from argon2 import PasswordHasher
 
 PASSWORD = "guest-pw-1"
 HASH = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1).hash(PASSWORD)
 CHANNEL = "#townhall"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCREENSHOTS = screenshots_dir()  # CONFCHAT_SCREENSHOTS=docs/screenshots to refresh the kept ones
 CAPS = ("message-tags", "standard-replies")
 
 pytestmark = pytest.mark.usefixtures("browser")

@@ -9,11 +9,13 @@ import re
 from pathlib import Path
 
 import pytest
+
+from e2e_client import screenshots_dir
 from argon2 import PasswordHasher
 from playwright.sync_api import expect
 
 ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "docs" / "screenshots"
+SHOTS = screenshots_dir()  # CONFCHAT_SCREENSHOTS=docs/screenshots to refresh the kept ones
 CHANNEL = "#townhall"
 PASSWORDS = {"moda": "moda-secret-pw", "modb": "modb-secret-pw", "mayor": "mayor-secret-pw"}
 _hasher = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)

@@ -12,7 +12,9 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from playwright.sync_api import expect
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+from e2e_client import screenshots_dir
+
+SCREENSHOTS = screenshots_dir()  # CONFCHAT_SCREENSHOTS=docs/screenshots to refresh the kept ones
 CHANNEL = "#townhall"
 PASSWORDS = {"moda": "moda-session-pw", "mayor": "mayor-session-pw"}
 _hasher = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)

@@ -9,10 +9,12 @@ import re
 from pathlib import Path
 
 import pytest
+
+from e2e_client import screenshots_dir
 from argon2 import PasswordHasher
 from playwright.sync_api import expect
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCREENSHOTS = screenshots_dir()  # CONFCHAT_SCREENSHOTS=docs/screenshots to refresh the kept ones
 HOSTILE = "<img src=x onerror=alert(1)>"
 STAFF_CAPS = ("message-tags", "standard-replies", "draft/message-redaction", "echo-message")
 
