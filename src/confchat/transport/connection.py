@@ -67,6 +67,40 @@ class DirectWrites:
 _direct = DirectWrites()
 
 
+class RawSocket:
+    """Direct writes to a plain socket (``fd``) for ``run_connection``:
+    ``write`` passes what the socket takes now and keeps the rest, which
+    ``flush`` sends (awaiting) before anything else goes out."""
+
+    def __init__(self, fd: int, send_all: Callable[[bytes], Awaitable[None]]) -> None:
+        self.fd = fd
+        self.send_all = send_all
+        self.rest = b""
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.rest)
+
+    def ready(self) -> bool:
+        return not self.rest
+
+    def wire(self, chunks: list[bytes]) -> bytes:
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def write(self, chunks: list[bytes]) -> int:
+        data = self.wire(chunks)
+        try:
+            written = os.write(self.fd, data)
+        except BlockingIOError:
+            written = 0
+        self.rest = data[written:]
+        return written
+
+    async def flush(self) -> None:
+        rest, self.rest = self.rest, b""
+        await self.send_all(rest)
+
+
 class Wakeup:
     """A re-armable event: ``set`` from synchronous code, ``wait`` in one task."""
 
@@ -90,7 +124,7 @@ async def run_connection(
     receive: Callable[[], Awaitable[bytes]],
     send: Callable[[Any], Awaitable[None]],
     chunked: bool = False,
-    fd: int | None = None,
+    direct: RawSocket | None = None,
 ) -> None:
     """Serve one connection until either side ends it. Never raises for
     network errors; the caller closes the underlying stream. ``send`` gets
@@ -100,39 +134,33 @@ async def run_connection(
     scope: trio.CancelScope | None = None
     # The journal gates the outbox: replies wait for the commit they follow.
     outbox = Outbox(core.limits.max_sendq, gate=core.journal)
-    # Direct writes (plain sockets): ``busy`` while the writer task is in a
-    # send; ``tail`` is what a direct write could not pass to the socket;
-    # ``dead`` once the connection is over (its fd may be reused).
+    # Direct writes: ``busy`` while the writer task is in a send; ``dead``
+    # once the connection is over (its fd may be reused by another).
     busy = scheduled = dead = False
-    tail = b""
 
     def flush_direct() -> None:
-        nonlocal scheduled, tail
+        nonlocal scheduled
         scheduled = False
-        if dead:
+        if dead or direct is None:
             return
-        if busy or tail or outbox.closed or fd is None:
+        if busy or outbox.closed or not direct.ready():
             wakeup.set()
             return
-        data = outbox.take()
-        if not data:
+        chunks = outbox.take_chunks()
+        if not chunks:
             return
         try:
-            written = os.write(fd, data)
-        except BlockingIOError:
-            written = 0
+            written = direct.write(chunks)
         except OSError:  # the writer task meets the error and ends the connection
-            tail = data
             wakeup.set()
             return
         stats.bytes_out[transport] += written
-        if written < len(data):
-            tail = data[written:]
+        if direct.pending:
             wakeup.set()
 
     def wake() -> None:
         nonlocal scheduled
-        if fd is not None and not outbox.closed:
+        if direct is not None and not outbox.closed:
             if not scheduled:
                 scheduled = True
                 _direct.schedule(flush_direct)
@@ -154,13 +182,15 @@ async def run_connection(
                 scope.deadline = trio.current_time() + CLOSE_GRACE
 
             async def writer() -> None:
-                nonlocal reason, busy, tail
+                nonlocal reason, busy
                 try:
                     while True:
-                        if tail:
-                            data, tail = tail, b""
-                        else:
-                            data = outbox.take_chunks() if chunked else outbox.take()
+                        if direct is not None and direct.pending:
+                            busy = True
+                            await direct.flush()  # what a direct write left, first
+                            busy = False
+                            continue
+                        data = outbox.take_chunks() if chunked else outbox.take()
                         if data:
                             stats.bytes_out[transport] += sum(map(len, data)) if chunked else len(data)
                             busy = True

@@ -67,11 +67,22 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 class ReplayStream(trio.abc.Stream):
-    """A stream that first yields bytes already read from ``stream``."""
+    """A stream that first yields bytes already read from ``stream``.
 
-    def __init__(self, stream: trio.abc.Stream, prefix: bytes) -> None:
+    It also keeps the order of the WebSocket's direct writes: ``tail`` holds
+    what a direct write left unsent, and every ``send_all`` (trio-websocket's
+    own pongs and close frames included) sends it first; ``sending`` is true
+    while a ``send_all`` is under way, when no direct write may start."""
+
+    def __init__(self, stream: trio.SocketStream, prefix: bytes) -> None:
         self._stream = stream
         self._prefix = prefix
+        self.tail = b""
+        self.sending = False
+
+    @property
+    def fd(self) -> int:
+        return self._stream.socket.fileno()
 
     async def receive_some(self, max_bytes: int | None = None) -> bytes:
         if self._prefix:
@@ -80,7 +91,15 @@ class ReplayStream(trio.abc.Stream):
         return await self._stream.receive_some(max_bytes)
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        await self._stream.send_all(data)
+        self.sending = True
+        try:
+            if self.tail:
+                tail, self.tail = self.tail, b""
+                await self._stream.send_all(tail)
+            if data:
+                await self._stream.send_all(data)
+        finally:
+            self.sending = False
 
     async def wait_send_all_might_not_block(self) -> None:
         await self._stream.wait_send_all_might_not_block()
@@ -225,8 +244,9 @@ class HttpServer:
             )
             return
         async with trio.open_nursery() as nursery:
-            ws_request = await wrap_server_stream(nursery, ReplayStream(stream, raw), max_message_size=MAX_MESSAGE)
-            await serve_websocket(self.core, ws_request, request.ip)
+            replay = ReplayStream(stream, raw)
+            ws_request = await wrap_server_stream(nursery, replay, max_message_size=MAX_MESSAGE)
+            await serve_websocket(self.core, ws_request, request.ip, replay)
             nursery.cancel_scope.cancel()
 
     async def _send(self, conn: h11.Connection, stream: trio.SocketStream, response: Response, head: bool = False) -> None:

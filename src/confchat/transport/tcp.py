@@ -8,7 +8,7 @@ import structlog
 import trio
 
 from ..core.server import Server
-from .connection import run_connection
+from .connection import RawSocket, run_connection
 
 # Bytes asked of the socket per read: enough for many lines at once; the line
 # decoder bounds what is kept of an unfinished line.
@@ -38,7 +38,7 @@ async def handle_tcp(core: Server, stream: trio.SocketStream) -> None:
             "tcp",
             lambda: stream.receive_some(RECV_CHUNK),
             stream.send_all,
-            fd=stream.socket.fileno(),
+            direct=RawSocket(stream.socket.fileno(), stream.send_all),
         )
     except Exception:  # never let one connection take the listener down
         log.exception("connection.crashed", transport="tcp")

@@ -14,7 +14,7 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest
 
 from ..core.server import Server
-from .connection import run_connection
+from .connection import RawSocket, run_connection
 
 SUBPROTOCOLS = ("text.ircv3.net", "binary.ircv3.net")
 # A WebSocket message carries one line: 8191 bytes of tags + 512 of body.
@@ -64,7 +64,38 @@ def choose_subprotocol(proposed: list[str]) -> str | None:
     return None
 
 
-async def serve_websocket(core: Server, request: WebSocketRequest, ip: str) -> None:
+class RawWebSocket(RawSocket):
+    """Direct writes of prebuilt frames to the WebSocket's socket, in order
+    with trio-websocket's own writes: whatever the socket does not take
+    waits in the stream's ``tail``, which every later write sends first."""
+
+    def __init__(self, ws: WebSocketConnection, replay, opcode: int) -> None:
+        super().__init__(replay.fd, replay.send_all)
+        self.ws = ws
+        self.replay = replay
+        self.opcode = opcode
+
+    @property
+    def pending(self) -> bool:
+        return bool(self.replay.tail)
+
+    def ready(self) -> bool:
+        return not (self.replay.tail or self.replay.sending or self.ws._stream_lock.locked()) and self.ws.closed is None
+
+    def wire(self, chunks: list[bytes]) -> bytes:
+        return b"".join([frames_for(chunk, self.opcode) for chunk in chunks])
+
+    def write(self, chunks: list[bytes]) -> int:
+        written = super().write(chunks)
+        self.replay.tail, self.rest = self.rest, b""
+        return written
+
+    async def flush(self) -> None:
+        async with self.ws._stream_lock:
+            await self.replay.send_all(b"")
+
+
+async def serve_websocket(core: Server, request: WebSocketRequest, ip: str, replay=None) -> None:
     subprotocol = choose_subprotocol(list(request.proposed_subprotocols))
     ws: WebSocketConnection = await request.accept(subprotocol=subprotocol)
     binary = subprotocol == "binary.ircv3.net"
@@ -96,8 +127,9 @@ async def serve_websocket(core: Server, request: WebSocketRequest, ip: str) -> N
                     if line:
                         await ws.send_message(line if binary else line.decode("utf-8", "replace"))
 
+    raw = RawWebSocket(ws, replay, opcode) if direct and replay is not None else None
     try:
-        await run_connection(core, ip, "websocket", receive, send, chunked=True)
+        await run_connection(core, ip, "websocket", receive, send, chunked=True, direct=raw)
     finally:
         with trio.CancelScope(shield=True), trio.move_on_after(1):
             await ws.aclose()
