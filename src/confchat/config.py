@@ -46,7 +46,7 @@ class ListenSection:
     # IRC over plain TCP: a list of "host:port" addresses.
     tcp: tuple[str, ...] = attrs.field(default=("127.0.0.1:6667",), converter=tuple)
     # The HTTP port: WebSocket (/ws), health (/healthz, /readyz), metrics
-    # (/metrics) and, later, the web client. "" disables it.
+    # (/metrics) and the web pages. "" disables it.
     http: str = "127.0.0.1:8080"
     # Web pages (origins such as "https://www.city.example") allowed to open
     # the WebSocket besides this server's own; browsers send their origin.
@@ -170,7 +170,7 @@ class HistorySection:
 
 @attrs.frozen
 class BrandingSection:
-    # Shown on transcripts (and, later, the web pages).
+    # Shown on the web pages and transcripts.
     organisation: str = ""
     # A CSS colour for headings and links.
     colour: str = "#1d4f91"

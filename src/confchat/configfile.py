@@ -46,7 +46,7 @@ COMMENTS: dict[str, str] = {
     ),
     "listen.http": (
         'The HTTP address, "host:port": IRC over WebSocket at /ws, /healthz,\n'
-        '/readyz and /metrics (and later the web client). "": HTTP disabled.'
+        '/readyz, /metrics and the web pages (/, /moderator, /guest, /embed). "": HTTP disabled.'
     ),
     "listen.websocket_origins": (
         "Web pages allowed to open the WebSocket besides this server's own, as\n"
@@ -110,7 +110,7 @@ COMMENTS: dict[str, str] = {
         "Published messages replayed (with their original time) to whoever\n"
         "joins a conference; 0: none."
     ),
-    "branding": "Your organisation's look, on transcripts (and later the web pages).",
+    "branding": "Your organisation's look, on the web pages and transcripts.",
     "branding.organisation": 'The organisation\'s name, e.g. "City of Lyon".',
     "branding.colour": "A CSS colour for headings and links.",
     "branding.logo": "A logo: an https:// URL, or an image file (embedded in the HTML).",
