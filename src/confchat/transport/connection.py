@@ -135,8 +135,20 @@ async def run_connection(
     # The journal gates the outbox: replies wait for the commit they follow.
     outbox = Outbox(core.limits.max_sendq, gate=core.journal)
     # Direct writes: ``busy`` while the writer task is in a send; ``dead``
-    # once the connection is over (its fd may be reused by another).
-    busy = scheduled = dead = False
+    # once the connection is over (its fd may be reused by another). With
+    # direct writes the writer task exists only while it has work (a socket
+    # that did not take everything, or closing): an idle connection is one
+    # task, its reader.
+    busy = scheduled = dead = writing = False
+    nursery: trio.Nursery | None = None
+
+    def need_writer() -> None:
+        nonlocal writing
+        if writing:
+            wakeup.set()
+        elif nursery is not None and not dead:
+            writing = True
+            nursery.start_soon(writer)
 
     def flush_direct() -> None:
         nonlocal scheduled
@@ -144,7 +156,7 @@ async def run_connection(
         if dead or direct is None:
             return
         if busy or outbox.closed or not direct.ready():
-            wakeup.set()
+            need_writer()
             return
         chunks = outbox.take_chunks()
         if not chunks:
@@ -152,11 +164,11 @@ async def run_connection(
         try:
             written = direct.write(chunks)
         except OSError:  # the writer task meets the error and ends the connection
-            wakeup.set()
+            need_writer()
             return
         stats.bytes_out[transport] += written
         if direct.pending:
-            wakeup.set()
+            need_writer()
 
     def wake() -> None:
         nonlocal scheduled
@@ -165,7 +177,7 @@ async def run_connection(
                 scheduled = True
                 _direct.schedule(flush_direct)
         else:
-            wakeup.set()
+            need_writer()
         # Closing: the peer gets CLOSE_GRACE seconds to take its last lines
         # (a deadline on the connection, not a task per connection waiting).
         if outbox.closed and scope is not None and scope.deadline == float("inf"):
@@ -175,34 +187,38 @@ async def run_connection(
     stats = core.stats
     client = core.connect(ip, outbox, transport)
     reason = "Connection closed"
+    async def writer() -> None:
+        nonlocal reason, busy, writing
+        assert nursery is not None
+        try:
+            while True:
+                if direct is not None and direct.pending:
+                    busy = True
+                    await direct.flush()  # what a direct write left, first
+                    busy = False
+                    continue
+                data = outbox.take_chunks() if chunked else outbox.take()
+                if data:
+                    stats.bytes_out[transport] += sum(map(len, data)) if chunked else len(data)
+                    busy = True
+                    await send(data)
+                    busy = False
+                elif outbox.closed and outbox.drained:
+                    break
+                elif direct is not None:
+                    writing = False  # idle: direct writes take over
+                    return
+                else:
+                    await wakeup.wait()
+        except _PEER_GONE:
+            reason = "Write error"
+        nursery.cancel_scope.cancel()
+
     try:
         async with trio.open_nursery() as nursery:
             scope = nursery.cancel_scope
             if outbox.closed:  # refused at connect (per-IP limit)
                 scope.deadline = trio.current_time() + CLOSE_GRACE
-
-            async def writer() -> None:
-                nonlocal reason, busy
-                try:
-                    while True:
-                        if direct is not None and direct.pending:
-                            busy = True
-                            await direct.flush()  # what a direct write left, first
-                            busy = False
-                            continue
-                        data = outbox.take_chunks() if chunked else outbox.take()
-                        if data:
-                            stats.bytes_out[transport] += sum(map(len, data)) if chunked else len(data)
-                            busy = True
-                            await send(data)
-                            busy = False
-                        elif outbox.closed and outbox.drained:
-                            break
-                        else:
-                            await wakeup.wait()
-                except _PEER_GONE:
-                    reason = "Write error"
-                nursery.cancel_scope.cancel()
 
             async def reader() -> None:
                 nonlocal reason
@@ -225,7 +241,9 @@ async def run_connection(
                 if not client.gone:
                     core.connection_lost(client, reason)
 
-            nursery.start_soon(writer)
+            if direct is None or outbox.closed or outbox.pending:
+                writing = True
+                nursery.start_soon(writer)
             if client is not None:
                 nursery.start_soon(reader)
     finally:
