@@ -18,6 +18,15 @@ TAGS_TIME = 2  # server-time
 class Client:
     """Mutable per-connection state. Only the core changes it."""
 
+    # Slots: a large audience is many clients; no per-instance dict.
+    __slots__ = (
+        "id", "ip", "host", "transport", "outbox", "bucket", "nick", "folded", "user", "realname",
+        "registered", "password_ok", "cap_negotiating", "cap_version", "caps", "tagmask", "modes",
+        "away", "oper", "account", "sasl", "failed_logins", "channels", "invites", "monitoring",
+        "connected_at", "last_active", "last_spoke", "signon", "ping_sent", "throttled", "gone",
+        "__weakref__",
+    )
+
     def __init__(
         self, cid: int, ip: str, outbox: Outbox, now: float, bucket: TokenBucket, transport: str
     ) -> None:
