@@ -27,11 +27,21 @@ def _nothing() -> None:
 
 
 class Journal:
-    __slots__ = ("appended", "committed_seq", "held", "_dirty", "wake", "enabled")
+    __slots__ = (
+        "appended", "committed_seq", "collected_seq", "batches", "committed_batch",
+        "_batch_seq", "held", "_dirty", "wake", "enabled",
+    )
 
     def __init__(self) -> None:
         self.appended = 0  # sequence number of the latest change marked
         self.committed_seq = 0  # every change up to this one is on disk
+        # Commits go in numbered batches (one per ``collect``). Held output
+        # is tagged with the batch it waits for, not with a change: all the
+        # output of one step of the core waits for the same batch.
+        self.collected_seq = 0  # ``appended`` at the last collect
+        self.batches = 0  # batches collected so far
+        self.committed_batch = 0
+        self._batch_seq: dict[int, int] = {}
         self.held: set[Outbox] = set()  # outboxes holding bytes for a commit
         self._dirty: dict[str, Conference] = {}
         self.wake: Callable[[], None] = _nothing  # the storage writer's wakeup
@@ -47,6 +57,13 @@ class Journal:
             self.mark(conference)
 
     @property
+    def wait_batch(self) -> int:
+        """The batch whose commit output pushed now must wait for: the next
+        one if changes are marked but not yet collected, else the one being
+        committed."""
+        return self.batches + 1 if self.appended > self.collected_seq else self.batches
+
+    @property
     def pending(self) -> bool:
         """Changes are marked that are not committed yet (the gate is closed)."""
         return self.appended > self.committed_seq
@@ -60,17 +77,24 @@ class Journal:
         self.wake()
 
     def collect(self) -> tuple[int, list[dict[str, Any]]]:
-        """The changes of every dirty conference, and the sequence number that
-        committing them reaches."""
+        """The changes of every dirty conference, and the number of this
+        batch, to pass to :meth:`committed` once they are on disk."""
         changes = [conference.take_changes() for conference in self._dirty.values()]
         self._dirty.clear()
-        return self.appended, changes
+        self.batches += 1
+        self.collected_seq = self.appended
+        self._batch_seq[self.batches] = self.appended
+        return self.batches, changes
 
-    def committed(self, seq: int) -> None:
-        """Changes up to ``seq`` are durable: release what waited for them."""
-        if seq <= self.committed_seq:
+    def committed(self, batch: int) -> None:
+        """Batch ``batch`` (and those before it) is durable: release what
+        waited for it."""
+        if batch <= self.committed_batch:
             return
-        self.committed_seq = seq
+        self.committed_batch = batch
+        self.committed_seq = self._batch_seq.pop(batch)
+        for older in [b for b in self._batch_seq if b < batch]:
+            del self._batch_seq[older]
         held, self.held = self.held, set()
         for outbox in held:
             outbox.release()

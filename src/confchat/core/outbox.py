@@ -83,7 +83,7 @@ class Outbox:
         if not self._held:
             gate.held.add(self)
         self._held.append(data)
-        seq = gate.appended
+        seq = gate.wait_batch
         seqs = self._seqs
         if seqs and seqs[-1] == seq:
             self._counts[-1] += 1
@@ -96,7 +96,7 @@ class Outbox:
         gate = self.gate
         if not self._held or gate is None:
             return
-        if self._seqs[0] <= gate.committed_seq:
+        if self._seqs[0] <= gate.committed_batch:
             self.wake()
         else:
             gate.held.add(self)
@@ -131,7 +131,7 @@ class Outbox:
         objects: the same message for many recipients is one object)."""
         held = self._held
         if held and self.gate is not None:
-            committed = self.gate.committed_seq
+            committed = self.gate.committed_batch
             seqs, counts = self._seqs, self._counts
             count = runs = 0
             for seq in seqs:
