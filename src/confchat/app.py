@@ -77,7 +77,7 @@ def http_routes(core: Server, writer: Writer, running: Running) -> dict[str, Any
     """The supervision endpoints; the web client adds its own."""
     from .metrics import exposition, registry_for
 
-    registry = registry_for(core, writer, {"tcp": 1, "websocket": 1})
+    registry = registry_for(core, writer, ("tcp", "websocket"))
 
     async def healthz(request: Request) -> Response:
         return Response.text(200, "ok")

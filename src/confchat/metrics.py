@@ -42,10 +42,10 @@ def _add_histogram(family: HistogramMetricFamily, values: list[str], histogram: 
 
 
 class ConfchatCollector:
-    def __init__(self, core: Server, writer: Writer | None = None, listeners: dict[str, int] | None = None) -> None:
+    def __init__(self, core: Server, writer: Writer | None = None, transports: tuple[str, ...] = ()) -> None:
         self.core = core
         self.writer = writer
-        self.listeners = listeners or {}
+        self.transports = transports  # always listed, even with no connection
 
     def describe(self) -> list[Metric]:
         return []  # collected on demand; no fixed description needed
@@ -64,7 +64,7 @@ class ConfchatCollector:
         for client in core.clients.values():
             key = (client.transport, self._role(client))
             counts[key] = counts.get(key, 0) + 1
-        for transport in sorted({*self.listeners, *(k[0] for k in counts)}):
+        for transport in sorted({*self.transports, *(k[0] for k in counts)}):
             for role in ("unregistered", "visitor", "guest", "moderator", "admin"):
                 current.add_metric([transport, role], counts.get((transport, role), 0))
         yield current
@@ -161,14 +161,13 @@ class ConfchatCollector:
         return family
 
 
-def registry_for(core: Server, writer: Writer | None = None, listeners: dict[str, int] | None = None) -> CollectorRegistry:
+def registry_for(core: Server, writer: Writer | None = None, transports: tuple[str, ...] = ()) -> CollectorRegistry:
     """A registry with confchat's collector only (and no process metrics from
     the default registry's globals, so tests can run several servers)."""
-    from prometheus_client import PROCESS_COLLECTOR, PLATFORM_COLLECTOR  # noqa: F401
     from prometheus_client.process_collector import ProcessCollector
 
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ConfchatCollector(core, writer, listeners))
+    registry.register(ConfchatCollector(core, writer, transports))
     ProcessCollector(namespace=PREFIX, registry=registry)
     return registry
 

@@ -27,8 +27,7 @@ from typing import Any, Iterable
 from .config import BrandingSection, Config
 from .proto.casemap import casefold
 
-FORMATS = ("html", "md", "json", "txt")
-EXTENSIONS = {"html": "html", "md": "md", "json": "json", "txt": "txt"}
+FORMATS = ("html", "md", "json", "txt")  # also the files' extensions
 
 # C0/C1 controls (IRC formatting codes among them), except tab, and the
 # bidirectional overrides that can disguise text. Tabs and the Unicode line
@@ -392,7 +391,7 @@ def transcript_name(channel: str, when: float, internal: bool, fmt: str) -> str:
     stem = re.sub(r"[^A-Za-z0-9_-]+", "-", channel.lstrip("#&")).strip("-") or "conference"
     digest = hashlib.sha256(casefold(channel).encode()).hexdigest()[:6]
     stamp = datetime.fromtimestamp(when, timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return f"{stem}-{digest}-{stamp}{'-internal' if internal else ''}.{EXTENSIONS[fmt]}"
+    return f"{stem}-{digest}-{stamp}{'-internal' if internal else ''}.{fmt}"
 
 
 def write_closed_transcripts(config: Config, store: Any, batch: list[dict[str, Any]], now: float | None = None) -> list[str]:

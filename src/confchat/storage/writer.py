@@ -38,7 +38,6 @@ class StorageStats:
     errors: int = 0
     failing: bool = False
     last_error: str = ""
-    last_commit_seconds: float = 0.0
     commit_seconds: Histogram = attrs.field(factory=Histogram)
 
 
@@ -103,7 +102,6 @@ class Writer:
         self.stats.failing = False
         self.stats.batches += 1
         self.stats.rows += rows
-        self.stats.last_commit_seconds = elapsed
         self.stats.commit_seconds.observe(elapsed)
         journal.committed(seq)
         if self.on_commit is not None:

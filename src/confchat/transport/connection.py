@@ -47,12 +47,10 @@ class DirectWrites:
 
     def __init__(self) -> None:
         self.ready: list[Callable[[], None]] = []
-        self.token: trio.lowlevel.TrioToken | None = None
 
     def schedule(self, flush: Callable[[], None]) -> None:
         if not self.ready:
-            token = trio.lowlevel.current_trio_token()
-            token.run_sync_soon(self._run)
+            trio.lowlevel.current_trio_token().run_sync_soon(self._run)
         self.ready.append(flush)
 
     def _run(self) -> None:
