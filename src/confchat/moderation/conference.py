@@ -14,6 +14,7 @@ import attrs
 from ..config import CONFERENCE_STATES, ConferenceConfig, parse_time
 from ..proto.casemap import casefold, mask_match
 from .queue import ModerationQueue
+from ..proto.numbers import is_number
 
 if TYPE_CHECKING:
     from ..core.journal import Journal
@@ -270,7 +271,7 @@ class Conference:
                 return f"{key} takes on or off"
             setattr(self, key, value.lower() in ("on", "true", "yes"))
         elif kind is int:
-            if not (value.isascii() and value.isdigit()):
+            if not is_number(value):
                 return f"{key} takes a number of seconds"
             setattr(self, key, int(value))
         else:

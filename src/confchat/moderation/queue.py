@@ -14,6 +14,7 @@ import enum
 from typing import Iterable
 
 import attrs
+from ..proto.numbers import is_number
 
 
 class State(str, enum.Enum):
@@ -184,7 +185,7 @@ class ModerationQueue:
             index = 0
         elif where == "bottom":
             index = len(self.order) - 1
-        elif where.isascii() and where.isdigit() and 1 <= int(where) <= len(self.order):
+        elif is_number(where) and 1 <= int(where) <= len(self.order):
             index = int(where) - 1
         else:
             raise QueueError("INVALID_POSITION", f"Position must be top, bottom or 1-{len(self.order)}", item_id)

@@ -31,6 +31,7 @@ from ..channel import Channel
 from ..client import Client
 from ..server import Server, format_server_time
 from .modes import normalize_mask
+from ...proto.numbers import is_number
 
 # Tags on published messages (server tags, sent to message-tags clients).
 TAG_ITEM = "confchat/item"
@@ -64,7 +65,7 @@ def _actor(client: Client) -> str:
 
 
 def _item_id(server: Server, client: Client, command: str, text: str) -> int | None:
-    if not (text.isascii() and text.isdigit()):
+    if not is_number(text):
         server.fail(client, command, "INVALID_ITEM", f"{text!r} is not an item id", text or "*")
         return None
     return int(text)
@@ -751,7 +752,7 @@ def _conf_restrict(kind: str) -> Callable[[Server, Client, Channel, Conference, 
         mask = _restriction_mask(server, args[0])
         duration = 0
         rest = args[1:]
-        if rest and rest[0].isascii() and rest[0].isdigit():
+        if rest and is_number(rest[0]):
             duration = int(rest[0])
             rest = rest[1:]
         reason = rest[0] if rest else ""

@@ -8,6 +8,7 @@ from ...proto.message import Message
 from ..channel import ARG_MODES, FLAG_MODES, LIST_MODES, PREFIX_MODES, SET_ARG_MODES, Ban, Channel
 from ..client import Client
 from ..server import Server
+from ...proto.numbers import is_number
 
 MAX_BANS = 100  # ISUPPORT MAXLIST=b:100
 USER_MODES_SETTABLE = "iw"
@@ -149,7 +150,7 @@ def channel_mode(server: Server, client: Client, channel: Channel, modestring: s
                 raw = args.pop(0)
                 if deny():
                     continue
-                if not (raw.isascii() and raw.isdigit()) or int(raw) <= 0:
+                if not is_number(raw) or int(raw) <= 0:
                     server.numeric(client, N.ERR_INVALIDMODEPARAM, channel.name, "l", raw, "Invalid limit")
                     continue
                 channel.limit = int(raw)

@@ -12,6 +12,7 @@ from ..channel import Channel
 from ..client import Client
 from ..server import Server
 from .registration import send_isupport, send_lusers, send_motd
+from ...proto.numbers import is_number
 
 WHOX_FIELDS = "tcuihsnfdlaor"  # the fixed order of WHOX reply fields
 
@@ -106,7 +107,7 @@ def handle_whois(server: Server, client: Client, msg: Message) -> None:
 
 def handle_whowas(server: Server, client: Client, msg: Message) -> None:
     nick = msg.params[0]
-    count = int(msg.param(1)) if msg.param(1).isascii() and msg.param(1).isdigit() else 0
+    count = int(msg.param(1)) if is_number(msg.param(1)) else 0
     folded = casefold(nick)
     found = 0
     for entry_folded, entry_nick, user, host, realname, when in server.whowas:

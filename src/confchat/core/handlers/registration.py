@@ -16,6 +16,7 @@ from ..client import Client
 from ..passwords import verify_password
 from ..server import Server
 from .conference import refresh_roles
+from ...proto.numbers import is_number
 
 # Wrong passwords (SASL, PASS account:password, OPER) one connection may try.
 MAX_LOGIN_FAILURES = 5
@@ -32,7 +33,7 @@ def handle_cap(server: Server, client: Client, msg: Message) -> None:
         if not client.registered:
             client.cap_negotiating = True
         version = msg.param(1)
-        client.cap_version = max(client.cap_version, int(version) if version.isascii() and version.isdigit() else 0)
+        client.cap_version = max(client.cap_version, int(version) if is_number(version) else 0)
         if client.cap_version >= 302:
             client.set_caps(client.caps | {"cap-notify"})
         server.reply(client, "CAP", target, "LS", ls_string(client.cap_version))
