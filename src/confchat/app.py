@@ -109,17 +109,25 @@ def export_route(core: Server, writer: Writer, config: Config) -> Any:
     types = {"html": "text/html; charset=utf-8", "md": "text/markdown; charset=utf-8",
              "json": "application/json", "txt": "text/plain; charset=utf-8"}
 
+    def transcript(folded: str, fmt: str, internal: bool) -> tuple[bytes, str] | None:
+        # In the storage thread: reading and rendering a whole conference
+        # must not hold up the event loop.
+        data = writer.store.read(folded)
+        if data is None:
+            return None
+        now = time.time()
+        body = render(build(data, internal=internal, now=now), fmt, config.branding).encode()
+        return body, transcript_name(data["conference"]["channel"], now, internal, fmt)
+
     async def download(request: Request) -> Response:
         found = core.take_export(request.path[len("/export/"):])
         if found is None:
             return Response.text(404, "This download link is unknown, used or expired; ask for a new one.")
         folded, fmt, internal = found
-        data = await writer.in_store(writer.store.read, folded)
-        if data is None:
+        result = await writer.in_store(transcript, folded, fmt, internal)
+        if result is None:
             return Response.text(404, "No such conference.")
-        now = time.time()
-        body = render(build(data, internal=internal, now=now), fmt, config.branding).encode()
-        name = transcript_name(data["conference"]["channel"], now, internal, fmt)
+        body, name = result
         headers = [("Content-Disposition", f'attachment; filename="{name}"')]
         if fmt == "html":
             headers.append(("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data: https:"))

@@ -117,7 +117,8 @@ class WebApp:
     def __init__(self, config: Config, conferences: Callable[[], list[str]] | None = None) -> None:
         self.config = config
         self.conferences = conferences  # the live conferences' channels
-        self.root = static_dir()
+        self._static = _load_static(static_dir())
+        self._logo = _load_logo(config.branding.logo)
 
     def routes(self) -> dict[str, Any]:
         routes: dict[str, Any] = {path: self._page(page, script) for path, (page, script) in PAGES.items()}
@@ -146,20 +147,34 @@ class WebApp:
         return Response(200, f":root {{ --brand: {colour}; }}\n".encode(), "text/css; charset=utf-8")
 
     async def logo(self, request: Request) -> Response:
-        path = self.config.branding.logo
-        mime = mimetypes.guess_type(path)[0] or ""
-        if not path or path.startswith("https://") or not mime.startswith("image/") or not os.path.isfile(path):
+        if self._logo is None:
             return Response.text(404, "Not found")
-        with open(path, "rb") as f:
-            return Response(200, f.read(), mime)
+        return Response(200, *self._logo)
 
     async def static(self, request: Request) -> Response:
-        name = request.path[len("/static/"):]
-        if not re.fullmatch(r"[a-z0-9_-]+\.(js|css|svg)", name):
+        found = self._static.get(request.path[len("/static/"):])
+        if found is None:
             return Response.text(404, "Not found")
-        path = os.path.join(self.root, name)
-        if not os.path.isfile(path):
-            return Response.text(404, "Not found")
-        with open(path, "rb") as f:
-            body = f.read()
-        return Response(200, body, STATIC_TYPES[os.path.splitext(name)[1]])
+        return Response(200, *found)
+
+
+def _load_static(root: str) -> dict[str, tuple[bytes, str]]:
+    """The client's files, read once at start: serving them never touches
+    the disk from the event loop."""
+    files = {}
+    for name in os.listdir(root):
+        kind = STATIC_TYPES.get(os.path.splitext(name)[1])
+        if kind and re.fullmatch(r"[a-z0-9_-]+\.(js|css|svg)", name):
+            with open(os.path.join(root, name), "rb") as f:
+                files[name] = (f.read(), kind)
+    return files
+
+
+def _load_logo(path: str) -> tuple[bytes, str] | None:
+    """A logo file from the config, read once at start (an https:// logo is
+    linked, not served)."""
+    mime = mimetypes.guess_type(path)[0] or ""
+    if not path or path.startswith("https://") or not mime.startswith("image/") or not os.path.isfile(path):
+        return None
+    with open(path, "rb") as f:
+        return f.read(), mime
