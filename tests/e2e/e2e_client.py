@@ -163,3 +163,20 @@ def screenshots_dir():
     path = Path(folder) if folder else Path(tempfile.gettempdir()) / "confchat-screenshots"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def assert_no_axe_violations(page, where: str) -> None:
+    """Run axe-core on ``page`` (and its frames) and fail with each
+    violation's rule, impact, elements and summary."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+    for frame in page.frames[1:]:  # frames get axe too, or axe waits for them
+        frame.evaluate(axe.axe_script)
+    violations = axe.run(page).response["violations"]
+    details = [
+        f"{v['id']} ({v['impact']}): {v['help']} -> "
+        + "; ".join(f"{n['target']} {n.get('failureSummary', '')}" for n in v["nodes"][:5])
+        for v in violations
+    ]
+    assert violations == [], f"axe violations on {where}:\n" + "\n".join(details)

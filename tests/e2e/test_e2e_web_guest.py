@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from e2e_client import screenshots_dir
+from e2e_client import assert_no_axe_violations as check_axe
 from argon2 import PasswordHasher
 
 PASSWORD = "guest-pw-1"
@@ -41,16 +42,6 @@ def expect(locator):
 
     return playwright_expect(locator)
 
-
-def check_axe(page, name: str) -> None:
-    from axe_playwright_python.sync_playwright import Axe
-
-    result = Axe().run(page)
-    violations = result.response["violations"]
-    if violations:
-        print(f"axe violations ({name}):")
-        print(json.dumps([{k: v[k] for k in ("id", "impact", "help", "nodes")} for v in violations], indent=1)[:6000])
-    assert violations == [], name
 
 
 def screenshot(page, name: str) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from e2e_client import screenshots_dir
+from e2e_client import assert_no_axe_violations as assert_accessible
 from argon2 import PasswordHasher
 from playwright.sync_api import expect
 
@@ -94,17 +95,6 @@ def item(page, item_id):
 def queue_order(page):
     return page.eval_on_selector_all("#queue-list > li:not(.decided)", "nodes => nodes.map(n => n.dataset.id)")
 
-
-def assert_accessible(page, state):
-    from axe_playwright_python.sync_playwright import Axe
-
-    violations = Axe().run(page).response["violations"]
-    details = [
-        f"{v['id']} ({v['impact']}): {v['help']} -> "
-        + "; ".join(f"{n['target']} {n.get('failureSummary', '')}" for n in v["nodes"][:5])
-        for v in violations
-    ]
-    assert violations == [], f"axe violations on the {state}:\n" + "\n".join(details)
 
 
 def screenshot(page, name, **kwargs):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from e2e_client import screenshots_dir
+from e2e_client import assert_no_axe_violations as axe_check
 from argon2 import PasswordHasher
 from playwright.sync_api import expect
 
@@ -56,19 +57,6 @@ def published_msgid(client, text: str) -> str:
     line = client.expect(lambda m: m.command == "PRIVMSG" and m.params[-1] == text)
     return line.tags["msgid"]
 
-
-def axe_check(page, where: str) -> None:
-    from axe_playwright_python.sync_playwright import Axe
-
-    axe = Axe()
-    for frame in page.frames[1:]:  # frames get axe too, or axe waits for them
-        frame.evaluate(axe.axe_script)
-    results = axe.run(page)
-    violations = results.response["violations"]
-    details = [
-        (v["id"], v["impact"], [n["target"] for n in v["nodes"]], v["nodes"][0]["failureSummary"]) for v in violations
-    ]
-    assert violations == [], f"axe violations on {where}: {details}"
 
 
 def shot(page, name: str) -> None:
