@@ -13,7 +13,7 @@ import attrs
 
 from ..config import CONFERENCE_STATES, ConferenceConfig, parse_time
 from ..proto.casemap import casefold, mask_match
-from .queue import ModerationQueue
+from .queue import ModerationQueue, State
 from ..proto.numbers import is_number
 
 if TYPE_CHECKING:
@@ -202,7 +202,7 @@ class Conference:
             if item.author_prefix != anonymous:
                 item.author_prefix = anonymous
                 touched = True
-            if item.state.value == "dropped" and (item.text or item.original is not None):
+            if item.state is State.DROPPED and (item.text or item.original is not None):
                 item.text, item.original = "", None
                 touched = True
             if touched:
@@ -214,7 +214,7 @@ class Conference:
         for entry in self.audit:
             if entry.at < cutoff and entry.item is not None and "text" in entry.detail:
                 item = self.queue.items.get(entry.item)
-                if item is not None and item.state.value == "dropped":
+                if item is not None and item.state is State.DROPPED:
                     entry.detail = {k: v for k, v in entry.detail.items() if k not in ("text", "original")}
         return changed
 
