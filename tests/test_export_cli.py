@@ -12,6 +12,7 @@ from confchat.cli import main
 from confchat.config import ConferenceConfig
 from confchat.moderation.conference import Conference, Publication
 from confchat.storage.sqlite import Store
+from confchat.storage.rows import take_rows
 
 T0 = 1_700_000_000.0
 QUESTION = "When does the library reopen?"
@@ -41,13 +42,13 @@ def fill(path: str) -> Store:
     hall.add_publication(Publication(q.msgid, q.author_prefix, q.text, T0 + 5, {"confchat/item": str(q.id)}, "PRIVMSG", q.id))
     hall.queue.drop(spam.id, "moda", T0 + 6, "advertising")
     hall.record(T0 + 6, "moda", "drop", spam.id, reason="advertising", wait=5.0)
-    store.write([hall.take_changes()])
+    store.write([take_rows(hall)])
     hall.add_publication(Publication("m-a1", "mayor!~mayor@192.0.2.1", ANSWER, T0 + 9,
                                      {"+draft/reply": q.msgid, "confchat/item": str(q.id)}))
     hall.record(T0 + 9, "mayor", "answer", q.id, msgid="m-a1", text=ANSWER)
     budget = Conference(ConferenceConfig(channel="#budget", title="Budget night"))
     budget.record(T0, "admin", "create", None, title="Budget night")
-    store.write([hall.take_changes(), budget.take_changes()])
+    store.write([take_rows(hall), take_rows(budget)])
     return store
 
 

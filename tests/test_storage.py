@@ -11,6 +11,7 @@ from confchat.config import ConferenceConfig
 from confchat.moderation.conference import Conference, Publication, Restriction, Role
 from confchat.moderation.queue import State
 from confchat.storage.sqlite import SCHEMA_VERSION, Store, StorageError
+from confchat.storage.rows import take_rows
 
 T0 = 1_700_000_000.0
 
@@ -55,7 +56,7 @@ def store(tmp_path):
 
 def test_a_conference_comes_back_whole(store):
     original = busy_conference()
-    store.write([original.take_changes()])
+    store.write([take_rows(original)])
     (restored,) = store.load()
     assert restored.channel == "#TownHall" and restored.state == "live"
     assert restored.queue.order == original.queue.order == [1, 3, 5]
@@ -75,17 +76,17 @@ def test_a_conference_comes_back_whole(store):
 
 def test_new_items_continue_the_id_sequence(store):
     conf = busy_conference()
-    store.write([conf.take_changes()])
+    store.write([take_rows(conf)])
     (restored,) = store.load()
     assert restored.queue.submit("v", "v!u@h", "again", T0 + 30).id == 6
 
 
 def test_changes_accumulate_across_batches(store):
     conf = busy_conference()
-    store.write([conf.take_changes()])
+    store.write([take_rows(conf)])
     conf.queue.approve(1, "moda", T0 + 20)
     conf.record(T0 + 20, "moda", "approve", 1)
-    store.write([conf.take_changes()])
+    store.write([take_rows(conf)])
     (restored,) = store.load()
     assert restored.queue.items[1].state is State.PUBLISHED
     assert restored.queue.order == [3, 5]
@@ -128,7 +129,7 @@ def test_an_unwritable_location_is_reported(tmp_path):
 
 def test_a_failed_batch_changes_nothing(store):
     conf = busy_conference()
-    changes = conf.take_changes()
+    changes = take_rows(conf)
     changes["publications"].append(dict(changes["publications"][0]))  # duplicate msgid
     with pytest.raises(sqlite3.IntegrityError):
         store.write([changes])
@@ -138,7 +139,7 @@ def test_a_failed_batch_changes_nothing(store):
 
 def test_purge_forgets_addresses_and_dropped_texts(store):
     conf = busy_conference()
-    store.write([conf.take_changes()])
+    store.write([take_rows(conf)])
     assert store.purge(T0 + 100) > 0
     data = store.read("#townhall")
     assert all(i["author_prefix"].endswith("!*@*") for i in data["items"])
@@ -154,7 +155,7 @@ def test_purge_forgets_addresses_and_dropped_texts(store):
 
 def test_purge_keeps_what_is_newer_than_the_cutoff(store):
     conf = busy_conference()
-    store.write([conf.take_changes()])
+    store.write([take_rows(conf)])
     store.purge(T0 + 3)  # only items 1 and 2 are older
     items = {i["id"]: i for i in store.read("#townhall")["items"]}
     assert items[1]["author_prefix"] == "v1!*@*"
@@ -197,7 +198,7 @@ def test_stored_order_always_matches_the_live_order(tmp_path_factory, operations
         for n in range(3):
             item = conf.queue.submit("v", "v!u@h", f"q{n}", T0)
             conf.record(T0, "v", "submit", item.id)
-        store.write([conf.take_changes()])
+        store.write([take_rows(conf)])
         for op, pick, where in operations:
             order = conf.queue.order
             if op == "submit":
@@ -213,7 +214,7 @@ def test_stored_order_always_matches_the_live_order(tmp_path_factory, operations
                 item_id = order[pick % len(order)]
                 conf.queue.approve(item_id, "m", T0)
                 conf.record(T0, "m", "approve", item_id)
-            store.write([conf.take_changes()])
+            store.write([take_rows(conf)])
         (restored,) = store.load()
         assert restored.queue.order == conf.queue.order
     finally:
@@ -226,12 +227,12 @@ def test_many_moves_to_one_spot_renumber_and_keep_the_order(tmp_path):
     conf = Conference(ConferenceConfig(channel="#c", title="C"))
     for n in range(5):
         conf.record(T0, "v", "submit", conf.queue.submit("v", "v!u@h", f"q{n}", T0).id)
-    store.write([conf.take_changes()])
+    store.write([take_rows(conf)])
     for _ in range(80):  # halves the gap between positions 1 and 2 each time
         item_id = conf.queue.order[-1]
         conf.queue.move(item_id, "m", "2")
         conf.record(T0, "m", "move", item_id)
-        store.write([conf.take_changes()])
+        store.write([take_rows(conf)])
     (restored,) = store.load()
     assert restored.queue.order == conf.queue.order
     store.close()

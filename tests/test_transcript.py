@@ -28,6 +28,7 @@ from confchat.config import BrandingSection, Config, ConferenceConfig, ServerSec
 from confchat.moderation.conference import Conference, Publication
 from confchat.storage.sqlite import Store
 from confchat.transcript import FORMATS, build, clean, md_escape, render, write_closed_transcripts
+from confchat.storage.rows import take_rows
 
 T0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 CHAN = "#townhall"
@@ -161,7 +162,7 @@ def townhall(store: Store, channel: str = CHAN) -> SimpleNamespace:
     ev.approve(q3, "moda", T0 + 22, text="What about the bus lines")
     ev.hold(q6, "moda", T0 + 23)
     oops = ev.say(MODA, "Wrong room sorry", T0 + 24)
-    store.write([conf.take_changes()])  # first commit, mid-event
+    store.write([take_rows(conf)])  # first commit, mid-event
     ev.approve(q4, "moda", T0 + 30)
     ev.vote(q1, "account:x")
     ev.vote(q1, "connection:b:7")
@@ -170,7 +171,7 @@ def townhall(store: Store, channel: str = CHAN) -> SimpleNamespace:
     ev.redact(q4.msgid, "moda", T0 + 50, reason="personal data")
     ev.redact(oops, "moda", T0 + 56)  # published in the first batch
     a3 = ev.answer(q3, MAYOR, "mayor", "New lines open in June", T0 + 60)
-    store.write([conf.take_changes()])
+    store.write([take_rows(conf)])
     return SimpleNamespace(conf=conf, ev=ev, welcome=welcome, oops=oops, a1=a1, a3=a3, a4=a4,
                            q1=q1, q2=q2, q3=q3, q4=q4, q5=q5, q6=q6)
 
@@ -398,7 +399,7 @@ def test_public_json_round_trips(data):
 def test_nothing_published(store):
     conf = Conference(ConferenceConfig(channel="#empty", title="Quiet"))
     Event(conf).submit(ALICE, "anyone?", T0)
-    store.write([conf.take_changes()])
+    store.write([take_rows(conf)])
     t = build(store.read("#empty"))
     assert t["messages"] == []
     assert "Nothing was published." in render(t, "txt")
@@ -521,7 +522,7 @@ def hostile(store):
     ev.answer(q1, f"{EVIL_STAFF}!~s@192.0.2.5", EVIL_STAFF, "answer " + HOSTILE, T0 + 20)
     gone = ev.say(f"{EVIL_STAFF}!~s@192.0.2.5", "deleted " + HOSTILE, T0 + 21)
     ev.redact(gone, EVIL_STAFF, T0 + 22, reason="why " + HOSTILE)
-    store.write([conf.take_changes()])
+    store.write([take_rows(conf)])
     return store.read("#evil")
 
 
@@ -643,7 +644,7 @@ def test_unicode_line_separators_cannot_add_lines(store):
     ev = Event(conf)
     q = ev.submit(ALICE, "real question\u2028[2023-11-14T22:20:00Z] mayor (answer): Yes, free tickets\u2029!", T0)
     ev.approve(q, "moda", T0 + 1)
-    store.write([conf.take_changes()])
+    store.write([take_rows(conf)])
     out = render(build(store.read("#sep")), "txt")
     assert out.splitlines() == out[:-1].split("\n")
 
@@ -667,7 +668,7 @@ def _one_question(scratch, text):
     ev = Event(conf)
     q = ev.submit(ALICE, text, T0)
     ev.approve(q, "moda", T0 + 1)
-    store.write([conf.take_changes()])
+    store.write([take_rows(conf)])
     return build(store.read(channel))
 
 
@@ -842,12 +843,12 @@ def _stamp(ts, channel="#townhall"):
 def test_closing_writes_the_configured_formats_and_the_archive(store, event, tmp_path):
     other = Conference(ConferenceConfig(channel="#Other", title="Still going", state="live"))
     Event(other).say(MODA, "hello", T0 + 1)
-    store.write([other.take_changes()])
+    store.write([take_rows(other)])
 
     config = _config(tmp_path, language="fr")
     event.ev.state("closed", "moda", T0 + 100)
     Event(other).state("open", "moda", T0 + 100)
-    batch = [event.conf.take_changes(), other.take_changes()]
+    batch = [take_rows(event.conf), take_rows(other)]
     store.write(batch)
     now = T0 + 101
     written = write_closed_transcripts(config, store, batch, now=now)
@@ -880,11 +881,11 @@ def test_closing_writes_the_configured_formats_and_the_archive(store, event, tmp
 def test_no_transcript_without_a_close(store, event, tmp_path):
     config = _config(tmp_path)
     event.ev.state("open", "moda", T0 + 100)  # a state change, not a close
-    batch = [event.conf.take_changes()]
+    batch = [take_rows(event.conf)]
     store.write(batch)
     assert write_closed_transcripts(config, store, batch, now=T0 + 101) == []
     event.ev.say(MODA, "the end", T0 + 102)
-    batch = [event.conf.take_changes()]
+    batch = [take_rows(event.conf)]
     store.write(batch)
     assert write_closed_transcripts(config, store, batch, now=T0 + 103) == []
     assert not (tmp_path / "data" / "transcripts").exists()
@@ -893,7 +894,7 @@ def test_no_transcript_without_a_close(store, event, tmp_path):
 def test_default_formats_are_html_and_json(store, event, tmp_path):
     config = Config(server=ServerSection(data_dir=str(tmp_path / "data")))
     event.ev.state("closed", "moda", T0 + 100)
-    batch = [event.conf.take_changes()]
+    batch = [take_rows(event.conf)]
     store.write(batch)
     written = write_closed_transcripts(config, store, batch, now=T0 + 100)
     names = sorted(os.path.basename(p) for p in written)
@@ -906,7 +907,7 @@ def test_default_formats_are_html_and_json(store, event, tmp_path):
 def test_transcripts_can_be_switched_off(store, event, tmp_path):
     config = _config(tmp_path, formats=())
     event.ev.state("closed", "moda", T0 + 100)
-    batch = [event.conf.take_changes()]
+    batch = [take_rows(event.conf)]
     store.write(batch)
     assert write_closed_transcripts(config, store, batch, now=T0 + 100) == []
     assert not (tmp_path / "data").exists()
@@ -917,7 +918,7 @@ def test_two_conferences_closed_together_keep_their_own_files(store, tmp_path):
     second = townhall(store, "#town-hall")
     first.ev.state("closed", "moda", T0 + 100)
     second.ev.state("closed", "moda", T0 + 100)
-    batch = [first.conf.take_changes(), second.conf.take_changes()]
+    batch = [take_rows(first.conf), take_rows(second.conf)]
     store.write(batch)
     written = write_closed_transcripts(_config(tmp_path, formats=("json",)), store, batch, now=T0 + 100)
     assert len(set(written)) == len(written) == 4

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from confchat.config import ConferenceConfig
 from confchat.core.journal import Journal
+from confchat.storage.rows import changes_rows
 from confchat.core.outbox import Outbox
 from confchat.moderation.conference import Conference
 
@@ -12,6 +13,7 @@ from confchat.moderation.conference import Conference
 def gated(limit: int = 1000) -> tuple[Journal, Outbox, list[int]]:
     journal = Journal()
     journal.enabled = True
+    journal.snapshot = changes_rows  # as the storage writer sets it
     wakes: list[int] = []
     outbox = Outbox(limit, wake=lambda: wakes.append(1), gate=journal)
     return journal, outbox, wakes
@@ -105,6 +107,7 @@ def test_without_storage_marks_do_not_hold_anything():
 def test_collect_gathers_each_dirty_conference_once_with_only_new_rows():
     journal = Journal()
     journal.enabled = True
+    journal.snapshot = changes_rows  # as the storage writer sets it
     conf = conference()
     conf.journal = journal
     item = conf.queue.submit("v", "v!u@192.0.2.1", "hello", 10.0)

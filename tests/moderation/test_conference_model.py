@@ -22,6 +22,7 @@ from confchat.moderation.conference import (
     Role,
 )
 from confchat.moderation.queue import State
+from confchat.storage.rows import take_rows
 
 UTC = datetime.timezone.utc
 T0 = 1_700_000_000.0
@@ -417,10 +418,10 @@ def test_record_marks_the_conference_and_item_for_storage():
     item = c.queue.submit("carol", "carol!~c@h", "q", T0)
     c.record(T0, "carol", "submit", item.id, text="q")
     assert journal.marked == [c]
-    changes = c.take_changes()
+    changes = take_rows(c)
     assert [row["id"] for row in changes["items"]] == [item.id]
     assert [(a["actor"], a["action"], a["item"]) for a in changes["audit"]] == [("carol", "submit", item.id)]
-    again = c.take_changes()  # each change is handed over once
+    again = take_rows(c)  # each change is handed over once
     assert again["items"] == [] and again["audit"] == []
 
 
@@ -428,10 +429,10 @@ def test_take_changes_carries_items_reranked_by_a_move():
     c = conference()
     for i in range(3):
         c.queue.submit("carol", "carol!~c@h", f"q{i}", T0 + i)
-    c.take_changes()
+    take_rows(c)
     c.queue.move(3, "alice", "top")
     c.record(T0 + 10, "alice", "move", 3, to="top")
-    rows = {row["id"]: row for row in c.take_changes()["items"]}
+    rows = {row["id"]: row for row in take_rows(c)["items"]}
     assert 3 in rows
     ranks = {i: (rows[i]["rank"] if i in rows else c.queue.items[i].rank) for i in (1, 2, 3)}
     assert sorted(ranks, key=lambda i: (ranks[i], i)) == [3, 1, 2]
@@ -447,7 +448,7 @@ def test_publications_are_kept_in_order_and_removed_by_msgid():
     assert c.remove_publication("m1", T0 + 2, "alice") is p1
     assert c.remove_publication("m1", T0 + 3, "alice") is None  # already deleted
     assert list(c.published) == ["m2"]
-    assert c.take_changes()["redactions"] == [("m1", T0 + 2, "alice")]
+    assert take_rows(c)["redactions"] == [("m1", T0 + 2, "alice")]
 
 
 # ---------------------------------------------------------------- retention

@@ -15,21 +15,33 @@ storage attached the gate never closes.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol
 
 if TYPE_CHECKING:
-    from ..moderation.conference import Conference
     from .outbox import Outbox
+
+
+class Changes(Protocol):
+    """Something whose changes are stored: a conference, for now."""
+
+    folded: str  # its key
+
+    def take_changes(self) -> Any:
+        """What changed since the last call (handed over once)."""
 
 
 def _nothing() -> None:
     return None
 
 
+def _as_is(changes: Any) -> Any:
+    return changes
+
+
 class Journal:
     __slots__ = (
         "appended", "committed_seq", "collected_seq", "batches", "committed_batch",
-        "_batch_seq", "held", "_dirty", "wake", "enabled",
+        "_batch_seq", "held", "_dirty", "wake", "enabled", "snapshot",
     )
 
     def __init__(self) -> None:
@@ -43,13 +55,16 @@ class Journal:
         self.committed_batch = 0
         self._batch_seq: dict[int, int] = {}
         self.held: set[Outbox] = set()  # outboxes holding bytes for a commit
-        self._dirty: dict[str, Conference] = {}
+        self._dirty: dict[str, Changes] = {}
         self.wake: Callable[[], None] = _nothing  # the storage writer's wakeup
+        # Storage's row format, applied to each change set as it is
+        # collected (so the rows are a snapshot of that moment).
+        self.snapshot: Callable[[Any], Any] = _as_is
         # Without storage (unit tests of the core) marks are counted but the
         # gate stays open.
         self.enabled = False
 
-    def enable(self, conferences: Iterable[Conference]) -> None:
+    def enable(self, conferences: Iterable[Changes]) -> None:
         """Storage is attached: from now on changes are marked, starting with
         every conference as it stands (so the config's new ones are stored)."""
         self.enabled = True
@@ -68,7 +83,7 @@ class Journal:
         """Changes are marked that are not committed yet (the gate is closed)."""
         return self.appended > self.committed_seq
 
-    def mark(self, conference: Conference) -> None:
+    def mark(self, conference: Changes) -> None:
         """``conference`` changed; hold all output from now until committed."""
         if not self.enabled:
             return
@@ -79,7 +94,8 @@ class Journal:
     def collect(self) -> tuple[int, list[dict[str, Any]]]:
         """The changes of every dirty conference, and the number of this
         batch, to pass to :meth:`committed` once they are on disk."""
-        changes = [conference.take_changes() for conference in self._dirty.values()]
+        snapshot = self.snapshot
+        changes = [snapshot(conference.take_changes()) for conference in self._dirty.values()]
         self._dirty.clear()
         self.batches += 1
         self.collected_seq = self.appended

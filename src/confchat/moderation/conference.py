@@ -7,17 +7,22 @@ into calls here and relay the results.
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import attrs
 
-from ..config import CONFERENCE_STATES, ConferenceConfig, parse_time
+from ..config import ConferenceConfig, parse_time
 from ..proto.casemap import casefold, mask_match
-from .queue import ModerationQueue, State
 from ..proto.numbers import is_number
+from ..vocab import ConferenceState, RoomMode, spoken
+from .queue import Item, ModerationQueue, State
 
-if TYPE_CHECKING:
-    from ..core.journal import Journal
+
+class ChangeSink(Protocol):
+    """Where a conference reports that it changed (the core's journal): the
+    only thing the moderation layer knows of durability."""
+
+    def mark(self, changes: Any) -> None: ...
 
 
 class Role(str, enum.Enum):
@@ -105,8 +110,8 @@ class Conference:
         self.opens = settings.opens
         self.starts = settings.starts
         self.ends = settings.ends
-        self.state = settings.state
-        self.mode = settings.mode
+        self.state = ConferenceState(settings.state)
+        self.mode = RoomMode(settings.mode)
         self.show_decline_reasons = settings.show_decline_reasons
         self.auditorium = settings.auditorium
         self.slow_mode = settings.slow_mode
@@ -125,13 +130,16 @@ class Conference:
         # The settings the config file declared at the last start (storage
         # compares them with the file, to apply only what was edited since).
         self.declared: dict[str, Any] = declaration(settings)
-        # Durability (see core.journal): what changed since the last commit.
-        self.journal: Journal | None = None
+        # Durability: told of every change (the core's journal), and what
+        # changed since the last ``take_changes``.
+        self.journal: ChangeSink | None = None
         self._dirty_items: set[int] = set()
         self._new_publications: list[Publication] = []
         self._new_redactions: list[tuple[str, float, str]] = []
         self._audit_saved = 0
-        self.last_message: dict[object, float] = {}  # visitor key -> wall time (slow mode)
+        # Slow mode: a visitor's connection id -> wall time of its last
+        # message. Ids, not clients: a visitor who left is not kept alive.
+        self.last_message: dict[int, float] = {}
         # A state set by hand overrides schedule times up to that moment.
         self.schedule_from = 0.0
 
@@ -185,6 +193,10 @@ class Conference:
                         del self.roles[account]
                 for account in after:
                     self.roles[account] = role
+            elif name == "state":
+                self.state = ConferenceState(value)
+            elif name == "mode":
+                self.mode = RoomMode(value)
             else:
                 setattr(self, name, value)
         self.declared = declared
@@ -218,28 +230,33 @@ class Conference:
                     entry.detail = {k: v for k, v in entry.detail.items() if k not in ("text", "original")}
         return changed
 
-    def take_changes(self) -> dict[str, Any]:
-        """Everything to store since the last call: the conference's own row
-        (settings, state, roles, order, bans, prepared answers) whole, and
-        the items, publications, redactions and audit entries that changed."""
-        from .persist import audit_row, conference_row, item_row, publication_row
-
+    def take_changes(self) -> "ChangeSet":
+        """Everything to store since the last call: the conference itself
+        (its own row is written whole), and the items, publications,
+        redactions and audit entries that changed. Storage turns it into
+        rows at once (``storage.rows``), before anything changes again."""
         dirty = self._dirty_items | self.queue.reranked
         self.queue.reranked.clear()
-        items = [item_row(self.queue.items[i]) for i in sorted(dirty) if i in self.queue.items]
-        changes = {
-            "conference": self.folded,
-            "row": conference_row(self),
-            "items": items,
-            "publications": [publication_row(p) for p in self._new_publications],
-            "redactions": list(self._new_redactions),
-            "audit": [audit_row(e) for e in self.audit[self._audit_saved :]],
-        }
+        changes = ChangeSet(
+            self,
+            [self.queue.items[i] for i in sorted(dirty) if i in self.queue.items],
+            list(self._new_publications),
+            list(self._new_redactions),
+            self.audit[self._audit_saved :],
+        )
         self._dirty_items.clear()
         self._new_publications.clear()
         self._new_redactions.clear()
         self._audit_saved = len(self.audit)
         return changes
+
+    def prune_slow_mode(self, now: float) -> None:
+        """Forget visitors whose slow-mode wait is over."""
+        if not self.slow_mode:
+            self.last_message.clear()
+            return
+        horizon = now - self.slow_mode
+        self.last_message = {key: at for key, at in self.last_message.items() if at > horizon}
 
     def restricted(self, kind: str, prefix: str, account: str | None, now: float) -> Restriction | None:
         for restriction in self.restrictions:
@@ -250,12 +267,17 @@ class Conference:
     def expire(self, now: float) -> None:
         self.restrictions = [r for r in self.restrictions if r.active(now)]
 
-    def scheduled_state(self, now: float) -> str | None:
+    def scheduled_state(self, now: float) -> ConferenceState | None:
         """The state the schedule says the conference should be in by now, if
         that is further along than its current state (never backwards)."""
-        order = CONFERENCE_STATES.index
+        order = list(ConferenceState).index
         target = self.state
-        for state, when in (("open", self.opens), ("live", self.starts), ("closed", self.ends)):
+        steps = (
+            (ConferenceState.OPEN, self.opens),
+            (ConferenceState.LIVE, self.starts),
+            (ConferenceState.CLOSED, self.ends),
+        )
+        for state, when in steps:
             moment = parse_time(when) if when else None
             if moment is not None and self.schedule_from < moment <= now and order(state) > order(target):
                 target = state
@@ -275,8 +297,11 @@ class Conference:
                 return f"{key} takes a number of seconds"
             setattr(self, key, int(value))
         else:
-            if key == "mode" and value not in ("moderated", "open", "readonly"):
-                return "mode takes moderated, open or readonly"
+            if key == "mode":
+                if value not in RoomMode._value2member_map_:
+                    return f"mode takes {spoken(RoomMode)}"
+                self.mode = RoomMode(value)
+                return None
             if key in ("opens", "starts", "ends") and value and parse_time(value) is None:
                 return f"{key} takes an ISO 8601 time with a UTC offset, e.g. 2026-12-01T18:00:00+01:00"
             setattr(self, key, value)
@@ -286,8 +311,8 @@ class Conference:
         return {
             "title": self.title,
             "description": self.description,
-            "state": self.state,
-            "mode": self.mode,
+            "state": self.state.value,
+            "mode": self.mode.value,
             "opens": self.opens,
             "starts": self.starts,
             "ends": self.ends,
@@ -295,3 +320,18 @@ class Conference:
             "auditorium": "on" if self.auditorium else "off",
             "show_decline_reasons": "on" if self.show_decline_reasons else "off",
         }
+
+
+@attrs.frozen
+class ChangeSet:
+    """What :meth:`Conference.take_changes` hands to storage."""
+
+    conference: Conference
+    items: list[Item]
+    publications: list[Publication]
+    redactions: list[tuple[str, float, str]]  # (msgid, at, by)
+    audit: list[AuditEntry]
+
+    @property
+    def folded(self) -> str:
+        return self.conference.folded

@@ -2,7 +2,7 @@
 
 Blocking code, meant to run in one worker thread at a time (the trio shell
 calls it through ``trio.to_thread``); never called from the event loop
-directly. Rows are the plain dicts of :mod:`confchat.moderation.persist`,
+directly. Rows are the plain dicts of :mod:`confchat.storage.rows`,
 kept as JSON in a ``data`` column beside the few columns queries need.
 
 Durability: every batch is one ``BEGIN IMMEDIATE … COMMIT`` transaction.
@@ -22,7 +22,7 @@ import time
 from typing import Any, Iterable
 
 from ..moderation.conference import Conference
-from ..moderation.persist import restore_conference
+from .rows import restore_conference
 
 SYNCHRONOUS = ("full", "normal")
 

@@ -22,6 +22,7 @@ import trio
 
 from ..core.server import Server
 from ..core.stats import Histogram
+from .rows import changes_rows
 from .sqlite import Store
 
 RETRY_INTERVAL = 1.0
@@ -55,6 +56,7 @@ class Writer:
         self._wakeup = trio.Event()
         self._lock = trio.Lock()  # one batch at a time, in order
         core.journal.wake = self._wake
+        core.journal.snapshot = changes_rows
 
     def _wake(self) -> None:
         self._wakeup.set()

@@ -1,17 +1,20 @@
-"""A conference as plain rows and back: what storage writes and reads.
+"""The row format: a conference as plain rows and back.
 
-Pure: dicts of JSON-friendly values, no database. The storage shell puts them
-in tables; :func:`restore_conference` rebuilds a live :class:`Conference`
-(queue order, ids, history, bans, prepared answers, audit log) from them.
+Pure: dicts of JSON-friendly values, no database. :func:`changes_rows` turns
+what a conference hands over (:meth:`Conference.take_changes`) into the rows
+:meth:`Store.write` puts in tables, at once, in the event loop, so the rows
+are a snapshot; :func:`restore_conference` rebuilds a live conference (queue
+order, ids, history, bans, prepared answers, audit log) from stored rows.
 """
 
 from __future__ import annotations
 
+import enum
 from typing import Any, Iterable
 
 from ..config import ConferenceConfig
-from .conference import AuditEntry, Conference, Publication, Restriction, Role
-from .queue import Item, State
+from ..moderation.conference import AuditEntry, ChangeSet, Conference, Publication, Restriction, Role
+from ..moderation.queue import Item, State
 
 #: Conference settings stored and restored as they are.
 SETTING_FIELDS = (
@@ -20,10 +23,15 @@ SETTING_FIELDS = (
 )
 
 
+def _plain(value: Any) -> Any:
+    """Enum members are stored as their text."""
+    return value.value if isinstance(value, enum.Enum) else value
+
+
 def conference_row(conference: Conference) -> dict[str, Any]:
     return {
         "channel": conference.channel,
-        "settings": {name: getattr(conference, name) for name in SETTING_FIELDS},
+        "settings": {name: _plain(getattr(conference, name)) for name in SETTING_FIELDS},
         "declared": conference.declared,
         "roles": {account: role.value for account, role in conference.roles.items()},
         "next_id": conference.queue.next_id,
@@ -75,6 +83,23 @@ def publication_row(publication: Publication) -> dict[str, Any]:
 
 def audit_row(entry: AuditEntry) -> dict[str, Any]:
     return {"at": entry.at, "actor": entry.actor, "action": entry.action, "item": entry.item, "detail": entry.detail}
+
+
+def changes_rows(changes: ChangeSet) -> dict[str, Any]:
+    """One conference's changes as rows (one batch entry for ``Store.write``)."""
+    return {
+        "conference": changes.folded,
+        "row": conference_row(changes.conference),
+        "items": [item_row(item) for item in changes.items],
+        "publications": [publication_row(p) for p in changes.publications],
+        "redactions": list(changes.redactions),
+        "audit": [audit_row(e) for e in changes.audit],
+    }
+
+
+def take_rows(conference: Conference) -> dict[str, Any]:
+    """Everything ``conference`` changed since the last call, as rows."""
+    return changes_rows(conference.take_changes())
 
 
 def restore_conference(
