@@ -429,11 +429,11 @@ def test_export_link_is_for_moderators_single_use_and_expires(net, room):
     (reply,) = [m for m in moda.ask(f"CONF {CHAN} EXPORT json internal") if m.params[1] == "EXPORT"]
     assert reply.params[2:4] == ("json", "internal")
     token = reply.params[4].removeprefix("/export/")
-    assert net.server.take_export(token) == (CHAN, "json", True)
-    assert net.server.take_export(token) is None  # used
+    assert net.server.exports.take(token) == (CHAN, "json", True)
+    assert net.server.exports.take(token) is None  # used
     (reply,) = [m for m in moda.ask(f"CONF {CHAN} EXPORT") if m.params[1] == "EXPORT"]
     net.advance(301)
-    assert net.server.take_export(reply.params[4].removeprefix("/export/")) is None  # expired
+    assert net.server.exports.take(reply.params[4].removeprefix("/export/")) is None  # expired
     assert fails(moda.ask(f"CONF {CHAN} EXPORT pdf"), "INVALID_FORMAT")
 
 

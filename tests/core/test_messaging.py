@@ -8,7 +8,7 @@ import pytest
 
 from helpers import SERVER_NAME, WALL_START, Net, commands, find, one
 
-from confchat.core.server import format_server_time
+from confchat.proto.servertime import format_server_time
 
 ALICE = "alice!~alice@192.0.2.1"
 # WALL_START as an IRCv3 server-time value.

@@ -27,7 +27,7 @@ class Clock:
 
 
 def submit(q: ModerationQueue, text: str, now: float = T0, nick: str = "carol") -> Item:
-    return q.submit(nick, f"{nick}!~{nick}@203.0.113.7", text, now, account=None, key=object())
+    return q.submit(nick, f"{nick}!~{nick}@203.0.113.7", text, now, account=None, author_id=7)
 
 
 def filled(n: int, start: float = T0) -> ModerationQueue:

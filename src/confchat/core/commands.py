@@ -12,7 +12,7 @@ import attrs
 
 from ..proto.message import Message
 from .client import Client
-from .handlers import channels, conference, messaging, modes, oper, queries, registration
+from .handlers import channels, conf, messaging, modes, oper, queries, queue, registration, stage
 
 
 
@@ -61,12 +61,12 @@ COMMANDS: dict[str, Command] = {
     "VERSION": Command(queries.handle_version, 0),
     "TIME": Command(queries.handle_time, 0),
     # the moderation extension (protocol.md)
-    "CONF": Command(conference.handle_conf, 1),
-    "QUEUE": Command(conference.handle_queue, 2),
-    "ANSWER": Command(conference.handle_answer, 3),
-    "PREPARED": Command(conference.handle_prepared, 2),
-    "VOTE": Command(conference.handle_vote, 2),
-    "REDACT": Command(conference.handle_redact, 2),
+    "CONF": Command(conf.handle_conf, 1),
+    "QUEUE": Command(queue.handle_queue, 2),
+    "ANSWER": Command(stage.handle_answer, 3),
+    "PREPARED": Command(stage.handle_prepared, 2),
+    "VOTE": Command(stage.handle_vote, 2),
+    "REDACT": Command(stage.handle_redact, 2),
     # operators
     "OPER": Command(oper.handle_oper, 2),
     "KILL": Command(oper.handle_kill, 2),

@@ -29,12 +29,17 @@ UNDECIDED = frozenset({State.PENDING, State.HELD, State.FORWARDED})
 
 
 class QueueError(Exception):
-    """An action refused; ``code`` is the standard-replies code."""
+    """An action refused; ``code`` is the standard-replies code and
+    ``context`` what the FAIL line carries after the channel, if the caller
+    has nothing better (such as the id it was given)."""
 
-    def __init__(self, code: str, message: str, item_id: int | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, item_id: int | None = None, context: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.item_id = item_id
+        self.context = context
 
 
 @attrs.define(eq=False)
@@ -43,7 +48,9 @@ class Item:
     author: str  # nick at submission
     author_prefix: str  # nick!user@host, the source used when published
     author_account: str | None
-    author_key: object  # identifies the author's connection (for notices)
+    # The author's connection id while it is connected to this process (for
+    # notes about the item); None once restored from storage.
+    author_id: int | None
     text: str
     submitted_at: float  # wall-clock seconds
     state: State = State.PENDING
@@ -113,11 +120,11 @@ class ModerationQueue:
         now: float,
         *,
         account: str | None = None,
-        key: object = None,
+        author_id: int | None = None,
         flags: Iterable[str] = (),
         state: State = State.PENDING,
     ) -> Item:
-        item = Item(self.next_id, author, author_prefix, account, key, text, now, state, flags=tuple(flags))
+        item = Item(self.next_id, author, author_prefix, account, author_id, text, now, state, flags=tuple(flags))
         item.rank = self.items[self.order[-1]].rank + 1.0 if self.order else 1.0
         self.next_id += 1
         self.items[item.id] = item

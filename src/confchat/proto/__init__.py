@@ -1,4 +1,5 @@
-"""The IRC wire protocol, pure: messages, the line codec, case mapping, numerics.
+"""The IRC wire protocol, pure: messages, the line codec, case mapping, numerics,
+the server-time format.
 
 Nothing here knows about sockets or time; everything takes bytes or strings and
 returns values or raises :class:`ProtocolError` subclasses.

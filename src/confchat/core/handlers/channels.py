@@ -8,8 +8,11 @@ from ...proto.message import Message
 from ..channel import Channel
 from ..client import Client
 from ...moderation.conference import STAFF, Role
-from ..server import Server
-from .conference import replay_history, welcome_to_conference
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..server import Server
+from ..presence import replay_history, welcome_to_conference
 
 
 

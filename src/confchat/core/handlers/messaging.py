@@ -5,7 +5,10 @@ from __future__ import annotations
 from ...proto import numerics as N
 from ...proto.message import Message
 from ..client import Client
-from ..server import Server
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..server import Server
 from ...moderation.conference import STAFF
 from .conference import conference_message
 

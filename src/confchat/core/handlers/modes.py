@@ -7,7 +7,10 @@ from ...proto.casemap import casefold
 from ...proto.message import Message
 from ..channel import ARG_MODES, FLAG_MODES, LIST_MODES, PREFIX_MODES, SET_ARG_MODES, Ban, Channel
 from ..client import Client
-from ..server import Server
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..server import Server
 from ...proto.numbers import is_number
 
 MAX_BANS = 100  # ISUPPORT MAXLIST=b:100

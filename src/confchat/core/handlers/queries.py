@@ -10,7 +10,10 @@ from ...proto.casemap import casefold, is_valid_nick, mask_match
 from ...proto.message import Message
 from ..channel import Channel
 from ..client import Client
-from ..server import Server
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..server import Server
 from .registration import send_isupport, send_lusers, send_motd
 from ...proto.numbers import is_number
 

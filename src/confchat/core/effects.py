@@ -1,0 +1,99 @@
+"""Carry out the moderation engine's effects on this server's connections.
+
+The engine (``moderation/engine.py``) decides and returns effects as data;
+this module is the one place that turns them into output: an audience into
+the members of the conference channel, a connection id into a client, a line
+into one encoding per tag variant (``Server.relay``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable
+
+from ..moderation.conference import MODERATING
+from ..moderation.effects import (
+    Audience,
+    Broadcast,
+    Count,
+    Disconnect,
+    Effect,
+    Notify,
+    Restricted,
+    RoleChanged,
+    TopicChanged,
+)
+from ..proto.casemap import casefold
+from .presence import refresh_status
+
+if TYPE_CHECKING:
+    from .channel import Channel
+    from .client import Client
+    from .server import Server
+
+
+def members_of(server: Server, channel: Channel, audience: Audience) -> Iterable[Client]:
+    if audience is Audience.EVERYONE:
+        return channel.members
+    if audience is Audience.STAFF:
+        return channel.staff
+    return [c for c in channel.staff if server.role(c, channel) in MODERATING]
+
+
+def apply(server: Server, channel: Channel, effects: Iterable[Effect]) -> None:
+    """Apply ``effects`` in order, for the conference of ``channel``."""
+    conference = channel.conference
+    assert conference is not None
+    for effect in effects:
+        if isinstance(effect, Broadcast):
+            recipients: Iterable[Client] = members_of(server, channel, effect.audience)
+            if effect.skip is not None or effect.without_caps:
+                skip, without = effect.skip, effect.without_caps
+                recipients = [
+                    c for c in recipients if c.id != skip and not (without and without in c.caps)
+                ]
+            source = effect.source or server.name
+            server.relay(
+                recipients, source, effect.command, (channel.name, *effect.params), effect.tags,
+                only_caps=effect.only_caps, msgid=effect.msgid,
+            )
+        elif isinstance(effect, Notify):
+            client = server.clients.get(effect.to)
+            if client is not None and not client.gone:
+                server.note(client, effect.command, effect.code, effect.description, channel.name, *effect.context)
+        elif isinstance(effect, Count):
+            server.stats.message(conference.channel, effect.outcome, effect.decider)
+            if effect.wait is not None:
+                server.stats.decided(conference.channel, effect.wait)
+        elif isinstance(effect, Restricted):
+            _restricted(server, channel, effect)
+        elif isinstance(effect, RoleChanged):
+            folded = casefold(effect.account)
+            for member in list(channel.members):
+                if member.account and casefold(member.account) == folded:
+                    refresh_status(server, channel, member)
+        elif isinstance(effect, TopicChanged):
+            channel.topic, channel.topic_by, channel.topic_at = effect.topic, server.name, int(server.wallclock())
+            server.relay(list(channel.members), server.name, "TOPIC", (channel.name, effect.topic))
+        elif isinstance(effect, Disconnect):
+            target = server.clients.get(effect.to)
+            if target is not None:
+                server.disconnect(target, effect.reason, kind="moderator")
+
+
+def _restricted(server: Server, channel: Channel, effect: Restricted) -> None:
+    restriction = effect.restriction
+    conference = channel.conference
+    assert conference is not None
+    server.stats.restrictions[(conference.channel, restriction.kind)] += 1
+    if restriction.kind != "ban":
+        return
+    actor = server.clients.get(effect.actor)
+    reason = restriction.reason or "Banned"
+    now = server.wallclock()
+    for member in list(channel.members):
+        if member not in channel.staff and conference.restricted("ban", member.prefix, member.account, now):
+            seen_by = set(server.audience(channel, member))
+            if actor is not None:
+                seen_by.add(actor)
+            server.relay(seen_by, effect.by_prefix, "KICK", (channel.name, member.nick, reason))
+            server.part_channel(member, channel)

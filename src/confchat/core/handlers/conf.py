@@ -1,0 +1,248 @@
+"""CONF: a conference's settings, state, roles, restrictions, the guest
+stage's markers, its records and exports; and CONF LIST / CONF CREATE for
+the server's conferences (protocol.md, "CONF")."""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+from typing import TYPE_CHECKING
+
+from ...config import ConferenceConfig
+from ...moderation.conference import MODERATING, STAFF, Conference, Role
+from ...proto import numerics as N
+from ...proto.casemap import casefold, is_valid_channel
+from ...proto.message import Message
+from ...proto.numbers import is_number
+from ...vocab import ConferenceState, ExportFormat, values
+from ..effects import apply
+from ..exports import EXPORT_TTL
+from ..presence import refresh_status, welcome_to_conference
+from ..subcommands import ADMINS, Context, ServerSubcommand, Subcommand, dispatch
+from .conference import actor_of, parse_item_id, run
+from .modes import normalize_mask
+
+if TYPE_CHECKING:
+    from ..client import Client
+    from ..server import Server
+
+ROLES_GIVEN = (Role.MODERATOR, Role.GUEST, Role.VISITOR)
+
+
+def conf_info(ctx: Context) -> None:
+    server, client, channel, conference = ctx.server, ctx.client, ctx.channel, ctx.conference
+    role = server.role(client, channel)
+    info = conference.info()
+    info["audience"] = str(len(channel.members) - len(channel.staff))
+    info["now_answering"] = str(conference.now_answering or "")
+    if role in STAFF:
+        info["queue"] = str(len(conference.queue.order))
+        oldest = min((conference.queue.items[i].submitted_at for i in conference.queue.order), default=None)
+        info["oldest_waiting"] = str(int(server.wallclock() - oldest)) if oldest is not None else ""
+    info["role"] = role.value
+    for key, value in info.items():
+        server.reply(client, "CONF", channel.name, "INFO", key, value)
+    server.reply(client, "CONF", channel.name, "END", "End of conference info")
+
+
+def conf_state(ctx: Context) -> None:
+    server, client, channel = ctx.server, ctx.client, ctx.channel
+    text = ctx.args[0].lower()
+    if text not in values(ConferenceState):
+        server.fail(client, "CONF", "INVALID_STATE", f"State must be one of {', '.join(values(ConferenceState))}",
+                    channel.name, ctx.args[0])
+        return
+    state = ConferenceState(text)
+    apply(server, channel, server.engine.set_state_by_hand(ctx.conference, actor_of(client), state))
+    server.note(client, "CONF", "STATE", f"{channel.name} is now {state.value}", channel.name, state.value)
+
+
+def conf_set(ctx: Context) -> None:
+    server, client, channel = ctx.server, ctx.client, ctx.channel
+    key, value = ctx.args[0].lower(), ctx.args[1]
+    if run(server, client, channel, "CONF", lambda: server.engine.set_setting(ctx.conference, actor_of(client), key, value)):
+        server.note(client, "CONF", "SET", f"{key} is now {value}", channel.name, key)
+
+
+def conf_role(ctx: Context) -> None:
+    server, client, channel = ctx.server, ctx.client, ctx.channel
+    account, role_name = ctx.args[0], ctx.args[1].lower()
+    if casefold(account) not in server.accounts:
+        server.fail(client, "CONF", "NO_SUCH_ACCOUNT", f"No account named {account}", channel.name, account)
+        return
+    if role_name not in (r.value for r in ROLES_GIVEN):
+        server.fail(client, "CONF", "INVALID_ROLE", "Role must be moderator, guest or visitor", channel.name, role_name)
+        return
+    apply(server, channel, server.engine.set_role(ctx.conference, actor_of(client), account, Role(role_name)))
+    server.note(client, "CONF", "ROLE", f"{account} is now {role_name} in {channel.name}", channel.name, account, role_name)
+
+
+def restriction_mask(server: Server, text: str) -> str:
+    """A nick of someone present becomes a ban on their address (and
+    account), so reconnecting under another nick does not get round it."""
+    if text.startswith("$a:"):
+        return text
+    if "!" in text or "@" in text or "*" in text or "?" in text:
+        return normalize_mask(text)
+    target = server.find_nick(text)
+    if target is not None:
+        return f"$a:{target.account}" if target.account else f"*!*@{target.host}"
+    return normalize_mask(text)
+
+
+def conf_restrict(kind: str, ctx: Context) -> None:
+    """BAN and MUTE: ``<mask|nick> [seconds] [reason]``."""
+    server, client, channel = ctx.server, ctx.client, ctx.channel
+    mask = restriction_mask(server, ctx.args[0])
+    rest = ctx.args[1:]
+    duration = 0
+    if rest and is_number(rest[0]):
+        duration = int(rest[0])
+        rest = rest[1:]
+    reason = rest[0] if rest else ""
+    apply(server, channel, server.engine.restrict(ctx.conference, actor_of(client), kind, mask, duration, reason))
+    until = f" for {duration} seconds" if duration else ""
+    done = {"ban": "banned", "mute": "muted"}[kind]
+    server.note(client, "CONF", kind.upper(), f"{mask} {done}{until}", channel.name, mask)
+
+
+def conf_unrestrict(kind: str, ctx: Context) -> None:
+    server, client, channel = ctx.server, ctx.client, ctx.channel
+    mask = restriction_mask(server, ctx.args[0])
+    if run(server, client, channel, "CONF", lambda: server.engine.unrestrict(ctx.conference, actor_of(client), kind, mask)):
+        server.note(client, "CONF", "UN" + kind.upper(), f"{kind} on {mask} lifted", channel.name, mask)
+
+
+def conf_bans(ctx: Context) -> None:
+    server, client, channel, conference = ctx.server, ctx.client, ctx.channel, ctx.conference
+    conference.expire(server.wallclock())
+    for r in conference.restrictions:
+        expires = str(int(r.expires)) if r.expires else "0"
+        server.reply(client, "CONF", channel.name, "RESTRICTION", r.kind, r.mask, r.by, expires, r.reason)
+    server.reply(client, "CONF", channel.name, "END", f"{len(conference.restrictions)} restrictions")
+
+
+def conf_disconnect(ctx: Context) -> None:
+    server, client, channel = ctx.server, ctx.client, ctx.channel
+    target = server.find_nick(ctx.args[0])
+    if target is None or target not in channel.members:
+        server.numeric(client, N.ERR_USERNOTINCHANNEL, ctx.args[0], channel.name, "They aren't on that channel")
+        return
+    if target in channel.staff:
+        server.fail(client, "CONF", "CANNOT_DISCONNECT_STAFF", "Staff cannot be disconnected this way", channel.name, target.nick)
+        return
+    reason = ctx.args[1] if len(ctx.args) > 1 else "Disconnected by a moderator"
+    nick = target.nick
+    apply(server, channel, server.engine.disconnect(ctx.conference, actor_of(client), target.id, nick, reason))
+    server.note(client, "CONF", "DISCONNECTED", f"{nick} was disconnected", channel.name, nick)
+
+
+def conf_marker(method: str, ctx: Context) -> None:
+    """ANSWERING and ANSWERED: the guest stage's "now answering" marker."""
+    server, client, channel = ctx.server, ctx.client, ctx.channel
+    item_id = parse_item_id(server, client, "CONF", ctx.args[0])
+    if item_id is not None:
+        decide = getattr(server.engine, method)
+        run(server, client, channel, "CONF", lambda: decide(ctx.conference, actor_of(client), item_id), ctx.args[0])
+
+
+def conf_questions(ctx: Context) -> None:
+    """Published questions, most votes first (ties: oldest first)."""
+    server, client, channel, conference = ctx.server, ctx.client, ctx.channel, ctx.conference
+    items = sorted((i for i in conference.queue.published() if not i.redacted), key=lambda i: (-len(i.votes), i.id))
+    for item in items:
+        server.reply(
+            client, "CONF", channel.name, "QUESTION", str(item.id), str(len(item.votes)),
+            "answered" if item.answered else "open", item.msgid or "*", item.author, item.text,
+        )
+    server.reply(client, "CONF", channel.name, "END", f"{len(items)} questions")
+
+
+def conf_audit(ctx: Context) -> None:
+    server, client, channel, conference = ctx.server, ctx.client, ctx.channel, ctx.conference
+    for entry in conference.audit:
+        detail = json.dumps(entry.detail, ensure_ascii=False, separators=(",", ":"))
+        server.reply(
+            client, "CONF", channel.name, "AUDIT", str(int(entry.at)), entry.actor, entry.action,
+            str(entry.item) if entry.item is not None else "*", detail,
+        )
+    server.reply(client, "CONF", channel.name, "END", f"{len(conference.audit)} entries")
+
+
+def conf_export(ctx: Context) -> None:
+    """A one-time download link for the transcript (public, or the internal
+    archive with ``internal``), valid five minutes: no password in any URL."""
+    server, client, channel, conference = ctx.server, ctx.client, ctx.channel, ctx.conference
+    fmt = (ctx.args[0] if ctx.args else "html").lower()
+    internal = len(ctx.args) > 1 and ctx.args[1].lower() == "internal"
+    if fmt not in values(ExportFormat):
+        server.fail(client, "CONF", "INVALID_FORMAT", f"Format must be one of {', '.join(values(ExportFormat))}",
+                    channel.name, fmt)
+        return
+    token = server.exports.new(conference.folded, fmt, internal)
+    server.engine.log(conference, actor_of(client).name, "export", format=fmt, internal=internal)
+    server.reply(client, "CONF", channel.name, "EXPORT", fmt, "internal" if internal else "public",
+                 f"/export/{token}", f"Download link, valid {int(EXPORT_TTL // 60)} minutes, once")
+
+
+# ---------------------------------------------------------------- the server's conferences
+
+
+def conf_list(server: Server, client: Client, args: list[str]) -> None:
+    for conference in server.conferences.values():
+        server.reply(client, "CONF", "*", "LIST", conference.channel, conference.state.value,
+                     conference.mode.value, conference.title)
+    server.reply(client, "CONF", "*", "END", f"{len(server.conferences)} conferences")
+
+
+def conf_create(server: Server, client: Client, args: list[str]) -> None:
+    if not server.is_admin(client):
+        server.fail(client, "CONF", "NEED_ROLE", "Only admins create conferences")
+        return
+    if len(args) < 2:
+        server.numeric(client, N.ERR_NEEDMOREPARAMS, "CONF", "Not enough parameters")
+        return
+    name, title = args[0], args[1]
+    if not name.startswith("#") or not is_valid_channel(name, server.limits.channel_length):
+        server.fail(client, "CONF", "INVALID_CHANNEL", f"{name!r} is not a valid channel name", name or "*")
+        return
+    if casefold(name) in server.conferences:
+        server.fail(client, "CONF", "ALREADY_EXISTS", f"{name} is already a conference", name)
+        return
+    existed = server.find_channel(name) is not None
+    conference = Conference(ConferenceConfig(channel=name, title=title))
+    channel = server.add_conference(conference)
+    server.engine.log(conference, actor_of(client).name, "create", title=title)
+    # Members already in the channel keep their place, see the new topic,
+    # and their status follows their conference role.
+    if existed:
+        server.relay(list(channel.members), server.name, "TOPIC", (channel.name, title))
+        for member in list(channel.members):
+            refresh_status(server, channel, member)
+            welcome_to_conference(server, member, channel)
+    server.note(client, "CONF", "CREATED", f"Conference {name} created", name)
+
+
+CONF_SUBCOMMANDS: dict[str, Subcommand | ServerSubcommand] = {
+    "LIST": ServerSubcommand(conf_list),
+    "CREATE": ServerSubcommand(conf_create),
+    "INFO": Subcommand(conf_info),
+    "STATE": Subcommand(conf_state, MODERATING, 1),
+    "SET": Subcommand(conf_set, MODERATING, 2),
+    "ROLE": Subcommand(conf_role, ADMINS, 2),
+    "BAN": Subcommand(partial(conf_restrict, "ban"), MODERATING, 1),
+    "UNBAN": Subcommand(partial(conf_unrestrict, "ban"), MODERATING, 1),
+    "MUTE": Subcommand(partial(conf_restrict, "mute"), MODERATING, 1),
+    "UNMUTE": Subcommand(partial(conf_unrestrict, "mute"), MODERATING, 1),
+    "BANS": Subcommand(conf_bans, MODERATING),
+    "DISCONNECT": Subcommand(conf_disconnect, MODERATING, 1),
+    "ANSWERING": Subcommand(partial(conf_marker, "answering"), STAFF, 1),
+    "ANSWERED": Subcommand(partial(conf_marker, "answered"), STAFF, 1),
+    "QUESTIONS": Subcommand(conf_questions, STAFF),
+    "AUDIT": Subcommand(conf_audit, MODERATING),
+    "EXPORT": Subcommand(conf_export, MODERATING),
+}
+
+
+def handle_conf(server: Server, client: Client, msg: Message) -> None:
+    dispatch(server, client, msg, CONF_SUBCOMMANDS, default="INFO")

@@ -1,0 +1,402 @@
+"""The moderation engine: every decision about a conference, in one place.
+
+Pure: no trio, no sockets, no storage. A submission, a moderator's action, a
+vote, an answer or a change of state goes in; the engine checks it against
+the conference's rules, changes the conference (its queue, publications,
+restrictions, audit log: each change recorded, so storage commits it before
+anyone hears of it) and returns the :mod:`effects <.effects>` the core
+applies: lines for an audience, a note for one connection, metrics. A refusal
+raises :class:`QueueError` with a standard-replies code before anything
+changes.
+
+The command handlers (``core/handlers/``) parse, check roles and call the
+engine; the scheduler's tick calls :meth:`Engine.tick`. Automatic policies
+will sit at :meth:`Engine.submit`, the one entrance of visitor messages.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import attrs
+
+from ..proto.casemap import casefold
+from ..vocab import ConferenceState, RoomMode
+from .conference import Conference, Publication, Restriction, Role
+from .effects import Audience, Broadcast, Count, Disconnect, Effect, Notify, Restricted, RoleChanged, TopicChanged
+from .queue import Item, QueueError, State
+
+# Tags on published messages (server tags, sent to message-tags clients).
+TAG_ITEM = "confchat/item"
+TAG_ANSWERING = "confchat/answering"
+TAG_REPLY = "+draft/reply"
+REDACTION_CAP = "draft/message-redaction"
+
+# What a state change tells the conference.
+STATE_WORDS = {
+    ConferenceState.SCHEDULED: "is scheduled",
+    ConferenceState.OPEN: "is open for questions",
+    ConferenceState.LIVE: "is live",
+    ConferenceState.CLOSED: "is closed",
+}
+
+# QUEUE actions that change an item's state or claim and nothing else:
+# the queue's method for each.
+SIMPLE_ACTIONS = ("hold", "unhold", "forward", "claim", "unclaim", "takeover")
+
+
+@attrs.frozen
+class Actor:
+    """Who does something: a connection, as the engine needs to know it."""
+
+    id: int  # connection id (notes go back to it)
+    nick: str
+    prefix: str  # nick!user@host
+    account: str | None = None
+    echo: bool = False  # has echo-message: gets its own messages back
+
+    @property
+    def name(self) -> str:
+        """The name decisions are recorded under."""
+        return self.account or self.nick
+
+
+def item_params(conference: Conference, item: Item) -> tuple[str, ...]:
+    """``QUEUE <channel> ITEM ...`` after the channel: one item, whole."""
+    return (
+        "ITEM",
+        str(item.id),
+        item.state.value,
+        str(conference.queue.position(item.id)),
+        item.author,
+        str(int(item.submitted_at)),
+        item.claimed_by or "*",
+        item.decided_by or "*",
+        ",".join((*item.flags, "redacted") if item.redacted else item.flags) or "*",
+        item.text,
+    )
+
+
+def announce(conference: Conference, item: Item) -> Broadcast:
+    """Where ``item`` stands now, for the moderators; for all the staff
+    when the guests have a part in it (the guest stage, or a guest's
+    answer published it)."""
+    decided_by_guest = (
+        item.state is State.PUBLISHED
+        and item.decided_by is not None
+        and conference.roles.get(casefold(item.decided_by)) is Role.GUEST
+    )
+    audience = Audience.STAFF if item.forwarded or decided_by_guest else Audience.MODERATORS
+    return Broadcast(audience, "QUEUE", item_params(conference, item))
+
+
+def notice(text: str, tags: dict[str, str]) -> Broadcast:
+    """A server notice to the whole conference."""
+    return Broadcast(Audience.EVERYONE, "NOTICE", (text,), tags=tags)
+
+
+class Engine:
+    """The decisions; one per server, over all its conferences."""
+
+    def __init__(self, wallclock: Callable[[], float], new_msgid: Callable[[], str]) -> None:
+        self.wallclock = wallclock
+        self.new_msgid = new_msgid
+
+    # ---------------------------------------------------------- publishing
+
+    def _publish(
+        self, conference: Conference, source: str, text: str, tags: dict[str, str],
+        skip: int | None = None, command: str = "PRIVMSG", item: int | None = None,
+    ) -> tuple[str, Broadcast]:
+        """Record one message as published; the broadcast that delivers it."""
+        msgid = self.new_msgid()
+        conference.add_publication(Publication(msgid, source, text, self.wallclock(), dict(tags), command, item))
+        return msgid, Broadcast(Audience.EVERYONE, command, (text,), source, tags, skip, msgid)
+
+    def _publish_item(self, conference: Conference, item: Item, skip: int | None = None) -> list[Effect]:
+        """An approved question, to everyone, as its author said it."""
+        item.msgid, delivery = self._publish(
+            conference, item.author_prefix, item.text, {TAG_ITEM: str(item.id)}, skip, item=item.id
+        )
+        out: list[Effect] = [delivery]
+        if item.decided_by != "auto" and item.author_id is not None:
+            out.append(Notify(item.author_id, "PRIVMSG", "PUBLISHED", "Your message was published", (str(item.id),)))
+        out.append(announce(conference, item))
+        return out
+
+    def _approve(self, conference: Conference, actor: str, item_id: int, text: str | None = None, **via: str) -> list[Effect]:
+        now = self.wallclock()
+        item = conference.queue.approve(item_id, actor, now, text)
+        wait = now - item.submitted_at
+        detail: dict[str, object] = dict(via) if via else {"wait": round(wait, 1)}
+        if text is not None:
+            detail.update(original=item.original, text=item.text)
+        conference.record(now, actor, "edit-approve" if text is not None else "approve", item.id, **detail)
+        return [Count("published", "human", wait), *self._publish_item(conference, item)]
+
+    # ---------------------------------------------------------- messages
+
+    def submit(
+        self, conference: Conference, author: Actor, text: str, *, readonly: bool = False, banned: bool = False
+    ) -> list[Effect]:
+        """A visitor's message: refused, published at once (open mode) or
+        held for the moderators. ``readonly`` and ``banned`` are the
+        channel's own modes (+m, +b), which the core knows."""
+        now = self.wallclock()
+        self._check_visitor(conference, author, now, readonly, banned)
+        conference.last_message[author.id] = now
+        out: list[Effect] = [Count("submitted")]
+        queue = conference.queue
+        item = queue.submit(author.nick, author.prefix, text, now, account=author.account, author_id=author.id)
+        if conference.mode is RoomMode.OPEN:
+            queue.approve(item.id, "auto", now)
+            conference.record(now, "auto", "publish", item.id)
+            out.append(Count("published", "auto"))
+            out.extend(self._publish_item(conference, item, None if author.echo else author.id))
+            return out
+        conference.record(now, author.nick, "submit", item.id, text=text)
+        out.append(Count("held"))
+        out.append(Notify(author.id, "PRIVMSG", "HELD", "Your message is awaiting moderation", (str(item.id),)))
+        out.append(announce(conference, item))
+        return out
+
+    def _check_visitor(self, conference: Conference, author: Actor, now: float, readonly: bool, banned: bool) -> None:
+        if conference.state is ConferenceState.SCHEDULED:
+            when = f" at {conference.opens}" if conference.opens else " later"
+            raise QueueError("NOT_OPEN", f"The conference is not open yet; questions open{when}")
+        if conference.state is ConferenceState.CLOSED:
+            raise QueueError("CLOSED", "The conference is closed")
+        if conference.mode is RoomMode.READONLY or readonly:
+            raise QueueError("READ_ONLY", "Only the staff can write in this conference now")
+        if banned:
+            raise QueueError("BANNED", "You are banned from writing in this conference")
+        mute = conference.restricted("mute", author.prefix, author.account, now)
+        if mute is not None:
+            reason = f": {mute.reason}" if mute.reason else ""
+            raise QueueError("MUTED", f"You cannot send messages here{reason}")
+        if conference.slow_mode:
+            last = conference.last_message.get(author.id)
+            if last is not None and now - last < conference.slow_mode:
+                wait = max(1, math.ceil(conference.slow_mode - (now - last)))
+                raise QueueError(
+                    "SLOW_MODE", f"Slow mode: wait {wait} seconds before your next message", context=(str(wait),)
+                )
+
+    def speak(self, conference: Conference, author: Actor, command: str, text: str, tags: dict[str, str]) -> list[Effect]:
+        """A staff PRIVMSG or NOTICE: published as it is."""
+        _, delivery = self._publish(conference, author.prefix, text, tags, None if author.echo else author.id, command)
+        return [delivery]
+
+    # ---------------------------------------------------------- the queue
+
+    def approve(self, conference: Conference, actor: Actor, item_id: int, text: str | None = None) -> list[Effect]:
+        """Publish an item (``text``: edited first, the original kept)."""
+        return self._approve(conference, actor.name, item_id, text)
+
+    def next(self, conference: Conference, actor: Actor) -> list[Effect]:
+        """Publish the first pending item not claimed by someone else."""
+        item = conference.queue.next_pending(actor.name)
+        return self._approve(conference, actor.name, item.id)
+
+    def drop(self, conference: Conference, actor: Actor, item_id: int, reason: str = "") -> list[Effect]:
+        now = self.wallclock()
+        item = conference.queue.drop(item_id, actor.name, now, reason)
+        wait = now - item.submitted_at
+        conference.record(now, actor.name, "drop", item.id, reason=reason, wait=round(wait, 1))
+        out: list[Effect] = [Count("dropped", "human", wait)]
+        if item.author_id is not None:
+            told = f": {reason}" if reason and conference.show_decline_reasons else ""
+            out.append(Notify(item.author_id, "PRIVMSG", "DECLINED", f"Your message was not published{told}", (str(item.id),)))
+        out.append(announce(conference, item))
+        return out
+
+    def act(self, conference: Conference, actor: Actor, action: str, item_id: int) -> list[Effect]:
+        """One of :data:`SIMPLE_ACTIONS` on an item."""
+        queue = conference.queue
+        if action == "takeover":
+            item = queue.claim(item_id, actor.name, takeover=True)
+        else:
+            item = getattr(queue, action)(item_id, actor.name)
+        conference.record(self.wallclock(), actor.name, action, item.id)
+        return [announce(conference, item)]
+
+    def move(self, conference: Conference, actor: Actor, item_id: int, where: str) -> list[Effect]:
+        item = conference.queue.move(item_id, actor.name, where.lower())
+        conference.record(self.wallclock(), actor.name, "move", item.id, to=where)
+        return [announce(conference, item)]
+
+    # ---------------------------------------------------------- the guest stage
+
+    def answer(self, conference: Conference, author: Actor, item_id: int | None, text: str) -> tuple[list[Effect], str]:
+        """Publish ``text`` from a staff member, threaded to question
+        ``item_id`` (published first if still undecided). The sender always
+        gets its answer back: ANSWER is not a PRIVMSG, and the echo carries
+        the msgid it needs to redact or thread to it."""
+        out: list[Effect] = []
+        tags: dict[str, str] = {}
+        if item_id is not None:
+            item = conference.queue.get(item_id)
+            if item.state is State.DROPPED:
+                raise QueueError("ALREADY_DECIDED", f"Item {item_id} was dropped", item_id)
+            if item.redacted:
+                raise QueueError("REDACTED", f"Item {item_id} was deleted", item_id)
+            if not item.decided:
+                out.extend(self._approve(conference, author.name, item_id, via="answer"))
+            assert item.msgid is not None
+            tags = {TAG_REPLY: item.msgid, TAG_ITEM: str(item.id)}
+        msgid, delivery = self._publish(conference, author.prefix, text, tags)
+        out.append(delivery)
+        conference.record(self.wallclock(), author.name, "answer", item_id, msgid=msgid, text=text)
+        return out, msgid
+
+    def prepare(self, conference: Conference, actor: Actor, name: str, text: str) -> None:
+        conference.prepared[name] = (actor.name, text)
+        conference.record(self.wallclock(), actor.name, "prepare", None, name=name, text=text)
+
+    def _prepared(self, conference: Conference, name: str) -> str:
+        if name not in conference.prepared:
+            raise QueueError("NO_SUCH_ANSWER", f"No prepared answer named {name}", context=(name,))
+        return conference.prepared[name][1]
+
+    def unprepare(self, conference: Conference, actor: Actor, name: str) -> None:
+        self._prepared(conference, name)
+        del conference.prepared[name]
+        conference.record(self.wallclock(), actor.name, "unprepare", None, name=name)
+
+    def publish_prepared(self, conference: Conference, author: Actor, name: str, item_id: int | None) -> list[Effect]:
+        """Publish a prepared answer; it is used up only once published."""
+        out, _ = self.answer(conference, author, item_id, self._prepared(conference, name))
+        del conference.prepared[name]
+        return out
+
+    def vote(self, conference: Conference, voter: str, actor: Actor, item_id: int) -> list[Effect]:
+        """One vote per ``voter`` key (an account, or one connection)."""
+        item = conference.queue.vote(item_id, voter)
+        conference.touch(item.id)
+        votes = str(len(item.votes))
+        return [
+            Notify(actor.id, "VOTE", "COUNTED", "Your vote was counted", (str(item.id), votes)),
+            Broadcast(Audience.STAFF, "CONF", ("VOTES", str(item.id), votes)),
+        ]
+
+    def _published_item(self, conference: Conference, item_id: int) -> Item:
+        item = conference.queue.get(item_id)
+        if item.state is not State.PUBLISHED or item.msgid is None or item.redacted:
+            raise QueueError("NOT_PUBLISHED", f"Item {item_id} is not published", item_id)
+        return item
+
+    def answering(self, conference: Conference, actor: Actor, item_id: int) -> list[Effect]:
+        item = self._published_item(conference, item_id)
+        assert item.msgid is not None
+        conference.now_answering = item.id
+        conference.record(self.wallclock(), actor.name, "answering", item.id)
+        return [notice(f"Now answering: {item.author}: {item.text}", {TAG_ANSWERING: str(item.id), TAG_REPLY: item.msgid})]
+
+    def answered(self, conference: Conference, actor: Actor, item_id: int) -> list[Effect]:
+        item = self._published_item(conference, item_id)
+        assert item.msgid is not None
+        item.answered = True
+        if conference.now_answering == item.id:
+            conference.now_answering = None
+        conference.record(self.wallclock(), actor.name, "answered", item.id)
+        return [notice(f"Answered: {item.author}: {item.text}", {"confchat/answered": str(item.id), TAG_REPLY: item.msgid})]
+
+    # ---------------------------------------------------------- deleting what was published
+
+    def redact(self, conference: Conference, actor: Actor, msgid: str, reason: str = "") -> list[Effect]:
+        if msgid not in conference.published:
+            raise QueueError("UNKNOWN_MSGID", "No published message has that msgid", context=(msgid,))
+        now = self.wallclock()
+        conference.remove_publication(msgid, now, actor.name)
+        item = conference.queue.by_msgid(msgid)
+        if item is not None:
+            conference.queue.redact(item.id)
+            if conference.now_answering == item.id:
+                conference.now_answering = None
+        conference.record(now, actor.name, "redact", item.id if item else None, msgid=msgid, reason=reason)
+        params = (msgid, reason) if reason else (msgid,)
+        said = "A message was deleted by the moderators" + (f": {reason}" if reason else "")
+        out: list[Effect] = [
+            Count("redacted", "human"),
+            Broadcast(Audience.EVERYONE, "REDACT", params, actor.prefix, only_caps=REDACTION_CAP),
+            # Clients without the capability cannot delete a line; tell their users.
+            Broadcast(Audience.EVERYONE, "NOTICE", (said,), without_caps=REDACTION_CAP),
+        ]
+        if item is not None:
+            out.append(announce(conference, item))
+        return out
+
+    # ---------------------------------------------------------- the conference itself
+
+    def set_state(self, conference: Conference, actor: str, state: ConferenceState) -> list[Effect]:
+        conference.state = state
+        conference.record(self.wallclock(), actor, "state", None, state=state.value)
+        return [notice(f"{conference.title} {STATE_WORDS[state]}", {"confchat/state": state.value})]
+
+    def set_state_by_hand(self, conference: Conference, actor: Actor, state: ConferenceState) -> list[Effect]:
+        """A moderator's choice: schedule times already past no longer apply."""
+        conference.schedule_from = self.wallclock()
+        return self.set_state(conference, actor.name, state)
+
+    def set_setting(self, conference: Conference, actor: Actor, key: str, value: str) -> list[Effect]:
+        error = conference.set(key, value)
+        if error:
+            raise QueueError("INVALID_SETTING", error, context=(key,))
+        conference.record(self.wallclock(), actor.name, "set", None, key=key, value=value)
+        if key == "title":
+            return [TopicChanged(value)]
+        if key == "mode":
+            return [notice(f"The conference is now {value}", {"confchat/mode": value})]
+        if key == "slow_mode":
+            text = f"Slow mode: one message every {value} seconds" if int(value) else "Slow mode is off"
+            return [notice(text, {"confchat/slow_mode": value})]
+        return []
+
+    def set_role(self, conference: Conference, actor: Actor, account: str, role: Role) -> list[Effect]:
+        if role is Role.VISITOR:
+            conference.roles.pop(casefold(account), None)
+        else:
+            conference.roles[casefold(account)] = role
+        conference.record(self.wallclock(), actor.name, "role", None, account=account, role=role.value)
+        return [RoleChanged(account)]
+
+    def restrict(
+        self, conference: Conference, actor: Actor, kind: str, mask: str, duration: int = 0, reason: str = ""
+    ) -> list[Effect]:
+        """A ban or mute on ``mask`` (``duration`` seconds, 0 for ever)."""
+        now = self.wallclock()
+        restriction = Restriction(kind, mask, actor.name, reason, now, now + duration if duration else 0.0)
+        conference.restrictions.append(restriction)
+        conference.record(now, actor.name, kind, None, mask=mask, duration=duration, reason=reason)
+        return [Restricted(restriction, actor.id, actor.prefix)]
+
+    def unrestrict(self, conference: Conference, actor: Actor, kind: str, mask: str) -> None:
+        before = len(conference.restrictions)
+        conference.restrictions = [
+            r for r in conference.restrictions if not (r.kind == kind and casefold(r.mask) == casefold(mask))
+        ]
+        if len(conference.restrictions) == before:
+            raise QueueError("NO_SUCH_" + kind.upper(), f"No {kind} on {mask}", context=(mask,))
+        conference.record(self.wallclock(), actor.name, "un" + kind, None, mask=mask)
+
+    def disconnect(self, conference: Conference, actor: Actor, target: int, nick: str, reason: str) -> list[Effect]:
+        conference.record(self.wallclock(), actor.name, "disconnect", None, nick=nick, reason=reason)
+        return [Disconnect(target, reason)]
+
+    def log(self, conference: Conference, actor: str, action: str, **detail: object) -> None:
+        """An action with no effect of its own on the conference (an export,
+        the creation), kept in the audit log."""
+        conference.record(self.wallclock(), actor, action, None, **detail)
+
+    # ---------------------------------------------------------- time
+
+    def tick(self, conference: Conference) -> list[Effect]:
+        """About once a second: the schedule moves the state along, ended
+        restrictions go, slow-mode waits that are over are forgotten."""
+        now = self.wallclock()
+        state = conference.scheduled_state(now)
+        out = self.set_state(conference, "schedule", state) if state is not None else []
+        conference.expire(now)
+        conference.prune_slow_mode(now)
+        return out
