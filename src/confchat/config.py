@@ -25,6 +25,7 @@ from argon2.exceptions import InvalidHashError
 import attrs
 
 from .proto.casemap import casefold, is_valid_channel, is_valid_nick
+from .vocab import ConferenceState, ExportFormat, RoomMode, SyncMode, values
 
 
 @attrs.frozen
@@ -113,8 +114,8 @@ class Account:
     admin: bool = False
 
 
-CONFERENCE_STATES = ("scheduled", "open", "live", "closed")
-ROOM_MODES = ("moderated", "open", "readonly")
+CONFERENCE_STATES = values(ConferenceState)
+ROOM_MODES = values(RoomMode)
 
 
 @attrs.frozen
@@ -144,8 +145,8 @@ class ConferenceConfig:
     slow_mode: int = 0
 
 
-SYNCHRONOUS = ("full", "normal")
-TRANSCRIPT_FORMATS = ("html", "md", "json", "txt")
+SYNCHRONOUS = values(SyncMode)
+TRANSCRIPT_FORMATS = values(ExportFormat)
 
 
 @attrs.frozen

@@ -456,3 +456,57 @@ def test_a_guest_joining_late_is_given_the_forwarded_questions(net, room):
     # Only the forwarded question: the pending one stays the moderators' business.
     assert [(m.params[2], m.params[3]) for m in items(replies)] == [(str(first), "forwarded")]
     assert str(second) not in [m.params[2] for m in items(replies)]
+
+
+# ------------------------------------------------------------ memory and the subcommand tables
+
+
+def _clients_alive() -> int:
+    import gc
+
+    from confchat.core.client import Client
+
+    gc.collect()
+    return sum(1 for o in gc.get_objects() if isinstance(o, Client))
+
+
+def test_visitors_who_ask_and_quit_leave_no_client_behind():
+    net = Net(make_config(slow_mode=30))
+    moda = login(net, "moda")
+    moda.send(f"JOIN {CHAN}")
+    baseline = _clients_alive()
+    for n in range(1000):
+        visitor = net.register(f"v{n}", CAPS, ip=f"203.0.{n // 250}.{n % 250 + 1}")
+        visitor.send(f"JOIN {CHAN}")
+        ask(visitor, f"Question {n}")
+        visitor.send("QUIT :bye")
+        del visitor
+        moda.take()
+    conference = net.server.conferences[CHAN]
+    assert len(conference.queue.order) == 1000  # the questions stay...
+    assert _clients_alive() == baseline  # ...their authors' connections do not
+    moda.send(f"QUEUE {CHAN} APPROVE 1")  # and deciding on them needs no author
+    assert [m.params[3] for m in items(moda.take())] == ["published"]
+
+
+def test_every_queue_subcommand_needs_a_moderator(room):
+    from confchat.core.handlers.queue import QUEUE_SUBCOMMANDS
+
+    viewer = room[3]
+    for name in QUEUE_SUBCOMMANDS:
+        (fail,) = fails(viewer.ask(f"QUEUE {CHAN} {name} 1 top"))
+        assert (fail.params[0], fail.params[1]) == ("QUEUE", "NEED_ROLE"), name
+
+
+@pytest.mark.parametrize("command", ["CONF", "QUEUE", "PREPARED"])
+def test_every_table_names_an_unknown_subcommand(room, command):
+    moda = room[0]
+    (fail,) = fails(moda.ask(f"{command} {CHAN} FROBNICATE"))
+    assert fail.params[1] == "UNKNOWN_SUBCOMMAND" and "FROBNICATE" in fail.params[-1]
+
+
+@pytest.mark.parametrize("line", [f"QUEUE {CHAN} MOVE 1", f"CONF {CHAN} SET title", f"PREPARED {CHAN} DEL"])
+def test_the_tables_minimum_parameters_are_checked_once(room, line):
+    moda, mayor = room[0], room[2]
+    conn = mayor if line.startswith("PREPARED") else moda
+    assert [m.command for m in conn.ask(line)] == ["461"]

@@ -20,6 +20,28 @@ LIST_MODES = "b"
 ARG_MODES = "k"
 SET_ARG_MODES = "l"
 FLAG_MODES = "imnt"
+MAX_BANS = 100  # entries in a channel's ban list (ISUPPORT MAXLIST)
+# User modes: invisible, operator (set by OPER only), wallops.
+USER_MODES = "iow"
+
+
+def isupport_modes() -> list[str]:
+    """The ISUPPORT tokens that describe the modes above."""
+    prefix = "".join(PREFIX_CHARS[m] for m in PREFIX_MODES)
+    return [
+        f"CHANMODES={LIST_MODES},{ARG_MODES},{SET_ARG_MODES},{FLAG_MODES}",
+        f"MAXLIST={LIST_MODES}:{MAX_BANS}",
+        f"PREFIX=({PREFIX_MODES}){prefix}",
+        f"STATUSMSG={prefix}",
+    ]
+
+
+def myinfo_modes() -> tuple[str, str, str]:
+    """RPL_MYINFO's user modes, channel modes, and channel modes with a
+    parameter."""
+    channel = "".join(sorted(LIST_MODES + ARG_MODES + SET_ARG_MODES + FLAG_MODES + PREFIX_MODES))
+    with_param = "".join(sorted(LIST_MODES + ARG_MODES + SET_ARG_MODES + PREFIX_MODES))
+    return USER_MODES, channel, with_param
 
 
 @attrs.define

@@ -23,8 +23,9 @@ from typing import Any, Iterable
 
 from ..moderation.conference import Conference
 from .rows import restore_conference
+from ..vocab import SyncMode, values
 
-SYNCHRONOUS = ("full", "normal")
+SYNCHRONOUS = values(SyncMode)
 
 # Each entry upgrades the schema by one version; never edit a released one.
 MIGRATIONS: tuple[str, ...] = (

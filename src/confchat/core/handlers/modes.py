@@ -5,7 +5,7 @@ from __future__ import annotations
 from ...proto import numerics as N
 from ...proto.casemap import casefold
 from ...proto.message import Message
-from ..channel import ARG_MODES, FLAG_MODES, LIST_MODES, PREFIX_MODES, SET_ARG_MODES, Ban, Channel
+from ..channel import ARG_MODES, FLAG_MODES, LIST_MODES, MAX_BANS, PREFIX_MODES, SET_ARG_MODES, Ban, Channel
 from ..client import Client
 from typing import TYPE_CHECKING
 
@@ -13,7 +13,6 @@ if TYPE_CHECKING:
     from ..server import Server
 from ...proto.numbers import is_number
 
-MAX_BANS = 100  # ISUPPORT MAXLIST=b:100
 USER_MODES_SETTABLE = "iw"
 
 
