@@ -457,18 +457,30 @@ def _describe(tp: Any) -> str:
     )
 
 
+# Fields that take one of a closed list of values.
+CHOICES: dict[tuple[type[Any], str], tuple[str, ...]] = {
+    (StorageSection, "synchronous"): SYNCHRONOUS,
+    (LoggingSection, "format"): LOG_FORMATS,
+    (LoggingSection, "level"): LOG_LEVELS,
+    (BrandingSection, "language"): ("en", "fr"),
+    (ConferenceConfig, "state"): CONFERENCE_STATES,
+    (ConferenceConfig, "mode"): ROOM_MODES,
+}
+
+
 def _what(cls: type[Any], name: str, tp: Any) -> str | None:
     """A field-specific description of valid values, used for type errors too.
 
     So ``max_sendq = "big"`` and ``max_sendq = -5`` both say "expected a
     positive integer", which tells the operator everything at once.
     """
+    choices = CHOICES.get((cls, name))
+    if choices is not None:
+        return "one of " + ", ".join(f'"{v}"' for v in choices)
     if cls is LimitsSection and tp in (int, float):
         if name == "max_connections_per_ip":
             return "a non-negative integer (0: no limit)"
         return "a positive integer" if tp is int else "a positive number"
-    if cls is StorageSection and name == "synchronous":
-        return "one of " + ", ".join(f'"{v}"' for v in SYNCHRONOUS)
     if cls is StorageSection and name == "transcripts":
         return "an array of " + ", ".join(f'"{v}"' for v in TRANSCRIPT_FORMATS)
     if cls is StorageSection and name == "retention_days":
@@ -477,12 +489,6 @@ def _what(cls: type[Any], name: str, tp: Any) -> str | None:
         return "a file path"
     if cls is HistorySection and name == "join_backlog":
         return "a number of messages (0: none)"
-    if cls is BrandingSection and name == "language":
-        return 'one of "en", "fr"'
-    if cls is LoggingSection and name == "format":
-        return "one of " + ", ".join(f'"{v}"' for v in LOG_FORMATS)
-    if cls is LoggingSection and name == "level":
-        return "one of " + ", ".join(f'"{v}"' for v in LOG_LEVELS)
     if cls is ListenSection and name == "http":
         return '"host:port" or "" (disabled)'
     if cls is ListenSection and name == "websocket_origins":
@@ -497,10 +503,6 @@ def _what(cls: type[Any], name: str, tp: Any) -> str | None:
         return "an account name that is a valid nickname"
     if cls is ConferenceConfig and name == "channel":
         return 'a channel name starting with "#"'
-    if cls is ConferenceConfig and name == "state":
-        return "one of " + ", ".join(f'"{v}"' for v in CONFERENCE_STATES)
-    if cls is ConferenceConfig and name == "mode":
-        return "one of " + ", ".join(f'"{v}"' for v in ROOM_MODES)
     if cls is ConferenceConfig and name in ("opens", "starts", "ends"):
         return 'an ISO 8601 time with a UTC offset ("2026-12-01T18:00:00+01:00") or ""'
     if cls is ConferenceConfig and name == "slow_mode":
@@ -521,22 +523,18 @@ def _check_value(cls: type[Any], name: str, value: Any, path: str, problem: str)
     integer, got -5"), with the value shown as written, not as converted.
     """
     bad = f"{path}: {problem}"
-    if cls is LimitsSection and isinstance(value, (int, float)):
+    choices = CHOICES.get((cls, name))
+    if choices is not None:
+        if value not in choices:
+            raise ConfigError(bad)
+    elif cls is LimitsSection and isinstance(value, (int, float)):
         if value < 0 or (value == 0 and name != "max_connections_per_ip"):
             raise ConfigError(bad)
-    elif cls is LoggingSection and name == "format" and value not in LOG_FORMATS:
-        raise ConfigError(bad)
-    elif cls is LoggingSection and name == "level" and value not in LOG_LEVELS:
-        raise ConfigError(bad)
-    elif cls is StorageSection and name == "synchronous" and value not in SYNCHRONOUS:
-        raise ConfigError(bad)
     elif cls is StorageSection and name == "transcripts" and any(v not in TRANSCRIPT_FORMATS for v in value):
         raise ConfigError(bad)
     elif cls is StorageSection and name == "path" and not value:
         raise ConfigError(bad)
     elif cls in (StorageSection, HistorySection) and isinstance(value, int) and value < 0:
-        raise ConfigError(bad)
-    elif cls is BrandingSection and name == "language" and value not in ("en", "fr"):
         raise ConfigError(bad)
     elif cls is ListenSection and name == "tcp":
         for i, item in enumerate(value):
@@ -555,10 +553,6 @@ def _check_value(cls: type[Any], name: str, value: Any, path: str, problem: str)
     elif cls is ConferenceConfig and name == "channel" and not (
         value.startswith("#") and is_valid_channel(value, 64)
     ):
-        raise ConfigError(bad)
-    elif cls is ConferenceConfig and name == "state" and value not in CONFERENCE_STATES:
-        raise ConfigError(bad)
-    elif cls is ConferenceConfig and name == "mode" and value not in ROOM_MODES:
         raise ConfigError(bad)
     elif cls is ConferenceConfig and name in ("opens", "starts", "ends") and value:
         if parse_time(value) is None:
