@@ -29,6 +29,7 @@ from .storage.writer import Writer
 from .transcript import write_closed_transcripts
 from .transport.http import HttpServer, Request, Response, serve_http
 from .transport.tcp import serve_tcp
+from .verifier import Verifier
 from .web.pages import WebApp
 
 SHUTDOWN_GRACE = 5.0
@@ -190,6 +191,7 @@ async def serve(config: Config, *, task_status: Any = trio.TASK_STATUS_IGNORED) 
         async with trio.open_nursery() as connections:
             async with trio.open_nursery() as services:
                 services.start_soon(writer.run)
+                services.start_soon(Verifier(core).run)  # password checks, in worker threads
                 await writer.flush()  # the config's conferences are stored before anyone connects
                 services.start_soon(serve_tcp, core, listeners, connections)
                 if http_listeners:

@@ -37,6 +37,35 @@ def test_oper_failure(oper_config, line):
     assert "o" not in alice.client.modes
 
 
+def test_oper_answer_waits_for_the_password_check(oper_config):
+    net = Net(oper_config)
+    alice = net.register("alice")
+    net.verify_at_once = False  # answered when the test says, as by the shell
+    alice.send("OPER boss :correct horse")
+    alice.send("PING after")
+    assert alice.take() == [] and alice.client.oper is None
+    assert net.run_verifications() == 1
+    assert commands(alice.take()) == ["381", "MODE", "PONG"]
+    assert alice.client.oper == "boss"
+
+
+def test_an_unknown_oper_name_fails_without_a_check(oper_config):
+    net = Net(oper_config)
+    alice = net.register("alice")
+    net.verify_at_once = False
+    assert commands(alice.ask("OPER nobody :correct horse")) == ["464"]
+    assert not net.server.logins.pending
+
+
+def test_repeated_wrong_oper_passwords_end_the_connection(oper_config):
+    net = Net(oper_config)
+    alice = net.register("alice")
+    for _ in range(5):
+        alice.send("OPER boss wrong")
+    assert alice.closed
+    assert b"Too many failed login attempts" in alice.take_raw()
+
+
 def test_oper_without_any_configured_opers():
     net = Net()
     alice = net.register("alice")

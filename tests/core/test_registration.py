@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
+import base64
 
-from helpers import SERVER_NAME, Net, commands, find, one, with_limits, with_server
+import attrs
+import pytest
+from argon2 import PasswordHasher
+
+from helpers import SERVER_NAME, Conn, Net, commands, find, one, with_limits, with_server
+
+from confchat.config import Account, Config
+from confchat.core.handlers.registration import MAX_LOGIN_FAILURES
 
 
 def test_welcome_burst_order():
@@ -300,3 +307,145 @@ def test_myinfo_channel_modes_match_isupport():
     tokens = isupport_tokens(replies)
     advertised = set(tokens["CHANMODES"].replace(",", "")) | set("ov")
     assert set(one(replies, "004").params[4]) == advertised
+
+
+# ---------------------------------------------------------------- logins: the password check is an effect
+
+PASSWORD = "correct horse"
+# Cheap argon2id parameters (verifying reads them from the hash).
+HASH = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1).hash(PASSWORD)
+
+
+def staff_net() -> Net:
+    """A server with one staff account whose password checks wait until
+    the test answers them (``net.run_verifications``), as the shell's
+    worker threads would."""
+    net = Net(attrs.evolve(Config(), accounts=(Account("moda", HASH),)))
+    net.verify_at_once = False
+    return net
+
+
+def plain(account: str = "moda", password: str = PASSWORD) -> str:
+    return base64.b64encode(f"{account}\0{account}\0{password}".encode()).decode()
+
+
+def sasl_started(net: Net, nick: str = "moda", caps: tuple[str, ...] = ("sasl",)) -> Conn:
+    """A client about to send its SASL PLAIN credentials; output drained."""
+    conn = net.connect()
+    assert conn is not None
+    conn.send("CAP LS 302")
+    conn.send("CAP REQ :" + " ".join(caps))
+    conn.send(f"NICK {nick}")
+    conn.send(f"USER {nick} 0 * :{nick}")
+    conn.send("AUTHENTICATE PLAIN")
+    assert one(conn.take(), "AUTHENTICATE").params == ("+",)
+    return conn
+
+
+def test_sasl_waits_for_the_password_check_and_so_do_the_lines_after_it():
+    net = staff_net()
+    conn = sasl_started(net)
+    conn.send(f"AUTHENTICATE {plain()}")
+    conn.send("CAP END")
+    conn.send("PING after")
+    assert conn.take() == []
+    assert not conn.client.registered
+    assert len(net.server.logins.pending) == 1
+    assert net.run_verifications() == 1
+    got = commands(conn.take())
+    assert got[:2] == ["900", "903"]
+    assert got.index("001") == 2 and got[-1] == "PONG"
+    assert conn.client.registered and conn.client.account == "moda"
+
+
+def test_other_clients_are_served_while_a_check_is_pending():
+    net = staff_net()
+    viewer = net.register("viewer")
+    conn = sasl_started(net)
+    conn.send(f"AUTHENTICATE {plain()}")
+    assert one(viewer.ask("PING during"), "PONG").params[-1] == "during"
+    assert conn.take() == []
+    net.run_verifications()
+    assert "903" in commands(conn.take())
+
+
+def test_pipelined_wrong_passwords_are_answered_in_turn_up_to_the_limit():
+    net = staff_net()
+    conn = sasl_started(net)
+    wrong = plain(password="wrong")
+    conn.send(f"AUTHENTICATE {wrong}")
+    for _ in range(MAX_LOGIN_FAILURES - 1):
+        conn.send("AUTHENTICATE PLAIN")
+        conn.send(f"AUTHENTICATE {wrong}")
+    conn.send("PING never")
+    assert conn.take() == []
+    assert net.run_verifications() == MAX_LOGIN_FAILURES  # one at a time
+    got = conn.take()
+    assert commands(got).count("904") == MAX_LOGIN_FAILURES - 1  # the last one ends the connection
+    assert "PONG" not in commands(got)
+    assert got[-1].command == "ERROR" and "Too many failed login attempts" in got[-1].params[0]
+    assert conn.closed and conn.client.failed_logins == MAX_LOGIN_FAILURES
+
+
+def test_an_answer_for_a_client_gone_meanwhile_is_dropped():
+    net = staff_net()
+    viewer = net.register("viewer")
+    conn = sasl_started(net)
+    conn.send(f"AUTHENTICATE {plain()}")
+    conn.send("CAP END")
+    net.server.connection_lost(conn.client)
+    assert net.run_verifications() == 1
+    assert conn.client.account is None and not conn.client.registered
+    assert conn.client.id not in net.server.clients and net.server.find_nick("moda") is None
+    assert one(viewer.ask("PING still"), "PONG").params[-1] == "still"
+
+
+def test_a_client_that_floods_while_its_check_runs_is_disconnected():
+    net = staff_net()
+    conn = sasl_started(net)
+    conn.send(f"AUTHENTICATE {plain()}")
+    for _ in range(1000):
+        if conn.closed:
+            break
+        conn.send("PRIVMSG nobody :" + "x" * 400)
+    assert conn.closed
+    assert b"Excess Flood" in conn.take_raw()
+    assert net.server.stats.connections_closed["excess_flood"] == 1
+    assert net.run_verifications() == 1  # its answer finds nobody
+
+
+def test_a_labeled_authenticate_gets_its_label_on_the_answer():
+    net = staff_net()
+    conn = sasl_started(net, caps=("sasl", "labeled-response", "batch"))
+    conn.send(f"@label=L1 AUTHENTICATE {plain()}")
+    conn.send("@label=L2 PING held")
+    assert conn.take() == []  # no ACK: the answer is still to come
+    net.run_verifications()
+    got = conn.take()
+    assert commands(got) == ["BATCH", "900", "903", "BATCH", "PONG"]
+    assert got[0].tags["label"] == "L1" and got[0].params[1] == "labeled-response"
+    assert got[1].tags["batch"] == got[2].tags["batch"] == got[0].params[0][1:]
+    assert got[4].tags["label"] == "L2"
+
+
+def test_pass_account_login_waits_for_its_check():
+    net = staff_net()
+    conn = net.connect()
+    conn.send(f"PASS :moda:{PASSWORD}")
+    conn.send("NICK moda")
+    conn.send("USER moda 0 * :Mod A")
+    assert conn.take() == [] and not conn.client.registered
+    net.run_verifications()
+    got = conn.take()
+    assert got[0].command == "NOTICE" and "LOGGED_IN" in got[0].params[-1]
+    assert "001" in commands(got) and conn.client.account == "moda"
+
+
+def test_an_unknown_account_fails_at_once_without_a_check():
+    net = staff_net()
+    conn = net.connect()
+    replies = conn.ask("PASS nobody:whatever")
+    assert not net.server.logins.pending
+    assert "ACCOUNT_INVALID" in one(replies, "NOTICE").params[-1]
+    assert conn.client.failed_logins == 1
+

@@ -9,6 +9,7 @@ from .outbox import Outbox
 
 if TYPE_CHECKING:
     from .channel import Channel
+    from .logins import Verification
 
 # Bits of Client.tagmask: which optional tags this client receives.
 TAGS_MESSAGE = 1  # message-tags: msgid and client-only (+) tags
@@ -22,7 +23,7 @@ class Client:
     __slots__ = (
         "id", "ip", "host", "transport", "outbox", "bucket", "nick", "folded", "user", "realname",
         "registered", "password_ok", "cap_negotiating", "cap_version", "caps", "tagmask", "modes",
-        "away", "oper", "account", "sasl", "failed_logins", "channels", "invites", "monitoring",
+        "away", "oper", "account", "sasl", "failed_logins", "verifying", "channels", "invites", "monitoring",
         "connected_at", "last_active", "last_spoke", "signon", "ping_sent", "throttled", "gone",
         "__weakref__",
     )
@@ -52,6 +53,9 @@ class Client:
         self.account: str | None = None
         self.sasl: str | None = None  # AUTHENTICATE payload being received
         self.failed_logins = 0
+        # A password check in flight (core/logins.py): the client's next
+        # lines wait in it until the answer is in.
+        self.verifying: Verification | None = None
         self.channels: dict[str, Channel] = {}
         # Folded names of channels this client was invited to: an invite
         # belongs to the person, not to the nick, and ends with the connection.

@@ -7,10 +7,12 @@ This is the sans-IO heart of confchat. The transport calls four entry points:
 * :meth:`Server.connection_lost` when the peer went away;
 * :meth:`Server.tick` about once a second (registration and ping timeouts);
 
-plus :meth:`Server.shutdown`. Output goes into each client's :class:`Outbox`
-and is never awaited; a client to be disconnected gets its outbox closed and
-the transport closes the socket once that is flushed. Time comes from injected
-clocks, so tests drive everything without sockets or sleeps.
+plus :meth:`Server.shutdown`; the password checker hands each answer back
+through :meth:`Server.verified` (see core/logins.py). Output goes into each
+client's :class:`Outbox` and is never awaited; a client to be disconnected
+gets its outbox closed and the transport closes the socket once that is
+flushed. Time comes from injected clocks, so tests drive everything without
+sockets or sleeps.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from .channel import Channel
 from .client import TAGS_MESSAGE, TAGS_TIME, Client
 from .flood import TokenBucket
 from .journal import Journal
+from .logins import Verification, Verifications
 from .stats import Stats
 from .outbox import Outbox
 
@@ -103,6 +106,7 @@ class Server:
         self.exports: dict[str, tuple[str, str, bool, float]] = {}  # token -> download
         # Durability: storage (when attached) commits what the journal marks.
         self.journal = Journal()
+        self.logins = Verifications()  # password checks for the shell to run
         self.stats = Stats()
         # Conferences: restored from storage, with the config file's edits.
         stored = {c.folded: c for c in restored}
@@ -149,6 +153,14 @@ class Server:
             self.note(client, "*", "RATE_LIMITED", "You are sending too fast; your lines are being delayed")
         elif not delay:
             client.throttled = False
+        if client.verifying is not None:
+            self._hold(client, raw)  # its password check is in flight: the line waits
+        else:
+            self._handle_line(client, raw)
+        self._reap()
+        return delay
+
+    def _handle_line(self, client: Client, raw: bytes | LineTooLong) -> None:
         try:
             if isinstance(raw, ProtocolError):
                 raise raw
@@ -162,8 +174,6 @@ class Server:
         else:
             if msg is not None:
                 self._dispatch(client, msg)
-        self._reap()
-        return delay
 
     def connection_lost(self, client: Client, reason: str = "Connection closed") -> None:
         if not client.gone:
@@ -215,7 +225,10 @@ class Server:
             self._run_command(client, msg)
         finally:
             self._capture = None
-            self._flush_labeled(client, label, self._captured)
+            if client.verifying is not None:  # the command awaits a password check
+                client.verifying.label, client.verifying.captured = label, self._captured
+            else:
+                self._flush_labeled(client, label, self._captured)
 
     def _run_command(self, client: Client, msg: Message) -> None:
         name = msg.command.upper()
@@ -255,6 +268,53 @@ class Server:
                 # keeps it: only that batch's BATCH lines join the outer one.
                 self._push(client, Message(m.command, m.params, m.source, {**m.tags, "batch": m.tags.get("batch", ref)}))
             self._push(client, Message("BATCH", ("-" + ref,), self.name))
+
+    # ------------------------------------------------------------------ password checks
+    # argon2 is slow on purpose, so it never runs here: the core queues a
+    # check, the shell runs it in a worker thread and calls ``verified``.
+
+    def check_password(
+        self, client: Client, command: str, stored_hash: str, password: str, then: Callable[[bool], None]
+    ) -> None:
+        """Have ``password`` checked against ``stored_hash``; ``then(ok)``
+        runs with the answer. Meanwhile ``client``'s next lines wait."""
+        request = Verification(client, command, stored_hash, password, then)
+        client.verifying = request
+        self.logins.request(request)
+
+    def verified(self, request: Verification, ok: bool) -> None:
+        """The answer to ``request``: finish the command that asked, then
+        handle the lines the client sent meanwhile, in order (until one of
+        them asks for another check)."""
+        client = request.client
+        if client.verifying is not request:
+            return  # not waited for (any more)
+        client.verifying = None
+        if client.gone:
+            return  # the client went away meanwhile; its held lines go with it
+        if request.label is not None:
+            self._capture, self._captured = client, request.captured
+        try:
+            request.then(ok)
+        except Exception as exc:  # as in _run_command: a bug must not take the server down
+            self.log("command.crashed", level="error", command=request.command, error=repr(exc), exc_info=True)
+            self.fail(client, request.command, "INTERNAL_ERROR", "Internal error, the command was not completed")
+        finally:
+            if request.label is not None:
+                self._capture = None
+                self._flush_labeled(client, request.label, self._captured)
+        held = request.held
+        while held and not client.gone:
+            if client.verifying is not None:
+                client.verifying.take_over(held)
+                break
+            self._handle_line(client, held.popleft())
+        self._reap()
+
+    def _hold(self, client: Client, raw: bytes | LineTooLong) -> None:
+        assert client.verifying is not None
+        if not client.verifying.hold(raw):
+            self.disconnect(client, "Excess Flood", kind="excess_flood")
 
     # ------------------------------------------------------------------ output
 

@@ -5,26 +5,37 @@ from __future__ import annotations
 from ...proto import numerics as N
 from ...proto.message import Message
 from ..client import Client
-from ..server import Server
-from ..passwords import verify_password
-from .conference import refresh_roles
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..server import Server
+from ..presence import refresh_roles
 from .registration import login_failed
 
 
 def handle_oper(server: Server, client: Client, msg: Message) -> None:
     name, password = msg.params[0], msg.params[1]
-    for oper in server.config.opers:
-        if oper.name == name and verify_password(oper.password_hash, password):
-            client.oper = name
-            client.modes.add("o")
-            server.numeric(client, N.RPL_YOUREOPER, "You are now an IRC operator")
-            server.send(client, Message("MODE", (client.nick, "+o"), client.nick))
-            server.log("oper.up", cid=client.id, oper=name)
-            refresh_roles(server, client)  # operators are admins in every conference
+    # Oper names are unique (the config refuses duplicates).
+    oper = next((oper for oper in server.config.opers if oper.name == name), None)
+
+    def checked(ok: bool) -> None:
+        if oper is None or not ok:
+            server.log("oper.failed", level="warning", cid=client.id, oper=name)
+            server.numeric(client, N.ERR_PASSWDMISMATCH, "Password incorrect")
+            login_failed(server, client)
             return
-    server.log("oper.failed", level="warning", cid=client.id, oper=name)
-    server.numeric(client, N.ERR_PASSWDMISMATCH, "Password incorrect")
-    login_failed(server, client)
+        client.oper = name
+        client.modes.add("o")
+        server.numeric(client, N.RPL_YOUREOPER, "You are now an IRC operator")
+        server.send(client, Message("MODE", (client.nick, "+o"), client.nick))
+        server.log("oper.up", cid=client.id, oper=name)
+        refresh_roles(server, client)  # operators are admins in every conference
+
+    if oper is None:
+        checked(False)  # no hash to check against
+    else:
+        # The password is checked off the event loop (core/logins.py).
+        server.check_password(client, "OPER", oper.password_hash, password, checked)
 
 
 def handle_kill(server: Server, client: Client, msg: Message) -> None:

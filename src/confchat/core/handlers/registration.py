@@ -7,15 +7,18 @@ import base64
 import binascii
 import hmac
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Callable
 
 from ...proto import numerics as N
 from ...proto.casemap import casefold, is_valid_nick
 from ...proto.message import Message
 from ..caps import SUPPORTED, ls_string
+from ..channel import myinfo_modes
 from ..client import Client
-from ..passwords import verify_password
-from ..server import Server
-from .conference import refresh_roles
+
+if TYPE_CHECKING:
+    from ..server import Server
+from ..presence import refresh_roles
 from ...proto.numbers import is_number
 
 # Wrong passwords (SASL, PASS account:password, OPER) one connection may try.
@@ -75,11 +78,16 @@ def handle_pass(server: Server, client: Client, msg: Message) -> None:
     # Without a server password, PASS account:password logs in to a staff
     # account: the fallback for clients without SASL.
     name, sep, password = value.partition(":")
-    if sep and not client.account:
-        if login(server, client, name, password):
+    if not sep or client.account:
+        return
+
+    def finish(ok: bool) -> None:
+        if ok:
             server.note(client, "PASS", "LOGGED_IN", f"You are now logged in as {client.account}", client.account or "")
         else:
             server.fail(client, "PASS", "ACCOUNT_INVALID", "Invalid account name or password")
+
+    login(server, client, "PASS", name, password, finish)
 
 
 def handle_nick(server: Server, client: Client, msg: Message) -> None:
@@ -130,18 +138,30 @@ def handle_user(server: Server, client: Client, msg: Message) -> None:
     try_register(server, client)
 
 
-def login(server: Server, client: Client, name: str, password: str) -> bool:
-    """Check an account's password; on success the client is logged in and
-    its status in the conferences it is in follows its new role."""
+def login(
+    server: Server, client: Client, command: str, name: str, password: str, then: Callable[[bool], None]
+) -> None:
+    """Have an account's password checked (off the event loop, see
+    core/logins.py), then ``then(ok)``. On success the client is logged in
+    and its status in the conferences it is in follows its new role; a
+    failure counts towards MAX_LOGIN_FAILURES."""
     account = server.accounts.get(casefold(name))
-    if account is None or not verify_password(account.password_hash, password):
-        server.log("account.login_failed", level="warning", cid=client.id)
-        login_failed(server, client)
-        return False
-    client.account = account.name
-    server.log("account.login", cid=client.id, account=account.name)
-    refresh_roles(server, client)
-    return True
+
+    def checked(ok: bool) -> None:
+        if account is None or not ok:
+            server.log("account.login_failed", level="warning", cid=client.id)
+            login_failed(server, client)
+            then(False)
+            return
+        client.account = account.name
+        server.log("account.login", cid=client.id, account=account.name)
+        refresh_roles(server, client)
+        then(True)
+
+    if account is None:
+        checked(False)  # no hash to check against
+    else:
+        server.check_password(client, command, account.password_hash, password, checked)
 
 
 def login_failed(server: Server, client: Client) -> None:
@@ -190,12 +210,16 @@ def handle_authenticate(server: Server, client: Client, msg: Message) -> None:
         login_failed(server, client)
         server.numeric(client, N.ERR_SASLFAIL, "SASL authentication failed")
         return
-    if not login(server, client, authcid, password):
-        if not client.gone:
-            server.numeric(client, N.ERR_SASLFAIL, "SASL authentication failed")
-        return
-    server.numeric(client, N.RPL_LOGGEDIN, client.prefix, client.account or "", f"You are now logged in as {client.account}")
-    server.numeric(client, N.RPL_SASLSUCCESS, "SASL authentication successful")
+
+    def finish(ok: bool) -> None:
+        if not ok:
+            if not client.gone:
+                server.numeric(client, N.ERR_SASLFAIL, "SASL authentication failed")
+            return
+        server.numeric(client, N.RPL_LOGGEDIN, client.prefix, client.account or "", f"You are now logged in as {client.account}")
+        server.numeric(client, N.RPL_SASLSUCCESS, "SASL authentication successful")
+
+    login(server, client, "AUTHENTICATE", authcid, password, finish)
 
 
 def reserved_for_other(server: Server, client: Client, folded_nick: str) -> bool:
@@ -230,7 +254,7 @@ def welcome(server: Server, client: Client) -> None:
     server.numeric(client, N.RPL_WELCOME, f"Welcome to the {network} IRC Network {client.prefix}")
     server.numeric(client, N.RPL_YOURHOST, f"Your host is {name}, running version {server.version_string()}")
     server.numeric(client, N.RPL_CREATED, f"This server was created {created}")
-    server.numeric(client, N.RPL_MYINFO, name, server.version_string(), "iow", "biklmnotv", "bklov")
+    server.numeric(client, N.RPL_MYINFO, name, server.version_string(), *myinfo_modes())
     send_isupport(server, client)
     send_lusers(server, client)
     send_motd(server, client)
