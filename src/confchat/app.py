@@ -2,11 +2,13 @@
 
 Lifecycle (after hypercorn's): the store is opened and the conferences
 restored before anything listens. Connections live in an outer nursery; the
-accept loops, the ticker and the storage writer in an inner one. ``stop()``
-(SIGINT/SIGTERM) cancels the inner one, so nothing new is accepted; the core
-then sends every client ``ERROR :Server shutting down``, the last changes are
-committed, and the connections get ``SHUTDOWN_GRACE`` seconds to flush
-before they are cut.
+accept loops (IRC over TCP; HTTP, which carries the WebSockets), the ticker,
+the retention sweep, the storage writer and the password checker in an
+inner one. ``Running.stop()`` (on SIGINT/SIGTERM) cancels the inner one, so
+nothing new is accepted; the core then sends every client ``ERROR :Server
+shutting down``, the last changes are committed (given up after
+``SHUTDOWN_GRACE`` seconds), and the connections get ``SHUTDOWN_GRACE``
+seconds more to flush before they are cut.
 """
 
 from __future__ import annotations
@@ -42,8 +44,9 @@ log = structlog.get_logger("confchat")
 
 @attrs.define
 class Running:
-    """What ``serve`` hands back through ``task_status``: the bound addresses,
-    the core (for tests and, later, metrics) and a way to stop."""
+    """What ``serve`` hands back through ``task_status``: the bound addresses
+    (for the announcement and /readyz), the core and its storage writer (for
+    a caller that embeds the server) and a way to stop."""
 
     core: Server
     tcp_addresses: list[tuple[str, int]]

@@ -74,6 +74,7 @@ class ConfchatCollector:
         yield self._counter("sendq_evictions", "Clients disconnected because they did not read (SendQ exceeded).", [], {(): stats.sendq_evictions})
         yield self._counter("flood_throttles", "Times a client started being slowed by flood control.", [], {(): stats.flood_throttles})
         yield self._counter("received_bytes", "Bytes received from clients.", ["transport"], stats.bytes_in)
+        yield self._counter("received_lines", "Lines (commands) received from clients.", ["transport"], stats.lines_in)
         yield self._counter("sent_bytes", "Bytes sent to clients.", ["transport"], stats.bytes_out)
 
         # ---- fan-out

@@ -12,6 +12,7 @@ from helpers import SERVER_NAME, Conn, Net, commands, find, one, with_limits, wi
 
 from confchat.config import Account, Config
 from confchat.core.handlers.registration import MAX_LOGIN_FAILURES
+from confchat.core.outbox import Outbox
 
 
 def test_welcome_burst_order():
@@ -449,3 +450,22 @@ def test_an_unknown_account_fails_at_once_without_a_check():
     assert "ACCOUNT_INVALID" in one(replies, "NOTICE").params[-1]
     assert conn.client.failed_logins == 1
 
+
+# ---------------------------------------------------------------- counters and derived state
+
+
+def test_lines_received_are_counted_per_transport():
+    net = Net()
+    alice = net.register("alice")  # NICK, USER
+    alice.send("PING a")
+    web = net.server.connect("192.0.2.9", Outbox(10_000), "websocket")
+    assert web is not None
+    net.server.receive(web, b"PING b")
+    assert net.server.stats.lines_in == {"tcp": 3, "websocket": 1}
+
+
+def test_the_host_shown_is_the_address():
+    net = Net()
+    alice = net.register("alice", ip="198.51.100.20")
+    assert alice.client.host == "198.51.100.20"
+    assert alice.client.prefix == "alice!~alice@198.51.100.20"

@@ -21,11 +21,11 @@ class Client:
 
     # Slots: a large audience is many clients; no per-instance dict.
     __slots__ = (
-        "id", "ip", "host", "transport", "outbox", "bucket", "nick", "folded", "user", "realname",
+        "id", "ip", "transport", "outbox", "bucket", "nick", "folded", "user", "realname",
         "registered", "password_ok", "cap_negotiating", "cap_version", "caps", "tagmask", "modes",
-        "away", "oper", "account", "sasl", "failed_logins", "verifying", "channels", "invites", "monitoring",
-        "connected_at", "last_active", "last_spoke", "signon", "ping_sent", "throttled", "gone",
-        "__weakref__",
+        "away", "oper", "account", "sasl", "failed_logins", "verifying", "channels", "invites",
+        "monitoring", "connected_at", "last_active", "last_spoke", "signon", "ping_sent", "throttled",
+        "gone",
     )
 
     def __init__(
@@ -33,7 +33,6 @@ class Client:
     ) -> None:
         self.id = cid
         self.ip = ip
-        self.host = ip
         self.transport = transport
         self.outbox = outbox
         self.bucket = bucket
@@ -68,6 +67,12 @@ class Client:
         self.ping_sent: float | None = None
         self.throttled = False  # told that flood control delays it
         self.gone = False
+
+    @property
+    def host(self) -> str:
+        """The host shown in prefixes, WHO and bans: the address (no reverse
+        DNS lookups, no cloaks)."""
+        return self.ip
 
     @property
     def prefix(self) -> str:

@@ -1,7 +1,8 @@
 """The command table: each command's handler and the checks made before it runs.
 
-``Server._dispatch`` checks registration and ``min_params`` once, here, so that
-each handler holds only its command's meaning (Ergo's ``commands.go`` shape).
+``Server._run_command`` makes those checks (registration, ``min_params``) from
+this table, once for every command, so that each handler holds only its
+command's meaning (Ergo's ``commands.go`` shape).
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from .handlers import channels, conf, messaging, modes, oper, queries, queue, re
 @attrs.frozen
 class Command:
     handler: Callable[[object, Client, Message], None]
-    min_params: int = 0
-    before_registration: bool = False
+    min_params: int = 0  # fewer parameters get ERR_NEEDMOREPARAMS
+    before_registration: bool = False  # else ERR_NOTREGISTERED until registered
 
 
 COMMANDS: dict[str, Command] = {

@@ -153,6 +153,7 @@ class Server:
             self.note(client, "*", "RATE_LIMITED", "You are sending too fast; your lines are being delayed")
         elif not delay:
             client.throttled = False
+        self.stats.lines_in[client.transport] += 1
         if client.verifying is not None:
             self._hold(client, raw)  # its password check is in flight: the line waits
         else:

@@ -55,6 +55,8 @@ class Stats:
         self.restrictions: Counter[tuple[str, str]] = Counter()  # (conference, ban/mute)
         self.bytes_in: Counter[str] = Counter()  # transport
         self.bytes_out: Counter[str] = Counter()
+        # Lines received, by transport (counted in Server.receive): the core's
+        # work goes by lines, not bytes.
         self.lines_in: Counter[str] = Counter()
 
     def message(self, conference: str, outcome: str, decider: str = "none") -> None:
