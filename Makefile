@@ -15,8 +15,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+# The example policy plugin is installed like a third party's, so the tests
+# load it through its entry point (tests/plugins/example-policy).
+$(VENV)/.installed-test: pyproject.toml tests/plugins/example-policy/pyproject.toml tests/plugins/example-policy/confchat_example_policy.py | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet ./tests/plugins/example-policy
 	touch $@
 
 run: $(VENV)/.installed

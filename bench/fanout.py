@@ -52,6 +52,10 @@ ping_interval = 900.0
 [history]
 join_backlog = 0
 
+[moderation]
+# Each load client asks many questions in a row: no cap on its share of the queue.
+max_pending_per_visitor = 0
+
 [[accounts]]
 name = "sender"
 password_hash = "{hash}"

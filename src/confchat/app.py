@@ -24,10 +24,12 @@ import structlog
 import trio
 
 from . import __version__
-from .config import Config, parse_hostport
+from .config import Config, ConfigError, parse_hostport
 from .core.server import Server
 from .storage.sqlite import Store, StorageError
 from .storage.writer import Writer
+from .plugins import check_policies, load_policies
+from .screener import Screener
 from .transcript import write_closed_transcripts
 from .transport.http import HttpServer, Request, Response, serve_http
 from .transport.tcp import serve_tcp
@@ -124,7 +126,7 @@ def export_route(core: Server, writer: Writer, config: Config) -> Any:
         return body, transcript_name(data["conference"]["channel"], now, internal, fmt)
 
     async def download(request: Request) -> Response:
-        found = core.take_export(request.path[len("/export/"):])
+        found = core.exports.take(request.path[len("/export/"):])
         if found is None:
             return Response.text(404, "This download link is unknown, used or expired; ask for a new one.")
         folded, fmt, internal = found
@@ -171,7 +173,9 @@ async def serve(config: Config, *, task_status: Any = trio.TASK_STATUS_IGNORED) 
     try:
         restored = await trio.to_thread.run_sync(store.load)
         log.info("storage.opened", path=store.path, conferences=len(restored))
-        core = Server(config, log=_core_logger, restored=restored)
+        policies = load_policies(_core_logger)
+        check_policies(config, policies)
+        core = Server(config, log=_core_logger, restored=restored, policies=policies)
         core.journal.enable(core.conferences.values())
 
         async def after_commit(batch: list[dict[str, Any]]) -> None:
@@ -195,6 +199,8 @@ async def serve(config: Config, *, task_status: Any = trio.TASK_STATUS_IGNORED) 
             async with trio.open_nursery() as services:
                 services.start_soon(writer.run)
                 services.start_soon(Verifier(core).run)  # password checks, in worker threads
+                # asynchronous moderation policies, with their deadline
+                services.start_soon(Screener(core, config.moderation.policy_timeout).run)
                 await writer.flush()  # the config's conferences are stored before anyone connects
                 services.start_soon(serve_tcp, core, listeners, connections)
                 if http_listeners:
@@ -257,7 +263,7 @@ def run(config: Config) -> None:
     failure: BaseException | None = None
     try:
         trio.run(_main, config)
-    except* (OSError, StorageError) as group:  # address in use, damaged database…
+    except* (OSError, StorageError, ConfigError) as group:  # address in use, damaged database, bad policy…
         failure = group.exceptions[0]
     if failure is not None:
         print(f"confchat: cannot start: {failure}", file=sys.stderr)

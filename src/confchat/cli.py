@@ -1,4 +1,4 @@
-"""The ``confchat`` command: serve, init, passwd.
+"""The ``confchat`` command: serve, init, passwd, export, policy test.
 
 ``main`` returns an exit status instead of exiting, so tests call it in
 process. Errors an operator can fix (a bad config, an existing file) are one
@@ -126,7 +126,52 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--config", metavar="FILE", help="TOML config file (for data_dir, storage and branding)")
     export.add_argument("--data-dir", metavar="DIR", help="the server's data directory")
     export.set_defaults(func=_export)
+
+    policy = commands.add_parser(
+        "policy",
+        help="try a conference's automatic moderation policies",
+        description="Tools for the automatic moderation policies (docs/policies.md).",
+    )
+    policy_commands = policy.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    test = policy_commands.add_parser(
+        "test",
+        help="what each policy, and the chain, says of a text",
+        description=(
+            "Run a conference's policies, as configured, on TEXT (or on each line of --file) and "
+            "print each policy's verdict and the chain's result. Exit status 0 when the chain ran, "
+            "2 on a configuration error."
+        ),
+    )
+    test.add_argument("--config", metavar="FILE", required=True, help="the server's TOML config file")
+    test.add_argument("channel", help="the conference, e.g. '#townhall'")
+    test.add_argument("text", nargs="?", help="the message to try")
+    test.add_argument("--file", metavar="MESSAGES", help="a file of messages, one a line")
+    test.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    test.set_defaults(func=_policy_test)
     return parser
+
+
+def _policy_test(args: argparse.Namespace) -> int:
+    from confchat.policytool import run_test
+
+    if (args.text is None) == (args.file is None):
+        print("confchat: give either TEXT or --file", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        config = load(args.config)
+        if args.file:
+            with open(args.file, encoding="utf-8") as f:
+                texts = [line.rstrip("\n") for line in f if line.strip()]
+        else:
+            texts = [args.text]
+        run_test(config, args.channel, texts, args.json)
+    except ConfigError as e:
+        print(f"confchat: config error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as e:
+        print(f"confchat: cannot read {args.file}: {e.strerror or e}", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -143,6 +143,12 @@ class ConferenceConfig:
     auditorium: bool = True
     # Seconds a visitor must wait between two messages (0: no slow mode).
     slow_mode: int = 0
+    # Automatic moderation for this conference, run on every visitor message
+    # before the human queue: an array of tables, each {policy = "<name>", ...
+    # its options} (docs/policies.md). With inherit_policies (the default),
+    # [moderation] policies run first, then these.
+    policies: tuple[dict[str, Any], ...] = attrs.field(default=(), converter=tuple)
+    inherit_policies: bool = True
 
 
 SYNCHRONOUS = values(SyncMode)
@@ -192,6 +198,27 @@ class LoggingSection:
 
 
 @attrs.frozen
+class ModerationSection:
+    # The automatic policies every conference runs (see [[conferences]]
+    # policies and docs/policies.md), in order: the first "drop" wins, the
+    # flags of "hold"s add up. Staff messages are never filtered.
+    policies: tuple[dict[str, Any], ...] = attrs.field(default=(), converter=tuple)
+    # Seconds an automatic policy may take on one message; past it, the
+    # message goes to the human queue flagged "policy-error".
+    policy_timeout: float = 2.0
+    # Questions one visitor connection may have waiting for the moderators at
+    # once; the next is refused until one is decided (0: no cap).
+    max_pending_per_visitor: int = 5
+    # Shield mode turns on by itself when, within shield_window seconds, a
+    # conference receives more visitor messages or more new visitors than
+    # these (0: never by itself). Off by default: the opening of a big event
+    # is a crowd too; set them above the audience you expect.
+    shield_window: float = 10.0
+    shield_messages: int = 0
+    shield_joins: int = 0
+
+
+@attrs.frozen
 class Config:
     server: ServerSection = attrs.field(factory=ServerSection)
     listen: ListenSection = attrs.field(factory=ListenSection)
@@ -201,6 +228,7 @@ class Config:
     storage: StorageSection = attrs.field(factory=StorageSection)
     history: HistorySection = attrs.field(factory=HistorySection)
     branding: BrandingSection = attrs.field(factory=BrandingSection)
+    moderation: ModerationSection = attrs.field(factory=ModerationSection)
     opers: tuple[Oper, ...] = attrs.field(default=(), converter=tuple)
     accounts: tuple[Account, ...] = attrs.field(default=(), converter=tuple)
     conferences: tuple[ConferenceConfig, ...] = attrs.field(default=(), converter=tuple)
@@ -418,6 +446,12 @@ def _convert(tp: Any, value: object, path: str, what: str | None = None) -> Any:
     what = what or _describe(tp)
     if attrs.has(tp):
         return _build(tp, value, path)
+    if typing.get_origin(tp) is dict:
+        # A table whose keys its user defines (a policy's options): checked
+        # where it is used, kept as TOML gave it.
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: expected {what}, got {_show(value)}")
+        return dict(value)
     if typing.get_origin(tp) is tuple:
         args = typing.get_args(tp)
         if len(args) != 2 or args[1] is not Ellipsis:
@@ -445,11 +479,13 @@ def _convert(tp: Any, value: object, path: str, what: str | None = None) -> Any:
 
 def _describe(tp: Any) -> str:
     """How an error message names what a type expects ("an integer")."""
-    if attrs.has(tp):
+    if attrs.has(tp) or typing.get_origin(tp) is dict:
         return "a table"
     if typing.get_origin(tp) is tuple:
         item = typing.get_args(tp)[0]
         if attrs.has(item):
+            return "an array of tables"
+        if typing.get_origin(item) is dict:
             return "an array of tables"
         return {str: "an array of strings", int: "an array of integers"}.get(item, "an array")
     return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(

@@ -165,6 +165,43 @@ COMMENTS: dict[str, str] = {
         "shows them the staff and an audience count (keeps big rooms fast)."
     ),
     "conferences.slow_mode": "Seconds a visitor must wait between two messages (0: off).",
+    "conferences.policies": (
+        "Automatic policies for this conference, as for [moderation] policies:\n"
+        'policies = [{ policy = "links", action = "hold", allow = ["ville.example"] }].'
+    ),
+    "conferences.inherit_policies": (
+        "Run the [moderation] policies first, then this conference's own (false:\n"
+        "only its own)."
+    ),
+    "moderation": (
+        "Automatic moderation: policies run on every visitor message before the\n"
+        "human queue; each publishes, holds (flagged, for the moderators) or drops\n"
+        "it. Staff messages are never filtered. See docs/policies.md."
+    ),
+    "moderation.policies": (
+        'The policies every conference runs, in order, as tables: { policy = "<name>", ...options }.\n'
+        'For example: policies = [{ policy = "blocklist", lists = ["fr", "en"] },\n'
+        '{ policy = "links", allow = ["ville.example"] }, { policy = "duplicate" }].\n'
+        "The first drop wins; the flags of holds add up."
+    ),
+    "moderation.policy_timeout": (
+        'Seconds a policy may take on one message; past it, the message is held\n'
+        'for the moderators, flagged "policy-error".'
+    ),
+    "moderation.max_pending_per_visitor": (
+        "Questions one visitor may have waiting for the moderators at once; the next\n"
+        "is refused until one is decided, so nobody can fill the queue (0: no cap)."
+    ),
+    "moderation.shield_window": "Seconds over which the raid thresholds below are counted.",
+    "moderation.shield_messages": (
+        "Shield mode turns on by itself past this many visitor messages in one\n"
+        "conference within shield_window (0: never by itself). The opening of a\n"
+        "big event is a crowd too: set it above what the audience you expect sends.\n"
+        'A "raid" policy raises the shield whatever this says.'
+    ),
+    "moderation.shield_joins": (
+        "...or past this many new visitors joining within shield_window (0: never)."
+    ),
 }
 
 #: Shown commented out when an array of tables is empty, so the file still

@@ -98,11 +98,11 @@ def parse_all(data: bytes) -> list[Message]:
 class Net:
     """A Server with fake clocks and a way to plug clients into it."""
 
-    def __init__(self, config: Config | None = None) -> None:
+    def __init__(self, config: Config | None = None, policies=None) -> None:
         self.clock = FakeClock(1000.0)
         self.wall = FakeClock(WALL_START)
         self.config = config or Config()
-        self.server = Server(self.config, clock=self.clock, wallclock=self.wall)
+        self.server = Server(self.config, clock=self.clock, wallclock=self.wall, policies=policies)
         self.verify_at_once = True
 
     def run_verifications(self) -> int:

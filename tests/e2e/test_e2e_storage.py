@@ -15,6 +15,8 @@ HASH = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1).hash(PASSWORD)
 CAPS = ("message-tags", "server-time", "standard-replies", "batch", "echo-message")
 CHAN = "#townhall"
 CONFIG = {
+    # One visitor asks many questions in a row here: no cap on its share of the queue.
+    "moderation": {"max_pending_per_visitor": 0},
     "accounts": [{"name": "moda", "password_hash": HASH}],
     "conferences": [{"channel": CHAN, "title": "Ask the mayor", "moderators": ["moda"], "state": "live"}],
 }

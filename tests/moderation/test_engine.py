@@ -70,7 +70,7 @@ def queue_lines(effects) -> list[Broadcast]:
 def test_a_held_question_is_counted_acknowledged_and_announced_to_moderators(engine):
     conf = live()
     effects = engine.submit(conf, VISITOR, "When does the tram come?")
-    assert effects[:2] == [Count("submitted"), Count("held")]
+    assert [e for e in effects if isinstance(e, Count)] == [Count("submitted"), Count("held")]
     (note,) = [e for e in effects if isinstance(e, Notify)]
     assert (note.to, note.code, note.context) == (41, "HELD", ("1",))
     (line,) = queue_lines(effects)

@@ -18,8 +18,11 @@ from ..moderation.effects import (
     Disconnect,
     Effect,
     Notify,
+    PolicyRun,
     Restricted,
     RoleChanged,
+    Screen,
+    ShieldChanged,
     TopicChanged,
 )
 from ..proto.casemap import casefold
@@ -78,6 +81,27 @@ def apply(server: Server, channel: Channel, effects: Iterable[Effect]) -> None:
             target = server.clients.get(effect.to)
             if target is not None:
                 server.disconnect(target, effect.reason, kind="moderator")
+        elif isinstance(effect, PolicyRun):
+            _policy_run(server, conference.channel, effect)
+        elif isinstance(effect, Screen):
+            server.screenings.request(effect)
+        elif isinstance(effect, ShieldChanged):
+            state = "on" if effect.on else "off"
+            if effect.on:
+                server.stats.shield_raised[(conference.channel, "auto" if effect.by == "auto" else "human")] += 1
+            server.log("conference.shield", level="warning" if effect.on else "info",
+                       conference=conference.channel, state=state, by=effect.by, reason=effect.reason)
+            server.relay(channel.staff, server.name, "CONF", (channel.name, "SHIELD", state, effect.by, effect.reason))
+
+
+def _policy_run(server: Server, conference: str, run: PolicyRun) -> None:
+    stats = server.stats
+    stats.policy_seconds.observe(run.seconds)
+    for policy, verdict in run.decisions:
+        stats.policy_decisions[(policy, verdict)] += 1
+    for policy, kind, detail in run.failures:
+        stats.policy_failures[(policy, kind)] += 1
+        server.log("policy.failed", level="error", conference=conference, policy=policy, kind=kind, error=detail)
 
 
 def _restricted(server: Server, channel: Channel, effect: Restricted) -> None:

@@ -8,7 +8,7 @@ from itertools import islice
 from typing import TYPE_CHECKING
 
 from ..moderation.conference import STAFF, Role
-from ..moderation.engine import item_params
+from ..moderation.engine import item_params, item_tags
 from ..moderation.queue import State
 from ..proto.message import Message
 from ..proto.servertime import format_server_time
@@ -40,7 +40,7 @@ def welcome_to_conference(server: Server, client: Client, channel: Channel) -> N
         # The guest stage as it stands: what waits for an answer.
         for item in conference.queue.undecided():
             if item.state is State.FORWARDED:
-                server.reply(client, "QUEUE", channel.name, *item_params(conference, item))
+                server.send(client, Message("QUEUE", (channel.name, *item_params(conference, item)), server.name, item_tags(item)))
 
 
 def replay_history(server: Server, client: Client, channel: Channel) -> None:

@@ -21,8 +21,7 @@ import itertools
 import os
 import time
 from collections import Counter, deque
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from .. import __version__
 from ..config import Config
@@ -38,27 +37,27 @@ from ..proto.codec import (
     format_line,
 )
 from ..proto.message import Message
+from ..proto.servertime import format_server_time
 from ..moderation.conference import Conference, Role
-from .caps import SUPPORTED
-from .channel import Channel
+from ..moderation.engine import Engine
+from ..moderation.intake import Outcome
+from ..moderation.policybook import PolicyBook
+from ..moderation.shield import Thresholds
+from .channel import Channel, isupport_modes
 from .client import TAGS_MESSAGE, TAGS_TIME, Client
+from .commands import COMMANDS
+from .effects import apply
+from .exports import ExportTokens
 from .flood import TokenBucket
 from .journal import Journal
 from .logins import Verification, Verifications
+from .screening import Screenings
 from .stats import Stats
 from .outbox import Outbox
 
 
 def _no_log(event: str, **fields: Any) -> None:
     return None
-
-
-def format_server_time(ts: float) -> str:
-    """IRCv3 server-time: ISO 8601 UTC, truncated to the millisecond (never
-    rounded up into the next second)."""
-    millis = int(ts * 1000)
-    seconds, ms = divmod(millis, 1000)
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms:03d}Z"
 
 
 class Server:
@@ -71,10 +70,8 @@ class Server:
         # log(event, level="info", **fields): the shell passes structlog here.
         log: Callable[..., None] = _no_log,
         restored: Iterable[Conference] = (),
+        policies: Mapping[str, Any] | None = None,
     ) -> None:
-        from .commands import COMMANDS  # the table imports handlers, which import us
-        from .handlers.conference import advance_schedules
-
         self.config = config
         self.limits = config.limits
         self.name = config.server.name
@@ -82,7 +79,6 @@ class Server:
         self.wallclock = wallclock
         self.log = log
         self.commands = COMMANDS
-        self._advance_schedules = advance_schedules
         self.started_wall = wallclock()
         self.clients: dict[int, Client] = {}
         self.nicks: dict[str, Client] = {}
@@ -103,9 +99,21 @@ class Server:
         self.isupport = self._isupport_tokens()
         self.accounts = {casefold(a.name): a for a in config.accounts}
         self.conferences: dict[str, Conference] = {}
-        self.exports: dict[str, tuple[str, str, bool, float]] = {}  # token -> download
+        self.exports = ExportTokens(clock)  # transcript download links
         # Durability: storage (when attached) commits what the journal marks.
         self.journal = Journal()
+        # Every moderation decision, in every conference, with the automatic
+        # policies of each (``policies``: the built-ins and plugins by name).
+        moderation = config.moderation
+        self.engine = Engine(
+            wallclock, self.new_msgid,
+            book=PolicyBook(moderation.policies, policies),
+            timer=clock,
+            budget=moderation.policy_timeout,
+            shield=Thresholds(moderation.shield_window, moderation.shield_messages, moderation.shield_joins),
+            max_pending=moderation.max_pending_per_visitor,
+        )
+        self.screenings = Screenings()  # asynchronous policies, for the shell
         self.logins = Verifications()  # password checks for the shell to run
         self.stats = Stats()
         # Conferences: restored from storage, with the config file's edits.
@@ -181,6 +189,15 @@ class Server:
             self.remove(client, reason, kind="connection_lost")
             self._reap()
 
+    def screened(self, folded: str, item: int, outcome: Outcome) -> None:
+        """The asynchronous policies' word on a screening item (from the
+        shell, see core/screening.py)."""
+        channel = self.channels.get(folded)
+        if channel is None or channel.conference is None:
+            return
+        apply(self, channel, self.engine.screened(channel.conference, item, outcome))
+        self._reap()
+
     def tick(self) -> None:
         """Enforce the registration timeout and keep idle clients alive."""
         now = self.clock()
@@ -197,7 +214,10 @@ class Server:
                     self.send(client, Message("PING", (self.name,)))
             elif now - client.ping_sent >= lim.ping_timeout:
                 self.disconnect(client, f"Ping timeout: {int(now - client.last_active)} seconds", kind="ping_timeout")
-        self._advance_schedules(self)
+        for conference in self.conferences.values():
+            effects = self.engine.tick(conference)
+            if effects:
+                apply(self, self.channels[conference.folded], effects)
         self._reap()
 
     def shutdown(self, reason: str = "Server shutting down") -> None:
@@ -503,6 +523,8 @@ class Server:
         return channel.members
 
     def part_channel(self, client: Client, channel: Channel) -> None:
+        if channel.conference is not None:
+            self.engine.left(channel.conference, client.id)
         channel.members.pop(client, None)
         channel.staff.discard(client)
         client.channels.pop(channel.folded, None)
@@ -521,21 +543,6 @@ class Server:
         if channel.conference is None:
             return Role.VISITOR
         return channel.conference.role_of(client.account, self.is_admin(client))
-
-    def new_export(self, folded: str, fmt: str, internal: bool, ttl: float) -> str:
-        """A single-use token for downloading a transcript over HTTP."""
-        now = self.clock()
-        self.exports = {t: e for t, e in self.exports.items() if e[3] > now}
-        token = os.urandom(16).hex()
-        self.exports[token] = (folded, fmt, internal, now + ttl)
-        return token
-
-    def take_export(self, token: str) -> tuple[str, str, bool] | None:
-        """Redeem a download token: (conference, format, internal), once."""
-        entry = self.exports.pop(token, None)
-        if entry is None or entry[3] <= self.clock():
-            return None
-        return entry[0], entry[1], entry[2]
 
     def retention_cutoff(self) -> float | None:
         """Wall-clock time before which personal data goes, or None."""
@@ -582,22 +589,18 @@ class Server:
 
     def _isupport_tokens(self) -> list[str]:
         lim = self.limits
-        return [
+        return sorted([
             f"AWAYLEN={lim.away_length}",
             "CASEMAPPING=rfc1459",
             f"CHANLIMIT=#&:{lim.max_channels}",
-            "CHANMODES=b,k,l,imnt",
             f"CHANNELLEN={lim.channel_length}",
             "CHANTYPES=#&",
             "HOSTLEN=64",
             f"KICKLEN={lim.kick_length}",
-            "MAXLIST=b:100",
             "MODES=4",
             f"MONITOR={lim.monitor_limit}",
             f"NETWORK={self.config.server.network}",
             f"NICKLEN={lim.nick_length}",
-            "PREFIX=(ov)@+",
-            "STATUSMSG=@+",
             f"TARGMAX=JOIN:{lim.max_targets},KICK:{lim.max_targets},MONITOR:,NAMES:1,"
             f"NOTICE:{lim.max_targets},PART:{lim.max_targets},PRIVMSG:{lim.max_targets},"
             f"TAGMSG:{lim.max_targets},WHOIS:1",
@@ -605,7 +608,8 @@ class Server:
             "USERLEN=16",
             "UTF8ONLY",
             "WHOX",
-        ]
+            *isupport_modes(),
+        ])
 
     def user_counts(self) -> tuple[int, int, int, int]:
         """(registered, invisible, unregistered, operators) for LUSERS.
@@ -628,6 +632,3 @@ class Server:
 
     def version_string(self) -> str:
         return f"confchat-{__version__}"
-
-    def supported_caps(self) -> dict[str, str]:
-        return SUPPORTED

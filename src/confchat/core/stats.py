@@ -15,6 +15,11 @@ from collections import Counter
 TIME_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 
 
+# Seconds, for the policy chain: from 10 µs (a few regexes) to 5 s (a
+# remote classifier past its budget).
+POLICY_BUCKETS = (0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.1, 0.5, 1.0, 2.0, 5.0)
+
+
 class Histogram:
     __slots__ = ("buckets", "counts", "sum", "count")
 
@@ -58,6 +63,14 @@ class Stats:
         # Lines received, by transport (counted in Server.receive): the core's
         # work goes by lines, not bytes.
         self.lines_in: Counter[str] = Counter()
+        # Automatic moderation: (policy, verdict) of each decision; (policy,
+        # error/timeout) of each failure; the chain's time per message; shield
+        # mode raised, by (conference, auto/human).
+        self.policy_decisions: Counter[tuple[str, str]] = Counter()
+        self.policy_failures: Counter[tuple[str, str]] = Counter()
+        # Microseconds to seconds: a chain costs tens of microseconds.
+        self.policy_seconds = Histogram(POLICY_BUCKETS)
+        self.shield_raised: Counter[tuple[str, str]] = Counter()
 
     def message(self, conference: str, outcome: str, decider: str = "none") -> None:
         self.messages[(conference, outcome, decider)] += 1

@@ -7,6 +7,7 @@ into calls here and relay the results.
 from __future__ import annotations
 
 import enum
+from collections import deque
 from typing import Any, Protocol
 
 import attrs
@@ -16,6 +17,10 @@ from ..proto.casemap import casefold, mask_match
 from ..proto.numbers import is_number
 from ..vocab import ConferenceState, RoomMode, spoken
 from .queue import Item, ModerationQueue, State
+from .shield import Shield
+
+# Earlier messages of one visitor kept for the policies (duplicates, rate).
+VISITOR_HISTORY = 10
 
 
 class ChangeSink(Protocol):
@@ -84,6 +89,15 @@ class Publication:
 
 
 @attrs.define
+class Visitor:
+    """A visitor present in the conference, as the policies see its past:
+    when it joined, what it sent last (bounded)."""
+
+    joined_at: float
+    recent: deque[tuple[str, float]] = attrs.field(factory=lambda: deque(maxlen=VISITOR_HISTORY))
+
+
+@attrs.define
 class AuditEntry:
     at: float
     actor: str
@@ -98,6 +112,7 @@ def declaration(settings: ConferenceConfig) -> dict[str, Any]:
     fields.pop("channel")
     fields["moderators"] = list(settings.moderators)
     fields["guests"] = list(settings.guests)
+    fields["policies"] = [dict(p) for p in settings.policies]
     return fields
 
 
@@ -115,6 +130,13 @@ class Conference:
         self.show_decline_reasons = settings.show_decline_reasons
         self.auditorium = settings.auditorium
         self.slow_mode = settings.slow_mode
+        # Automatic moderation: this conference's own policy tables, and
+        # whether the server's default chain runs first.
+        self.policies: list[dict[str, Any]] = [dict(p) for p in settings.policies]
+        self.inherit_policies = settings.inherit_policies
+        self.shield = Shield()
+        # Visitors present, by connection id (forgotten when they leave).
+        self.visitors: dict[int, Visitor] = {}
         self.roles: dict[str, Role] = {}  # folded account -> role
         for name in settings.moderators:
             self.roles[casefold(name)] = Role.MODERATOR
@@ -197,6 +219,8 @@ class Conference:
                 self.state = ConferenceState(value)
             elif name == "mode":
                 self.mode = RoomMode(value)
+            elif name == "policies":
+                self.policies = [dict(p) for p in value]
             else:
                 setattr(self, name, value)
         self.declared = declared

@@ -19,11 +19,27 @@ name, is added by the core.
 from __future__ import annotations
 
 import enum
-from typing import Union
+from typing import Any, Union
 
 import attrs
 
 from .conference import Restriction
+
+
+@attrs.frozen
+class Actor:
+    """Who does something: a connection, as the engine needs to know it."""
+
+    id: int  # connection id (notes go back to it)
+    nick: str
+    prefix: str  # nick!user@host
+    account: str | None = None
+    echo: bool = False  # has echo-message: gets its own messages back
+
+    @property
+    def name(self) -> str:
+        """The name decisions are recorded under."""
+        return self.account or self.nick
 
 
 class Audience(enum.Enum):
@@ -105,4 +121,36 @@ class Disconnect:
     reason: str
 
 
-Effect = Union[Broadcast, Notify, Count, Restricted, RoleChanged, TopicChanged, Disconnect]
+@attrs.frozen
+class PolicyRun:
+    """The automatic policies looked at a message: for the metrics and the
+    log. ``decisions``: (policy, verdict) of each that spoke; ``failures``:
+    (policy, "error" or "timeout", what happened)."""
+
+    seconds: float
+    decisions: tuple[tuple[str, str], ...] = ()
+    failures: tuple[tuple[str, str, str], ...] = ()
+
+
+@attrs.frozen
+class ShieldChanged:
+    """Shield mode went up or down: the staff are told, it is counted."""
+
+    on: bool
+    by: str  # a moderator's name, or "auto"
+    reason: str = ""
+
+
+@attrs.frozen
+class Screen:
+    """Asynchronous policies must look at item ``item`` before it leaves
+    the screening hold: the shell runs them with a deadline and hands the
+    decisions back (``Server.screened``)."""
+
+    conference: str  # folded channel name
+    item: int
+    message: Any  # the policies' view of it (policies.base.Message)
+    policies: tuple[Any, ...]
+
+
+Effect = Union[Broadcast, Notify, Count, Restricted, RoleChanged, TopicChanged, Disconnect, PolicyRun, ShieldChanged, Screen]

@@ -23,8 +23,26 @@ import attrs
 
 from ..proto.casemap import casefold
 from ..vocab import ConferenceState, RoomMode
-from .conference import Conference, Publication, Restriction, Role
-from .effects import Audience, Broadcast, Count, Disconnect, Effect, Notify, Restricted, RoleChanged, TopicChanged
+from .conference import Conference, Publication, Restriction, Role, Visitor
+from .intake import SCREENING_FLAG, Outcome, merge, policy_message, screen
+from .policies.base import Verdict
+from .policybook import PolicyBook
+from .shield import Thresholds
+from .effects import (
+    Actor,
+    Audience,
+    Broadcast,
+    Count,
+    Disconnect,
+    Effect,
+    Notify,
+    PolicyRun,
+    Restricted,
+    RoleChanged,
+    Screen,
+    ShieldChanged,
+    TopicChanged,
+)
 from .queue import Item, QueueError, State
 
 # Tags on published messages (server tags, sent to message-tags clients).
@@ -32,6 +50,9 @@ TAG_ITEM = "confchat/item"
 TAG_ANSWERING = "confchat/answering"
 TAG_REPLY = "+draft/reply"
 REDACTION_CAP = "draft/message-redaction"
+# Tags on QUEUE ITEM lines: what the automatic policies found.
+TAG_SCORE = "confchat/score"
+TAG_REASONS = "confchat/reasons"
 
 # What a state change tells the conference.
 STATE_WORDS = {
@@ -44,22 +65,6 @@ STATE_WORDS = {
 # QUEUE actions that change an item's state or claim and nothing else:
 # the queue's method for each.
 SIMPLE_ACTIONS = ("hold", "unhold", "forward", "claim", "unclaim", "takeover")
-
-
-@attrs.frozen
-class Actor:
-    """Who does something: a connection, as the engine needs to know it."""
-
-    id: int  # connection id (notes go back to it)
-    nick: str
-    prefix: str  # nick!user@host
-    account: str | None = None
-    echo: bool = False  # has echo-message: gets its own messages back
-
-    @property
-    def name(self) -> str:
-        """The name decisions are recorded under."""
-        return self.account or self.nick
 
 
 def item_params(conference: Conference, item: Item) -> tuple[str, ...]:
@@ -78,6 +83,14 @@ def item_params(conference: Conference, item: Item) -> tuple[str, ...]:
     )
 
 
+def item_tags(item: Item) -> dict[str, str]:
+    """What the automatic policies found, for message-tags clients: the
+    score and the reasons (the flags are a parameter of the line)."""
+    if not item.reasons and not item.score:
+        return {}
+    return {TAG_SCORE: f"{item.score:g}", TAG_REASONS: " | ".join(item.reasons)}
+
+
 def announce(conference: Conference, item: Item) -> Broadcast:
     """Where ``item`` stands now, for the moderators; for all the staff
     when the guests have a part in it (the guest stage, or a guest's
@@ -88,7 +101,7 @@ def announce(conference: Conference, item: Item) -> Broadcast:
         and conference.roles.get(casefold(item.decided_by)) is Role.GUEST
     )
     audience = Audience.STAFF if item.forwarded or decided_by_guest else Audience.MODERATORS
-    return Broadcast(audience, "QUEUE", item_params(conference, item))
+    return Broadcast(audience, "QUEUE", item_params(conference, item), tags=item_tags(item))
 
 
 def notice(text: str, tags: dict[str, str]) -> Broadcast:
@@ -96,12 +109,45 @@ def notice(text: str, tags: dict[str, str]) -> Broadcast:
     return Broadcast(Audience.EVERYONE, "NOTICE", (text,), tags=tags)
 
 
-class Engine:
-    """The decisions; one per server, over all its conferences."""
+def _make_links(book: PolicyBook) -> object | None:
+    """The policy that drops links while the shield is up, if there is one."""
+    factory = book.registry.get("links")
+    if factory is None:
+        return None
+    try:
+        from .policybook import make
 
-    def __init__(self, wallclock: Callable[[], float], new_msgid: Callable[[], str]) -> None:
+        return make(factory, {"action": "drop", "exempt": []}, "shield-links")
+    except (TypeError, ValueError):
+        return None
+
+
+class Engine:
+    """The decisions; one per server, over all its conferences.
+
+    ``book`` holds each conference's automatic policies (none by default);
+    ``timer`` measures their cost against ``budget`` seconds; ``shield``
+    says when shield mode rises by itself."""
+
+    def __init__(
+        self,
+        wallclock: Callable[[], float],
+        new_msgid: Callable[[], str],
+        *,
+        book: PolicyBook | None = None,
+        timer: Callable[[], float] | None = None,
+        budget: float = 2.0,
+        shield: Thresholds = Thresholds(messages=0, joins=0),
+        max_pending: int = 0,
+    ) -> None:
         self.wallclock = wallclock
         self.new_msgid = new_msgid
+        self.book = book if book is not None else PolicyBook(registry={})
+        self.timer = timer or wallclock
+        self.budget = budget
+        self.thresholds = shield
+        self.max_pending = max_pending
+        self._links = _make_links(self.book)
 
     # ---------------------------------------------------------- publishing
 
@@ -140,26 +186,97 @@ class Engine:
     def submit(
         self, conference: Conference, author: Actor, text: str, *, readonly: bool = False, banned: bool = False
     ) -> list[Effect]:
-        """A visitor's message: refused, published at once (open mode) or
-        held for the moderators. ``readonly`` and ``banned`` are the
-        channel's own modes (+m, +b), which the core knows."""
+        """A visitor's message: refused, or checked by the automatic
+        policies and then dropped, held for the moderators or (open mode,
+        nothing against it) published at once. ``readonly`` and ``banned``
+        are the channel's own modes (+m, +b), which the core knows."""
         now = self.wallclock()
         self._check_visitor(conference, author, now, readonly, banned)
         conference.last_message[author.id] = now
         out: list[Effect] = [Count("submitted")]
+        why = conference.shield.message(now, self.thresholds)
+        if why:
+            out.extend(self._raise_shield(conference, "auto", why))
+        policies = self.book.for_conference(conference)
+        message = policy_message(conference, author, text, now)
+        outcome = screen(conference, policies, message, self.timer, self.budget, self._links)
+        if "raid" in outcome.flags and not conference.shield.on:
+            out.extend(self._raise_shield(conference, "auto", "the same message from many visitors"))
+        out.append(PolicyRun(outcome.seconds, outcome.decisions, outcome.failures))
+        visitor = conference.visitors.get(author.id)
+        if visitor is not None:
+            visitor.recent.append((text, now))
+        waiting = policies.waiting if outcome.verdict is not Verdict.DROP else ()
+        if waiting:
+            outcome = attrs.evolve(outcome, flags=(*outcome.flags, SCREENING_FLAG))
+        item = conference.queue.submit(
+            author.nick, author.prefix, text, now, account=author.account, author_id=author.id,
+            flags=outcome.flags, state=State.HELD if waiting else State.PENDING,
+        )
+        item.score, item.reasons = outcome.score, outcome.reasons
+        if waiting:
+            conference.record(now, author.nick, "submit", item.id, text=text, flags=list(item.flags))
+            out.append(Screen(conference.folded, item.id, message, waiting))
+            return [*out, *self._held(conference, item, "policy")]
+        return [*out, *self._settle(conference, item, outcome, text, now, None if author.echo else author.id)]
+
+    def _settle(
+        self, conference: Conference, item: Item, outcome: Outcome, text: str, now: float, skip: int | None = None
+    ) -> list[Effect]:
+        """An item's fate once every policy has spoken."""
         queue = conference.queue
-        item = queue.submit(author.nick, author.prefix, text, now, account=author.account, author_id=author.id)
-        if conference.mode is RoomMode.OPEN:
-            queue.approve(item.id, "auto", now)
-            conference.record(now, "auto", "publish", item.id)
-            out.append(Count("published", "auto"))
-            out.extend(self._publish_item(conference, item, None if author.echo else author.id))
+        if outcome.verdict is Verdict.DROP:
+            actor = f"policy:{outcome.dropped_by}"
+            queue.drop(item.id, actor, now, outcome.drop_reason)
+            conference.record(now, actor, "drop", item.id, reason=outcome.drop_reason, text=text,
+                              flags=list(item.flags))
+            out: list[Effect] = [Count("dropped", "policy", now - item.submitted_at)]
+            if item.author_id is not None:
+                told = f": {outcome.drop_reason}" if conference.show_decline_reasons else ""
+                out.append(Notify(item.author_id, "PRIVMSG", "DECLINED", f"Your message was not published{told}",
+                                  (str(item.id),)))
+            out.append(announce(conference, item))
             return out
-        conference.record(now, author.nick, "submit", item.id, text=text)
-        out.append(Count("held"))
-        out.append(Notify(author.id, "PRIVMSG", "HELD", "Your message is awaiting moderation", (str(item.id),)))
+        if outcome.verdict is Verdict.HOLD or conference.mode is not RoomMode.OPEN:
+            detail: dict[str, object] = {"text": text}
+            if outcome.verdict is Verdict.HOLD:
+                detail.update(flags=list(item.flags), score=item.score, reasons=list(item.reasons))
+            conference.record(now, item.author, "submit", item.id, **detail)
+            return self._held(conference, item, "policy" if outcome.verdict is Verdict.HOLD else "none")
+        queue.approve(item.id, "auto", now)
+        conference.record(now, "auto", "publish", item.id)
+        return [Count("published", "auto"), *self._publish_item(conference, item, skip)]
+
+    def _held(self, conference: Conference, item: Item, decider: str) -> list[Effect]:
+        out: list[Effect] = [Count("held", decider)]
+        if item.author_id is not None:
+            out.append(Notify(item.author_id, "PRIVMSG", "HELD", "Your message is awaiting moderation", (str(item.id),)))
         out.append(announce(conference, item))
         return out
+
+    def screened(self, conference: Conference, item_id: int, later: Outcome) -> list[Effect]:
+        """The asynchronous policies' word on a screening item (from the
+        shell); nothing if a moderator decided on it meanwhile."""
+        item = conference.queue.items.get(item_id)
+        if item is None or item.state is not State.HELD or SCREENING_FLAG not in item.flags:
+            return [PolicyRun(later.seconds, later.decisions, later.failures)]
+        now = self.wallclock()
+        first = Outcome(Verdict.HOLD if item.reasons else Verdict.PUBLISH, tuple(f for f in item.flags if f != SCREENING_FLAG),
+                        item.score, item.reasons)
+        outcome = merge(first, later)
+        item.flags, item.score, item.reasons = outcome.flags, outcome.score, outcome.reasons
+        item.state = State.PENDING  # out of the screening hold, back in release order
+        out: list[Effect] = [PolicyRun(later.seconds, later.decisions, later.failures)]
+        if outcome.verdict is Verdict.DROP:
+            return [*out, *self._settle(conference, item, outcome, item.text, now)]
+        if outcome.verdict is Verdict.HOLD or conference.mode is not RoomMode.OPEN:
+            conference.record(now, "policies", "screened", item.id, flags=list(item.flags), score=item.score,
+                              reasons=list(item.reasons))
+            return [*out, announce(conference, item)]
+        queue = conference.queue
+        queue.approve(item.id, "auto", now)
+        conference.record(now, "auto", "publish", item.id)
+        return [*out, Count("published", "auto"), *self._publish_item(conference, item)]
 
     def _check_visitor(self, conference: Conference, author: Actor, now: float, readonly: bool, banned: bool) -> None:
         if conference.state is ConferenceState.SCHEDULED:
@@ -169,8 +286,20 @@ class Engine:
             raise QueueError("CLOSED", "The conference is closed")
         if conference.mode is RoomMode.READONLY or readonly:
             raise QueueError("READ_ONLY", "Only the staff can write in this conference now")
+        shield = conference.shield
+        if shield.on:
+            visitor = conference.visitors.get(author.id)
+            if visitor is not None and visitor.joined_at > shield.since:
+                raise QueueError("MUTED", "You cannot send messages here yet: new visitors are muted for now")
         if banned:
             raise QueueError("BANNED", "You are banned from writing in this conference")
+        waiting = conference.queue.undecided_by.get(author.id, 0)
+        if self.max_pending and waiting >= self.max_pending:
+            raise QueueError(
+                "TOO_MANY_PENDING",
+                f"You have {waiting} messages waiting for the moderators; send more once they are decided",
+                context=(str(waiting),),
+            )
         mute = conference.restricted("mute", author.prefix, author.account, now)
         if mute is not None:
             reason = f": {mute.reason}" if mute.reason else ""
@@ -388,6 +517,38 @@ class Engine:
         """An action with no effect of its own on the conference (an export,
         the creation), kept in the audit log."""
         conference.record(self.wallclock(), actor, action, None, **detail)
+
+    # ---------------------------------------------------------- presence and the shield
+
+    def joined(self, conference: Conference, visitor: Actor) -> list[Effect]:
+        """A visitor joined (staff are not counted); refused while the
+        shield is up and closed."""
+        now = self.wallclock()
+        if conference.shield.on and conference.shield.closed:
+            raise QueueError("SHIELDED", "The conference accepts no new visitors for now")
+        conference.visitors[visitor.id] = Visitor(now)
+        why = conference.shield.join(now, self.thresholds)
+        return self._raise_shield(conference, "auto", why) if why else []
+
+    def left(self, conference: Conference, connection: int) -> None:
+        conference.visitors.pop(connection, None)
+        conference.last_message.pop(connection, None)
+
+    def _raise_shield(self, conference: Conference, by: str, reason: str, closed: bool = False) -> list[Effect]:
+        now = self.wallclock()
+        conference.shield.raise_(now, by, reason, closed)
+        conference.record(now, by, "shield", None, on=True, reason=reason, closed=closed)
+        return [ShieldChanged(True, by, reason)]
+
+    def set_shield(self, conference: Conference, actor: Actor, on: bool, reason: str = "", closed: bool = False) -> list[Effect]:
+        """A moderator raises or lowers the shield."""
+        if on:
+            return self._raise_shield(conference, actor.name, reason or "raised by a moderator", closed)
+        if not conference.shield.on:
+            raise QueueError("SHIELD_DOWN", "The shield is not up")
+        conference.shield.lower()
+        conference.record(self.wallclock(), actor.name, "shield", None, on=False)
+        return [ShieldChanged(False, actor.name)]
 
     # ---------------------------------------------------------- time
 

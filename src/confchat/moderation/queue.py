@@ -11,6 +11,7 @@ never a double publication.
 from __future__ import annotations
 
 import enum
+from collections import Counter
 from typing import Iterable
 
 import attrs
@@ -59,7 +60,9 @@ class Item:
     decided_by: str | None = None
     decided_at: float | None = None
     reason: str = ""
-    flags: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()  # from the automatic policies (and "redacted")
+    score: float = 0.0  # the policies' summed score of concern
+    reasons: tuple[str, ...] = ()  # "policy: why", one per policy that held it
     msgid: str | None = None  # set once published
     # Release order as a number: undecided items sort by (rank, id). A move
     # changes only the moved item's rank (storage rewrites one row).
@@ -81,6 +84,9 @@ class ModerationQueue:
         # Items whose rank changed without an action of their own (a
         # renumbering after many moves to one spot); storage drains it.
         self.reranked: set[int] = set()
+        # Undecided items by author connection id: a visitor's share of the
+        # queue, capped by the engine (moderation.max_pending_per_visitor).
+        self.undecided_by: Counter[int] = Counter()
         self.next_id = first_id
 
     # -- reading
@@ -129,6 +135,8 @@ class ModerationQueue:
         self.next_id += 1
         self.items[item.id] = item
         self.order.append(item.id)
+        if author_id is not None:
+            self.undecided_by[author_id] += 1
         return item
 
     def _actionable(self, item_id: int, actor: str, allow: frozenset[State] = UNDECIDED) -> Item:
@@ -152,6 +160,10 @@ class ModerationQueue:
         item.reason = reason
         item.claimed_by = None
         self.order.remove(item.id)
+        if item.author_id is not None and self.undecided_by[item.author_id] > 0:
+            self.undecided_by[item.author_id] -= 1
+            if not self.undecided_by[item.author_id]:
+                del self.undecided_by[item.author_id]
         return item
 
     def approve(self, item_id: int, actor: str, now: float, text: str | None = None) -> Item:

@@ -15,11 +15,12 @@ from typing import Any, Iterable
 from ..config import ConferenceConfig
 from ..moderation.conference import AuditEntry, ChangeSet, Conference, Publication, Restriction, Role
 from ..moderation.queue import Item, State
+from ..moderation.shield import Shield
 
 #: Conference settings stored and restored as they are.
 SETTING_FIELDS = (
     "title", "description", "opens", "starts", "ends", "state", "mode",
-    "show_decline_reasons", "auditorium", "slow_mode",
+    "show_decline_reasons", "auditorium", "slow_mode", "policies", "inherit_policies",
 )
 
 
@@ -42,6 +43,7 @@ def conference_row(conference: Conference) -> dict[str, Any]:
             for r in conference.restrictions
         ],
         "prepared": {name: [author, text] for name, (author, text) in conference.prepared.items()},
+        "shield": conference.shield.row(),
     }
 
 
@@ -66,6 +68,8 @@ def item_row(item: Item) -> dict[str, Any]:
         "forwarded": item.forwarded,
         "votes": sorted(item.votes),
         "rank": item.rank,
+        "score": item.score,
+        "reasons": list(item.reasons),
     }
 
 
@@ -118,6 +122,7 @@ def restore_conference(
     conference.schedule_from = row.get("schedule_from", 0.0)
     conference.restrictions = [Restriction(**r) for r in row.get("restrictions", ())]
     conference.prepared = {name: (pair[0], pair[1]) for name, pair in row.get("prepared", {}).items()}
+    conference.shield = Shield.from_row(row.get("shield"))
     queue = conference.queue
     for data in items:
         item = Item(
@@ -127,6 +132,7 @@ def restore_conference(
             decided_at=data["decided_at"], reason=data["reason"], flags=tuple(data["flags"]),
             msgid=data["msgid"], answered=data["answered"], redacted=data["redacted"],
             forwarded=data["forwarded"], votes=set(data["votes"]), rank=data["rank"],
+            score=data.get("score", 0.0), reasons=tuple(data.get("reasons", ())),
         )
         queue.items[item.id] = item
     undecided = [item for item in queue.items.values() if not item.decided]

@@ -12,7 +12,10 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..server import Server
+from ...moderation.queue import QueueError
+from ..effects import apply
 from ..presence import replay_history, welcome_to_conference
+from .conference import actor_of
 
 
 
@@ -83,6 +86,13 @@ def join(server: Server, client: Client, name: str, key: str = "") -> Channel | 
             if role in STAFF:
                 channel.staff.add(client)
                 status = "v" if role is Role.GUEST else "o"
+            else:
+                try:
+                    effects = server.engine.joined(channel.conference, actor_of(client))
+                except QueueError as refused:
+                    server.numeric(client, N.ERR_BANNEDFROMCHAN, channel.name, str(refused))
+                    return None
+                apply(server, channel, effects)
         client.invites.discard(folded)
         channel.members[client] = status
     else:

@@ -39,6 +39,10 @@ def conf_info(ctx: Context) -> None:
         info["queue"] = str(len(conference.queue.order))
         oldest = min((conference.queue.items[i].submitted_at for i in conference.queue.order), default=None)
         info["oldest_waiting"] = str(int(server.wallclock() - oldest)) if oldest is not None else ""
+    if role in STAFF:
+        shield = conference.shield
+        info["shield"] = ("closed" if shield.closed else "on") if shield.on else "off"
+        info["shield_reason"] = shield.reason
     info["role"] = role.value
     for key, value in info.items():
         server.reply(client, "CONF", channel.name, "INFO", key, value)
@@ -146,6 +150,21 @@ def conf_marker(method: str, ctx: Context) -> None:
         run(server, client, channel, "CONF", lambda: decide(ctx.conference, actor_of(client), item_id), ctx.args[0])
 
 
+def conf_shield(ctx: Context) -> None:
+    """``SHIELD ON [CLOSED] [reason]`` or ``SHIELD OFF``: shield mode."""
+    server, client, channel = ctx.server, ctx.client, ctx.channel
+    switch, rest = ctx.args[0].upper(), ctx.args[1:]
+    if switch not in ("ON", "OFF"):
+        server.fail(client, "CONF", "INVALID_SETTING", "SHIELD takes ON or OFF", channel.name, "shield")
+        return
+    closed = bool(rest) and rest[0].upper() == "CLOSED"
+    reason = " ".join(rest[1:] if closed else rest)
+    decide = lambda: server.engine.set_shield(ctx.conference, actor_of(client), switch == "ON", reason, closed)  # noqa: E731
+    if run(server, client, channel, "CONF", decide):
+        server.note(client, "CONF", "SHIELD", f"Shield mode is {switch.lower()} in {channel.name}", channel.name,
+                    switch.lower())
+
+
 def conf_questions(ctx: Context) -> None:
     """Published questions, most votes first (ties: oldest first)."""
     server, client, channel, conference = ctx.server, ctx.client, ctx.channel, ctx.conference
@@ -236,6 +255,7 @@ CONF_SUBCOMMANDS: dict[str, Subcommand | ServerSubcommand] = {
     "UNMUTE": Subcommand(partial(conf_unrestrict, "mute"), MODERATING, 1),
     "BANS": Subcommand(conf_bans, MODERATING),
     "DISCONNECT": Subcommand(conf_disconnect, MODERATING, 1),
+    "SHIELD": Subcommand(conf_shield, MODERATING, 1),
     "ANSWERING": Subcommand(partial(conf_marker, "answering"), STAFF, 1),
     "ANSWERED": Subcommand(partial(conf_marker, "answered"), STAFF, 1),
     "QUESTIONS": Subcommand(conf_questions, STAFF),

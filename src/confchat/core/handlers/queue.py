@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import partial
 
 from ...moderation.conference import MODERATING
-from ...moderation.engine import SIMPLE_ACTIONS, item_params
+from ...moderation.engine import SIMPLE_ACTIONS, item_params, item_tags
 from ...proto import numerics as N
 from ...proto.message import Message
 from ..subcommands import Context, Subcommand, dispatch
@@ -19,7 +19,7 @@ from .conference import actor_of, each_id, parse_item_id, run
 def queue_list(ctx: Context) -> None:
     server, client, channel, conference = ctx.server, ctx.client, ctx.channel, ctx.conference
     for item in conference.queue.undecided():
-        server.reply(client, "QUEUE", channel.name, *item_params(conference, item))
+        server.send(client, Message("QUEUE", (channel.name, *item_params(conference, item)), server.name, item_tags(item)))
     server.reply(client, "QUEUE", channel.name, "END", f"{len(conference.queue.order)} waiting")
 
 
