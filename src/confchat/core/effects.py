@@ -11,20 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Iterable
 
 from ..moderation.conference import MODERATING
-from ..moderation.effects import (
-    Audience,
-    Broadcast,
-    Count,
-    Disconnect,
-    Effect,
-    Notify,
-    PolicyRun,
-    Restricted,
-    RoleChanged,
-    Screen,
-    ShieldChanged,
-    TopicChanged,
-)
+from ..moderation import effects as fx
 from ..proto.casemap import casefold
 from .presence import refresh_status
 
@@ -34,20 +21,20 @@ if TYPE_CHECKING:
     from .server import Server
 
 
-def members_of(server: Server, channel: Channel, audience: Audience) -> Iterable[Client]:
-    if audience is Audience.EVERYONE:
+def members_of(server: Server, channel: Channel, audience: fx.Audience) -> Iterable[Client]:
+    if audience is fx.Audience.EVERYONE:
         return channel.members
-    if audience is Audience.STAFF:
+    if audience is fx.Audience.STAFF:
         return channel.staff
     return [c for c in channel.staff if server.role(c, channel) in MODERATING]
 
 
-def apply(server: Server, channel: Channel, effects: Iterable[Effect]) -> None:
+def apply(server: Server, channel: Channel, effects: Iterable[fx.Effect]) -> None:
     """Apply ``effects`` in order, for the conference of ``channel``."""
     conference = channel.conference
     assert conference is not None
     for effect in effects:
-        if isinstance(effect, Broadcast):
+        if isinstance(effect, fx.Broadcast):
             recipients: Iterable[Client] = members_of(server, channel, effect.audience)
             if effect.skip is not None or effect.without_caps:
                 skip, without = effect.skip, effect.without_caps
@@ -59,33 +46,33 @@ def apply(server: Server, channel: Channel, effects: Iterable[Effect]) -> None:
                 recipients, source, effect.command, (channel.name, *effect.params), effect.tags,
                 only_caps=effect.only_caps, msgid=effect.msgid,
             )
-        elif isinstance(effect, Notify):
+        elif isinstance(effect, fx.Notify):
             client = server.clients.get(effect.to)
             if client is not None and not client.gone:
                 server.note(client, effect.command, effect.code, effect.description, channel.name, *effect.context)
-        elif isinstance(effect, Count):
+        elif isinstance(effect, fx.Count):
             server.stats.message(conference.channel, effect.outcome, effect.decider)
             if effect.wait is not None:
                 server.stats.decided(conference.channel, effect.wait)
-        elif isinstance(effect, Restricted):
+        elif isinstance(effect, fx.Restricted):
             _restricted(server, channel, effect)
-        elif isinstance(effect, RoleChanged):
+        elif isinstance(effect, fx.RoleChanged):
             folded = casefold(effect.account)
             for member in list(channel.members):
                 if member.account and casefold(member.account) == folded:
                     refresh_status(server, channel, member)
-        elif isinstance(effect, TopicChanged):
+        elif isinstance(effect, fx.TopicChanged):
             channel.topic, channel.topic_by, channel.topic_at = effect.topic, server.name, int(server.wallclock())
             server.relay(list(channel.members), server.name, "TOPIC", (channel.name, effect.topic))
-        elif isinstance(effect, Disconnect):
+        elif isinstance(effect, fx.Disconnect):
             target = server.clients.get(effect.to)
             if target is not None:
                 server.disconnect(target, effect.reason, kind="moderator")
-        elif isinstance(effect, PolicyRun):
+        elif isinstance(effect, fx.PolicyRun):
             _policy_run(server, conference.channel, effect)
-        elif isinstance(effect, Screen):
+        elif isinstance(effect, fx.Screen):
             server.screenings.request(effect)
-        elif isinstance(effect, ShieldChanged):
+        elif isinstance(effect, fx.ShieldChanged):
             state = "on" if effect.on else "off"
             if effect.on:
                 server.stats.shield_raised[(conference.channel, "auto" if effect.by == "auto" else "human")] += 1
@@ -94,7 +81,7 @@ def apply(server: Server, channel: Channel, effects: Iterable[Effect]) -> None:
             server.relay(channel.staff, server.name, "CONF", (channel.name, "SHIELD", state, effect.by, effect.reason))
 
 
-def _policy_run(server: Server, conference: str, run: PolicyRun) -> None:
+def _policy_run(server: Server, conference: str, run: fx.PolicyRun) -> None:
     stats = server.stats
     stats.policy_seconds.observe(run.seconds)
     for policy, verdict in run.decisions:
@@ -104,7 +91,7 @@ def _policy_run(server: Server, conference: str, run: PolicyRun) -> None:
         server.log("policy.failed", level="error", conference=conference, policy=policy, kind=kind, error=detail)
 
 
-def _restricted(server: Server, channel: Channel, effect: Restricted) -> None:
+def _restricted(server: Server, channel: Channel, effect: fx.Restricted) -> None:
     restriction = effect.restriction
     conference = channel.conference
     assert conference is not None

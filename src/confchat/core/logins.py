@@ -24,6 +24,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Callable
 
 from ..proto.codec import MAX_LINE_BYTES, LineTooLong
+from .requests import Requests
 
 if TYPE_CHECKING:
     from ..proto.message import Message
@@ -35,10 +36,6 @@ if TYPE_CHECKING:
 # Past it the client is flooding and is disconnected, as ircds do when a
 # client's receive queue (RecvQ) overflows ("Excess Flood").
 MAX_HELD_BYTES = 2 * MAX_LINE_BYTES
-
-
-def _nothing() -> None:
-    return None
 
 
 class Verification:
@@ -85,21 +82,7 @@ class Verification:
         return f"<Verification {self.command} for client {self.client.id}>"
 
 
-class Verifications:
+class Verifications(Requests[Verification]):
     """The checks the core has asked for and the shell has not taken yet."""
 
-    __slots__ = ("pending", "wake")
-
-    def __init__(self) -> None:
-        self.pending: deque[Verification] = deque()
-        # The shell's wakeup; without a shell (core tests) the driver takes
-        # the requests itself.
-        self.wake: Callable[[], None] = _nothing
-
-    def request(self, verification: Verification) -> None:
-        self.pending.append(verification)
-        self.wake()
-
-    def next(self) -> Verification | None:
-        """The oldest request not taken yet, or None."""
-        return self.pending.popleft() if self.pending else None
+    __slots__ = ()

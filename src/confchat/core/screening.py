@@ -14,30 +14,13 @@ visitors' messages and PINGs go on meanwhile.
 
 from __future__ import annotations
 
-from collections import deque
-from typing import Callable
-
 from ..moderation.effects import Screen
+from .requests import Requests
 
 
-def _nothing() -> None:
-    return None
+class Screenings(Requests[Screen]):
+    """Screens the engine asked for that the shell has not taken yet.
+    Without a shell (core tests) nothing runs them and the items wait for
+    the moderators, flagged "screening"."""
 
-
-class Screenings:
-    """Screens the engine asked for that the shell has not taken yet."""
-
-    __slots__ = ("pending", "wake")
-
-    def __init__(self) -> None:
-        self.pending: deque[Screen] = deque()
-        # The shell's wakeup; without a shell (core tests) nothing runs them
-        # and the items wait for the moderators, flagged "screening".
-        self.wake: Callable[[], None] = _nothing
-
-    def request(self, screen: Screen) -> None:
-        self.pending.append(screen)
-        self.wake()
-
-    def next(self) -> Screen | None:
-        return self.pending.popleft() if self.pending else None
+    __slots__ = ()

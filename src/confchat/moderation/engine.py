@@ -26,6 +26,7 @@ from ..vocab import ConferenceState, RoomMode
 from .conference import Conference, Publication, Restriction, Role, Visitor
 from .intake import SCREENING_FLAG, Outcome, merge, policy_message, screen
 from .policies.base import Verdict
+from .policies.registry import build_policy
 from .policybook import PolicyBook
 from .shield import Thresholds
 from .effects import (
@@ -111,14 +112,11 @@ def notice(text: str, tags: dict[str, str]) -> Broadcast:
 
 def _make_links(book: PolicyBook) -> object | None:
     """The policy that drops links while the shield is up, if there is one."""
-    factory = book.registry.get("links")
-    if factory is None:
+    if "links" not in book.registry:
         return None
     try:
-        from .policybook import make
-
-        return make(factory, {"action": "drop", "exempt": []}, "shield-links")
-    except (TypeError, ValueError):
+        return build_policy({"policy": "links", "name": "shield", "action": "drop", "exempt": []}, 1, book.registry)
+    except ValueError:  # a plugin named links that takes other options
         return None
 
 

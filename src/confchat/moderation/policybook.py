@@ -24,6 +24,7 @@ import attrs
 from .conference import Conference
 from .policies.base import PolicyConfigError
 from .policies.chain import Chain
+from .policies.registry import build_policy
 
 # How a policy is made from its options: a class with ``from_options``
 # (the built-ins, and plugins built the same way) or a plain callable.
@@ -43,38 +44,18 @@ class Policies:
         return not self.chain.policies and not self.waiting and not self.error
 
 
-def make(factory: Factory, options: Mapping[str, Any], name: str) -> Any:
-    if hasattr(factory, "from_options"):
-        return factory.from_options(options, name)
-    policy = factory(dict(options))
-    if not getattr(policy, "name", None):
-        raise PolicyConfigError(name, None, "the plugin made a policy without a name")
-    return policy
-
-
-def build(tables: Iterable[Mapping[str, Any]], registry: Mapping[str, Factory]) -> Policies:
+def build(tables: Iterable[Mapping[str, Any]], registry: Mapping[str, Any]) -> Policies:
     """The policies of ``tables``; raises :class:`PolicyConfigError`."""
     sync: list[Any] = []
     waiting: list[Any] = []
-    for index, table in enumerate(tables):
-        options = dict(table)
-        use = options.pop("policy", None)
-        if not isinstance(use, str) or not use:
-            raise PolicyConfigError(f"#{index + 1}", "policy", 'every policy table needs policy = "<name>"')
-        name = options.pop("name", use)
-        if not isinstance(name, str) or not name:
-            raise PolicyConfigError(use, "name", "must be a non-empty string")
-        factory = registry.get(use)
-        if factory is None:
-            known = ", ".join(sorted(registry))
-            raise PolicyConfigError(use, None, f"no such policy (known: {known})")
-        policy = make(factory, options, name)
+    seen: set[str] = set()
+    for position, table in enumerate(tables, 1):
+        policy = build_policy(table, position, registry)
+        if policy.name in seen:
+            raise PolicyConfigError(policy.name, "name", "two policies have this name: give one a name")
+        seen.add(policy.name)
         (waiting if inspect.iscoroutinefunction(getattr(policy, "check", None)) else sync).append(policy)
-    try:
-        chain = Chain(sync)
-    except ValueError as error:
-        raise PolicyConfigError(str(error).split()[-1], "name", str(error)) from None
-    return Policies(chain, tuple(waiting))
+    return Policies(Chain(sync), tuple(waiting))
 
 
 class PolicyBook:

@@ -37,22 +37,39 @@ BUILTIN_POLICIES: dict[str, type[Options]] = {
 }
 
 
-def build_policy(config: Mapping[str, Any], position: int = 1) -> Options:
+def build_policy(
+    config: Mapping[str, Any], position: int = 1, registry: Mapping[str, Any] | None = None
+) -> Any:
     """One policy from its table; ``position`` (1-based) names it in errors
-    until its ``policy`` key is known."""
+    until its ``policy`` key is known. ``registry``: the policies by name
+    (default the built-ins; the shell adds the plugins): a class with
+    ``from_options(options, name)``, or a callable taking the options."""
+    registry = BUILTIN_POLICIES if registry is None else registry
     if not isinstance(config, Mapping):
         raise PolicyConfigError(f"#{position}", None, f"must be a table, not {config!r}")
     options = dict(config)
     kind = options.pop("policy", None)
     if kind is None:
-        raise PolicyConfigError(f"#{position}", "policy", "missing: which built-in policy this is")
-    if kind not in BUILTIN_POLICIES:
-        known = ", ".join(BUILTIN_POLICIES)
-        raise PolicyConfigError(f"#{position}", "policy", f"no built-in policy {kind!r} (known: {known})")
+        raise PolicyConfigError(f"#{position}", "policy", "missing: which policy this is")
+    if kind not in registry:
+        known = ", ".join(registry)
+        what = "built-in policy" if registry is BUILTIN_POLICIES else "policy (built-in or plugin)"
+        raise PolicyConfigError(f"#{position}", "policy", f"no {what} {kind!r} (known: {known})")
     name = options.pop("name", None)
     if name is not None and (not isinstance(name, str) or not name.strip()):
         raise PolicyConfigError(kind, "name", f"must be a non-empty string, not {name!r}")
-    return BUILTIN_POLICIES[kind].from_options(options, name)
+    factory = registry[kind]
+    try:
+        if hasattr(factory, "from_options"):
+            return factory.from_options(options, name)
+        policy = factory(options)
+    except PolicyConfigError:
+        raise
+    except (TypeError, ValueError) as error:  # a plugin's own complaint about its options
+        raise PolicyConfigError(name or kind, None, str(error)) from None
+    if not getattr(policy, "name", None):
+        raise PolicyConfigError(kind, None, "the policy has no name")
+    return policy
 
 
 def build_chain(configs: Sequence[Mapping[str, Any]]) -> Chain:
