@@ -146,6 +146,10 @@ def _drive(irc_port: int) -> None:
     visitor.expect("NOTE PRIVMSG HELD #q")
     mod.send("QUEUE #q NEXT")
     mod.expect(" published ")
+    visitor.send("PRIVMSG #q :see www.example.com")  # held by links, and the broken plugin fails
+    visitor.expect("NOTE PRIVMSG HELD #q")
+    mod.send("CONF #q SHIELD ON :drill")
+    mod.expect("NOTE CONF SHIELD #q")
     mod.send("CONF #q MUTE visitor")
     mod.expect("NOTE CONF MUTE #q")
     visitor.send("QUIT :bye")
@@ -164,7 +168,9 @@ def exported(tmp_path_factory) -> dict[str, set[str]]:
     config = {
         "limits": {"max_connections_per_ip": 2},
         "accounts": [{"name": "mod", "password_hash": hash_password("secret")}],
-        "conferences": [{"channel": "#q", "title": "Q", "state": "live", "moderators": ["mod"]}],
+        "conferences": [{"channel": "#q", "title": "Q", "state": "live", "moderators": ["mod"],
+                         # a built-in that decides, and the example plugin that fails
+                         "policies": [{"policy": "links"}, {"policy": "example-broken"}]}],
     }
     (workdir / "config.toml").write_text(tomli_w.dumps(config))
     stderr = (workdir / "stderr").open("w")
@@ -237,7 +243,9 @@ def test_the_scrape_has_every_family_the_deploy_files_are_about(exported):
         "confchat_queue_items", "confchat_queue_oldest_age_seconds", "confchat_audience",
         "confchat_conference_state", "confchat_storage_commits_total", "confchat_storage_rows_total",
         "confchat_storage_errors_total", "confchat_storage_failing", "confchat_storage_commit_seconds_bucket",
-        "confchat_storage_pending", "confchat_process_resident_memory_bytes",
+        "confchat_storage_pending", "confchat_policy_decisions_total", "confchat_policy_failures_total",
+        "confchat_policy_seconds_bucket", "confchat_shield_raised_total", "confchat_shield",
+        "confchat_process_resident_memory_bytes",
         "confchat_process_cpu_seconds_total", "confchat_process_open_fds", "confchat_process_max_fds",
     }
     assert families <= exported.keys()
@@ -318,6 +326,7 @@ def alert_rules() -> list[dict]:
 EXPECTED_ALERTS = {
     "ConfchatDown", "ModerationQueueWaitingTooLong", "ModerationQueueGrowing", "SendQEvictions",
     "StorageErrors", "StorageCommitsSlow", "FanoutSlow", "HighFileDescriptorUsage", "ConnectionsRefused",
+    "PolicyFailing", "ShieldUp",
 }
 
 
@@ -428,6 +437,20 @@ ALERT_CASES: dict[str, tuple[list[dict], list[tuple[str, list[dict]]]]] = {
         ],
         [("10m", [{"severity": "warning", **LA, "reason": "per_ip_limit"}])],
     ),
+    "PolicyFailing": (
+        [
+            {"series": f'confchat_policy_failures_total{{{A}, policy="remote", kind="timeout"}}', "values": "0x5 3x15"},
+            {"series": f'confchat_policy_failures_total{{{B}, policy="remote", kind="timeout"}}', "values": "0x20"},
+        ],
+        [("3m", []), ("7m", [{"severity": "warning", **LA, "policy": "remote", "kind": "timeout"}]), ("15m", [])],
+    ),
+    "ShieldUp": (
+        [
+            {"series": f'confchat_shield{{{A}, conference="#q"}}', "values": "0 0 1 1 0"},
+            {"series": f'confchat_shield{{{B}, conference="#q"}}', "values": "0x5"},
+        ],
+        [("1m", []), ("3m", [{"severity": "warning", **LA, "conference": "#q"}]), ("4m", [])],
+    ),
 }
 
 
@@ -505,7 +528,7 @@ def test_dashboard_structure():
     ids = [p["id"] for p in panels]
     assert len(ids) == len(set(ids)), "panel ids must be unique"
     rows = [p["title"] for p in panels if p["type"] == "row"]
-    assert rows == ["Overview", "Audience", "Moderation flow", "Latency", "Errors", "Resources"]
+    assert rows == ["Overview", "Audience", "Moderation flow", "Latency", "Errors", "Resources", "Automatic moderation"]
     graphs = [p for p in panels if p["type"] != "row"]
     assert {p["type"] for p in graphs} == {"timeseries", "stat"}
     for panel in graphs:

@@ -25,6 +25,7 @@ from . import __version__
 from .core.stats import Histogram
 from .moderation.conference import STAFF, Role
 from .moderation.queue import State
+from .vocab import ConferenceState
 
 if TYPE_CHECKING:
     from .core.server import Server
@@ -97,6 +98,21 @@ class ConfchatCollector:
         yield wait
         yield self._counter("restrictions", "Bans and mutes set in conferences.", ["conference", "kind"], stats.restrictions)
 
+        # ---- automatic moderation
+        yield self._counter("policy_decisions", "Automatic policies' decisions, by policy and verdict.",
+                            ["policy", "verdict"], stats.policy_decisions)
+        yield self._counter("policy_failures", "Automatic policies that failed (error) or ran past their time (timeout).",
+                            ["policy", "kind"], stats.policy_failures)
+        policy_time = _histogram("policy_seconds", "Time the automatic policies took on one visitor message.", [])
+        _add_histogram(policy_time, [], stats.policy_seconds)
+        yield policy_time
+        yield self._counter("shield_raised", "Times shield mode was raised, by a moderator (human) or by itself (auto).",
+                            ["conference", "by"], stats.shield_raised)
+        shield = GaugeMetricFamily(f"{PREFIX}_shield", "1 while a conference's shield mode is up.", labels=["conference"])
+        for conference in core.conferences.values():
+            shield.add_metric([conference.channel], 1 if conference.shield.on else 0)
+        yield shield
+
         depth = GaugeMetricFamily(f"{PREFIX}_queue_items", "Undecided queue items, by state.", labels=["conference", "state"])
         oldest = GaugeMetricFamily(
             f"{PREFIX}_queue_oldest_age_seconds", "Age of the oldest pending item (0: none).", labels=["conference"]
@@ -121,8 +137,8 @@ class ConfchatCollector:
             staff = len(channel.staff) if channel else 0
             audience.add_metric([name, "visitor"], members - staff)
             audience.add_metric([name, "staff"], staff)
-            for s in ("scheduled", "open", "live", "closed"):
-                state.add_metric([name, s], 1 if conference.state == s else 0)
+            for s in ConferenceState:
+                state.add_metric([name, s.value], 1 if conference.state is s else 0)
         yield from (depth, oldest, audience, state)
 
         # ---- storage
