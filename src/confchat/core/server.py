@@ -127,6 +127,10 @@ class Server:
             self.add_conference(conference)
         for conference in stored.values():
             self.add_conference(conference)
+        # Each conference's policies are built now (a long word list takes a
+        # moment to compile), not on its first visitor message.
+        for conference in self.conferences.values():
+            self.engine.book.for_conference(conference, log)
 
     # ------------------------------------------------------------------ entry points
 
