@@ -109,8 +109,17 @@ def cpu_seconds(pid: int) -> float:
 # ---------------------------------------------------------------- servers
 
 
+def policy_tables() -> str:
+    """Every built-in policy, as the [moderation] section of the config."""
+    import tomli_w
+
+    from confchat.moderation.policies import default_configs
+
+    return tomli_w.dumps({"policies": default_configs()})
+
+
 class Server:
-    def __init__(self, kind: str, tmp: str) -> None:
+    def __init__(self, kind: str, tmp: str, policies: bool = False) -> None:
         self.kind = kind
         self.tmp = tmp
         self.http_port = 0
@@ -119,7 +128,10 @@ class Server:
 
             cfg = os.path.join(tmp, "bench.toml")
             with open(cfg, "w") as f:
-                f.write(CONFCHAT_CONFIG.format(hash=PasswordHasher(time_cost=1, memory_cost=64, parallelism=1).hash(PASSWORD)))
+                config = CONFCHAT_CONFIG.format(hash=PasswordHasher(time_cost=1, memory_cost=64, parallelism=1).hash(PASSWORD))
+                if policies:  # --policies: every built-in on, in the [moderation] section
+                    config = config.replace("[moderation]\n", "[moderation]\n" + policy_tables(), 1)
+                f.write(config)
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "confchat", "serve", "--config", cfg, "--tcp", "127.0.0.1:0",
                  "--http", "127.0.0.1:0", "--data-dir", os.path.join(tmp, "data"), "--log-format", "json"],
@@ -379,7 +391,7 @@ def percentile(values: list[float], p: float) -> float:
 
 def run(args) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        server = Server(args.server, tmp)
+        server = Server(args.server, tmp, args.policies)
         args.port, args.http_port = server.port, server.http_port
         if args.transport == "ws" and not server.http_port:
             raise SystemExit("this server has no WebSocket port")
@@ -460,6 +472,7 @@ def run(args) -> dict:
                 "server": args.server,
                 "transport": args.transport,
                 "moderated": bool(args.moderated),
+                "policies": bool(args.policies),
                 "viewers": joined,
                 "messages": args.messages,
                 "rate": args.rate or "flat out",
@@ -491,6 +504,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="load generator processes")
     parser.add_argument("--moderated", action="store_true",
                         help="a visitor sends, a bot moderator approves each question (submit -> last viewer)")
+    parser.add_argument("--policies", action="store_true",
+                        help="confchat with every built-in moderation policy on (the chain's cost in the fan-out)")
     parser.add_argument("--timeout", type=float, default=120.0)
     args = parser.parse_args()
     print(json.dumps(run(args)))
