@@ -298,10 +298,11 @@ def _passwd(args: argparse.Namespace) -> int:
 
 
 def _hash(password: str) -> str:
-    """An argon2id hash with argon2-cffi's default (RFC 9106 low-memory) parameters."""
-    from argon2 import PasswordHasher
+    """An argon2id hash with argon2-cffi's default (RFC 9106 low-memory)
+    parameters, as the server checks them."""
+    from confchat.core.passwords import hash_password
 
-    return PasswordHasher().hash(password)
+    return hash_password(password)
 
 
 def _hostport_arg(text: str) -> str:
