@@ -1,22 +1,28 @@
 """Drive one client connection: read lines into the core, write its outbox out.
 
-Shared by every transport: TCP here, WebSocket later. A transport supplies a
-``receive()`` that returns the next chunk of bytes (b"" at end of file) and a
-``send(data)`` that writes a chunk; this module owns the two tasks and their
-shutdown rules:
+Shared by every transport (TCP, WebSocket). A transport supplies a
+``receive()`` that returns the next chunk of bytes (b"" at end of file), a
+``send(data)`` that writes one buffer (or, with ``chunked``, the outbox's
+chunks as queued), and for a socket with a file descriptor a
+:class:`RawSocket` for direct writes. :class:`Connection` owns the tasks and
+the rules, in the states of :mod:`.states`:
 
-* the reader feeds the :class:`LineDecoder` and the core, and sleeps the flood
-  delay the core asks for (so a flood slows only the flooder);
-* the writer sleeps until the outbox has bytes, then writes them all in one
-  call (coalescing whatever queued meanwhile);
-* with a plain socket (``fd``), output is first tried straight from the event
-  loop: once the core has finished its current step, every outbox it filled
-  is written with one non-blocking write, and the writer task is woken only
-  for what the socket did not take. A message fanned out to thousands then
-  costs a write each, not a task switch and a write each;
-* once the core closes the outbox (QUIT, KILL, SendQ exceeded, shutdown), the
-  writer flushes the final ERROR line and the connection ends; a peer that does
-  not read even that is cut off after ``CLOSE_GRACE`` seconds.
+* the reader task feeds the :class:`LineDecoder` and the core, and sleeps the
+  flood delay the core asks for (so a flood slows only the flooder);
+* direct writes (IDLE -> DIRECT_SCHEDULED -> IDLE): once the core has finished
+  its current step, every outbox it filled is written from the event loop
+  with one non-blocking write (:class:`DirectWrites`). A message fanned out
+  to thousands costs a write each, not a task switch and a write each;
+* the writer task (WRITING) exists only while it has work: what the socket
+  did not take, a stream that was busy, or a transport without direct
+  writes (there it parks between writes). An idle connection is one task,
+  its reader;
+* once the core closes the outbox (QUIT, KILL, SendQ exceeded, shutdown, a
+  refused connection), the writer flushes the final ERROR line and ends the
+  connection (CLOSING); a peer that does not read even that is cut off
+  ``CLOSE_GRACE`` seconds after the close (a deadline on the connection's
+  nursery, not a task waiting per connection);
+* every byte read or written is counted per transport in the core's stats.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from ..core.client import Client
 from ..core.outbox import Outbox
 from ..core.server import Server
 from ..proto.codec import LineDecoder
+from .states import WRITER_STATES, Event, State, initial_state, next_state
 
 # Seconds a closing connection gets to take its last lines (the ERROR reply).
 CLOSE_GRACE = 5.0
@@ -66,7 +73,7 @@ _direct = DirectWrites()
 
 
 class RawSocket:
-    """Direct writes to a plain socket (``fd``) for ``run_connection``:
+    """Direct writes to a plain socket (``fd``) for a :class:`Connection`:
     ``write`` passes what the socket takes now and keeps the rest, which
     ``flush`` sends (awaiting) before anything else goes out."""
 
@@ -115,6 +122,160 @@ class Wakeup:
         self._event = trio.Event()
 
 
+class Connection:
+    """One client connection, from accept to close: the reader task, direct
+    writes and the writer task, switched by the transitions in :mod:`.states`."""
+
+    __slots__ = (
+        "core", "transport", "receive", "send", "chunked", "direct", "stats",
+        "outbox", "client", "state", "reason", "_wakeup", "_nursery",
+    )
+
+    def __init__(
+        self,
+        core: Server,
+        transport: str,
+        receive: Callable[[], Awaitable[bytes]],
+        send: Callable[[Any], Awaitable[None]],
+        chunked: bool = False,
+        direct: RawSocket | None = None,
+    ) -> None:
+        self.core = core
+        self.transport = transport
+        self.receive = receive
+        self.send = send
+        self.chunked = chunked
+        self.direct = direct
+        self.stats = core.stats
+        self.state = initial_state(direct is not None)
+        self.reason = "Connection closed"
+        self._wakeup = Wakeup()
+        self._nursery: trio.Nursery | None = None
+        # The journal gates the outbox: replies wait for the commit they follow.
+        self.outbox = Outbox(core.limits.max_sendq, wake=self.wake, gate=core.journal)
+        self.client: Client | None = None
+
+    # ------------------------------------------------------------ transitions
+
+    def wake(self) -> None:
+        """The outbox's callback: it has bytes again, or it closed."""
+        self._fire(Event.CLOSED if self.outbox.closed else Event.OUTPUT)
+
+    def _fire(self, event: Event) -> None:
+        old = self.state
+        new = self.state = next_state(old, event, self.direct is not None)
+        if new is State.DIRECT_SCHEDULED:
+            if old is not new:
+                _direct.schedule(self._flush_direct)
+        elif new in WRITER_STATES:
+            if old not in WRITER_STATES:
+                self._start_writer()
+            elif event is not Event.CAUGHT_UP:
+                self._wakeup.set()
+            if new is State.CLOSING and old is not new:
+                self._closing_deadline()
+
+    def _start_writer(self) -> None:
+        # Before the nursery opens (output at connect), ``run`` starts it.
+        if self._nursery is not None:
+            self._nursery.start_soon(self._writer)
+
+    def _closing_deadline(self) -> None:
+        # The peer gets CLOSE_GRACE seconds to take its last lines.
+        if self._nursery is not None:
+            scope = self._nursery.cancel_scope
+            if scope.deadline == float("inf"):
+                scope.deadline = trio.current_time() + CLOSE_GRACE
+
+    def _flush_direct(self) -> None:
+        """The direct write, run by :class:`DirectWrites` after the core's step."""
+        if self.state is not State.DIRECT_SCHEDULED:
+            return  # closing or over since it was scheduled
+        direct = self.direct
+        assert direct is not None
+        if not direct.ready():
+            self._fire(Event.BACKLOG)
+            return
+        chunks = self.outbox.take_chunks()
+        if not chunks:
+            self._fire(Event.WRITTEN)
+            return
+        try:
+            written = direct.write(chunks)
+        except OSError:  # the writer task meets the error and ends the connection
+            self._fire(Event.BACKLOG)
+            return
+        self.stats.bytes_out[self.transport] += written
+        self._fire(Event.BACKLOG if direct.pending else Event.WRITTEN)
+
+    # ------------------------------------------------------------ tasks
+
+    async def run(self, ip: str) -> None:
+        """Serve the connection until either side ends it. Never raises for
+        network errors; the caller closes the underlying stream."""
+        core = self.core
+        client = self.client = core.connect(ip, self.outbox, self.transport)
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                if self.state is State.CLOSING:  # refused at connect (per-IP limit)
+                    self._closing_deadline()
+                if self.state in WRITER_STATES:
+                    nursery.start_soon(self._writer)
+                if client is not None:
+                    nursery.start_soon(self._reader, client)
+        finally:
+            self._fire(Event.ENDED)
+            self._nursery = None
+            if client is not None and not client.gone:
+                core.connection_lost(client, self.reason)
+
+    async def _reader(self, client: Client) -> None:
+        core = self.core
+        bytes_in = self.stats.bytes_in
+        decoder = LineDecoder()
+        try:
+            while not client.gone:
+                data = await self.receive()
+                if not data:
+                    break
+                bytes_in[self.transport] += len(data)
+                for line in decoder.feed(data):
+                    delay = core.receive(client, line)
+                    if client.gone:
+                        return
+                    if delay:
+                        await trio.sleep(delay)
+        except _PEER_GONE:
+            self.reason = "Read error"
+        if not client.gone:
+            core.connection_lost(client, self.reason)
+
+    async def _writer(self) -> None:
+        outbox, direct, chunked = self.outbox, self.direct, self.chunked
+        bytes_out = self.stats.bytes_out
+        assert self._nursery is not None
+        try:
+            while True:
+                if direct is not None and direct.pending:
+                    await direct.flush()  # what a direct write left, first
+                    continue
+                data = outbox.take_chunks() if chunked else outbox.take()
+                if data:
+                    bytes_out[self.transport] += sum(map(len, data)) if chunked else len(data)
+                    await self.send(data)
+                elif outbox.closed and outbox.drained:
+                    break
+                else:
+                    self._fire(Event.CAUGHT_UP)
+                    if self.state is State.IDLE:
+                        return  # direct writes take over
+                    await self._wakeup.wait()
+        except _PEER_GONE:
+            self.reason = "Write error"
+        self._nursery.cancel_scope.cancel()
+
+
 async def run_connection(
     core: Server,
     ip: str,
@@ -128,123 +289,4 @@ async def run_connection(
     network errors; the caller closes the underlying stream. ``send`` gets
     one bytes buffer, or with ``chunked`` the outbox's chunks as queued (the
     WebSocket transport frames each shared chunk once)."""
-    wakeup = Wakeup()
-    scope: trio.CancelScope | None = None
-    # The journal gates the outbox: replies wait for the commit they follow.
-    outbox = Outbox(core.limits.max_sendq, gate=core.journal)
-    # Direct writes: ``busy`` while the writer task is in a send; ``dead``
-    # once the connection is over (its fd may be reused by another). With
-    # direct writes the writer task exists only while it has work (a socket
-    # that did not take everything, or closing): an idle connection is one
-    # task, its reader.
-    busy = scheduled = dead = writing = False
-    nursery: trio.Nursery | None = None
-
-    def need_writer() -> None:
-        nonlocal writing
-        if writing:
-            wakeup.set()
-        elif nursery is not None and not dead:
-            writing = True
-            nursery.start_soon(writer)
-
-    def flush_direct() -> None:
-        nonlocal scheduled
-        scheduled = False
-        if dead or direct is None:
-            return
-        if busy or outbox.closed or not direct.ready():
-            need_writer()
-            return
-        chunks = outbox.take_chunks()
-        if not chunks:
-            return
-        try:
-            written = direct.write(chunks)
-        except OSError:  # the writer task meets the error and ends the connection
-            need_writer()
-            return
-        stats.bytes_out[transport] += written
-        if direct.pending:
-            need_writer()
-
-    def wake() -> None:
-        nonlocal scheduled
-        if direct is not None and not outbox.closed:
-            if not scheduled:
-                scheduled = True
-                _direct.schedule(flush_direct)
-        else:
-            need_writer()
-        # Closing: the peer gets CLOSE_GRACE seconds to take its last lines
-        # (a deadline on the connection, not a task per connection waiting).
-        if outbox.closed and scope is not None and scope.deadline == float("inf"):
-            scope.deadline = trio.current_time() + CLOSE_GRACE
-
-    outbox.wake = wake
-    stats = core.stats
-    client = core.connect(ip, outbox, transport)
-    reason = "Connection closed"
-    async def writer() -> None:
-        nonlocal reason, busy, writing
-        assert nursery is not None
-        try:
-            while True:
-                if direct is not None and direct.pending:
-                    busy = True
-                    await direct.flush()  # what a direct write left, first
-                    busy = False
-                    continue
-                data = outbox.take_chunks() if chunked else outbox.take()
-                if data:
-                    stats.bytes_out[transport] += sum(map(len, data)) if chunked else len(data)
-                    busy = True
-                    await send(data)
-                    busy = False
-                elif outbox.closed and outbox.drained:
-                    break
-                elif direct is not None:
-                    writing = False  # idle: direct writes take over
-                    return
-                else:
-                    await wakeup.wait()
-        except _PEER_GONE:
-            reason = "Write error"
-        nursery.cancel_scope.cancel()
-
-    try:
-        async with trio.open_nursery() as nursery:
-            scope = nursery.cancel_scope
-            if outbox.closed:  # refused at connect (per-IP limit)
-                scope.deadline = trio.current_time() + CLOSE_GRACE
-
-            async def reader() -> None:
-                nonlocal reason
-                assert client is not None
-                decoder = LineDecoder()
-                try:
-                    while not client.gone:
-                        data = await receive()
-                        if not data:
-                            break
-                        stats.bytes_in[transport] += len(data)
-                        for line in decoder.feed(data):
-                            delay = core.receive(client, line)
-                            if client.gone:
-                                return
-                            if delay:
-                                await trio.sleep(delay)
-                except _PEER_GONE:
-                    reason = "Read error"
-                if not client.gone:
-                    core.connection_lost(client, reason)
-
-            if direct is None or outbox.closed or outbox.pending:
-                writing = True
-                nursery.start_soon(writer)
-            if client is not None:
-                nursery.start_soon(reader)
-    finally:
-        dead = True
-        if client is not None and not client.gone:
-            core.connection_lost(client, reason)
+    await Connection(core, transport, receive, send, chunked, direct).run(ip)
