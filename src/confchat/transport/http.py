@@ -2,9 +2,9 @@
 
 One listener serves the health and metrics endpoints, the web client's
 pages and files, downloads, and IRC over WebSocket. Requests are parsed with
-h11; a ``GET /ws`` asking for a WebSocket upgrade is handed to trio-websocket
-with the bytes already read replayed in front of the stream, so the
-handshake, pings, close and back-pressure stay trio-websocket's.
+h11; a ``GET /ws`` asking for a WebSocket upgrade, once its Origin is
+allowed, is handed to :mod:`.websocket` with the request's headers and
+whatever the client sent behind them (h11's ``trailing_data``).
 
 Routes are plain async functions ``(Request) -> Response`` registered by the
 application; this module knows nothing of what they serve.
@@ -19,11 +19,10 @@ import attrs
 import h11
 import structlog
 import trio
-from trio_websocket import wrap_server_stream
 
 from ..core.server import Server
 from .tcp import accept_loops, peer_ip
-from .websocket import MAX_MESSAGE, serve_websocket
+from .websocket import serve_websocket
 
 # Seconds a client has to send a whole request (slowloris protection).
 REQUEST_TIMEOUT = 10.0
@@ -64,48 +63,6 @@ class Response:
 
 
 Handler = Callable[[Request], Awaitable[Response]]
-
-
-class ReplayStream(trio.abc.Stream):
-    """A stream that first yields bytes already read from ``stream``.
-
-    It also keeps the order of the WebSocket's direct writes: ``tail`` holds
-    what a direct write left unsent, and every ``send_all`` (trio-websocket's
-    own pongs and close frames included) sends it first; ``sending`` is true
-    while a ``send_all`` is under way, when no direct write may start."""
-
-    def __init__(self, stream: trio.SocketStream, prefix: bytes) -> None:
-        self._stream = stream
-        self._prefix = prefix
-        self.tail = b""
-        self.sending = False
-
-    @property
-    def fd(self) -> int:
-        return self._stream.socket.fileno()
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes:
-        if self._prefix:
-            data, self._prefix = self._prefix, b""
-            return data
-        return await self._stream.receive_some(max_bytes)
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        self.sending = True
-        try:
-            if self.tail:
-                tail, self.tail = self.tail, b""
-                await self._stream.send_all(tail)
-            if data:
-                await self._stream.send_all(data)
-        finally:
-            self.sending = False
-
-    async def wait_send_all_might_not_block(self) -> None:
-        await self._stream.wait_send_all_might_not_block()
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
 
 
 def origin_allowed(origin: str | None, host: str | None, allowed: tuple[str, ...]) -> bool:
@@ -153,17 +110,16 @@ class HttpServer:
     async def _serve(self, stream: trio.SocketStream, ip: str) -> None:
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_REQUEST_HEAD)
         while True:
-            raw = bytearray()  # this request's bytes, replayed for a WebSocket
             with trio.move_on_after(REQUEST_TIMEOUT) as timeout:
                 try:
-                    request, raw = await self._read_request(conn, stream, ip, raw)
+                    request = await self._read_request(conn, stream, ip)
                 except h11.RemoteProtocolError as exc:
                     await self._send_error(conn, stream, exc.error_status_hint, "Bad request")
                     return
             if timeout.cancelled_caught or request is None:
                 return
             if request.path == "/ws" and "websocket" in request.headers.get("upgrade", "").lower():
-                await self._websocket(stream, request, bytes(raw))
+                await self._websocket(stream, request, conn.trailing_data[0])
                 return
             response = await self._dispatch(request)
             await self._send(conn, stream, response, head=request.method == "HEAD")
@@ -174,19 +130,16 @@ class HttpServer:
             except h11.LocalProtocolError:
                 return
 
-    async def _read_request(
-        self, conn: h11.Connection, stream: trio.SocketStream, ip: str, raw: bytearray
-    ) -> tuple[Request | None, bytearray]:
+    async def _read_request(self, conn: h11.Connection, stream: trio.SocketStream, ip: str) -> Request | None:
         head: h11.Request | None = None
         body = bytearray()
         while True:
             event = conn.next_event()
             if event is h11.NEED_DATA:
                 data = await stream.receive_some(RECV_CHUNK)
-                raw += data
                 conn.receive_data(data)  # b"" means EOF
                 if not data and head is None:
-                    return None, raw
+                    return None
                 continue
             if isinstance(event, h11.Request):
                 head = event
@@ -199,7 +152,7 @@ class HttpServer:
             if isinstance(event, h11.EndOfMessage) or event is h11.PAUSED:
                 break
             if isinstance(event, h11.ConnectionClosed):
-                return None, raw
+                return None
         assert head is not None
         target = head.target.decode("latin-1")
         path, _, query = target.partition("?")
@@ -216,7 +169,7 @@ class HttpServer:
             bytes(body),
             ip,
         )
-        return request, raw
+        return request
 
     async def _dispatch(self, request: Request) -> Response:
         handler = self.routes.get(request.path)
@@ -235,7 +188,7 @@ class HttpServer:
             log.exception("http.handler_failed", path=request.path)
             return Response.text(500, "Internal error")
 
-    async def _websocket(self, stream: trio.SocketStream, request: Request, raw: bytes) -> None:
+    async def _websocket(self, stream: trio.SocketStream, request: Request, trailing: bytes) -> None:
         if not origin_allowed(request.headers.get("origin"), request.headers.get("host"), self.allowed_origins):
             log.warning("websocket.origin_refused", origin=request.headers.get("origin"))
             await stream.send_all(
@@ -243,11 +196,8 @@ class HttpServer:
                 b"Connection: close\r\n\r\nThis origin may not open a WebSocket.\r\n"
             )
             return
-        async with trio.open_nursery() as nursery:
-            replay = ReplayStream(stream, raw)
-            ws_request = await wrap_server_stream(nursery, replay, max_message_size=MAX_MESSAGE)
-            await serve_websocket(self.core, ws_request, request.ip, replay)
-            nursery.cancel_scope.cancel()
+        headers = list(request.headers.items())
+        await serve_websocket(self.core, stream, request.ip, headers, request.path, trailing)
 
     async def _send(self, conn: h11.Connection, stream: trio.SocketStream, response: Response, head: bool = False) -> None:
         headers = [
