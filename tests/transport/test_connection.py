@@ -167,6 +167,8 @@ async def test_what_the_socket_does_not_take_goes_out_in_order_then_the_writer_t
         # Direct writes take over again.
         await peer.send("PING :after")
         assert (await peer.lines_until(b"after"))[-1].endswith(b" after")
+        # What the socket refused at first is counted once it is sent.
+        assert core.stats.bytes_out["tcp"] == peer.received
         nursery.cancel_scope.cancel()
 
 

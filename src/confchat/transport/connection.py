@@ -93,13 +93,15 @@ class RawSocket:
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def write(self, chunks: list[bytes]) -> int:
+        """Bytes taken: written now, or kept in ``rest`` for ``flush``
+        (counted once, here, as the writer task counts what it sends)."""
         data = self.wire(chunks)
         try:
             written = os.write(self.fd, data)
         except BlockingIOError:
             written = 0
         self.rest = data[written:]
-        return written
+        return len(data)
 
     async def flush(self) -> None:
         rest, self.rest = self.rest, b""
@@ -201,11 +203,11 @@ class Connection:
             self._fire(Event.WRITTEN)
             return
         try:
-            written = direct.write(chunks)
+            taken = direct.write(chunks)
         except OSError:  # the writer task meets the error and ends the connection
             self._fire(Event.BACKLOG)
             return
-        self.stats.bytes_out[self.transport] += written
+        self.stats.bytes_out[self.transport] += taken
         self._fire(Event.BACKLOG if direct.pending else Event.WRITTEN)
 
     # ------------------------------------------------------------ tasks

@@ -225,9 +225,9 @@ class RawWebSocket(RawSocket):
         return b"".join([frames_for(chunk, opcode) for chunk in chunks])
 
     def write(self, chunks: list[bytes]) -> int:
-        written = super().write(chunks)
+        taken = super().write(chunks)
         self.ws.tail, self.rest = self.rest, b""
-        return written
+        return taken
 
     async def flush(self) -> None:
         await self.ws.send_all(b"")
