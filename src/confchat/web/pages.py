@@ -2,7 +2,8 @@
 
 Each page is a small HTML shell (title, branding, a labelled layout, live
 regions) plus one ES module from ``static/``. What the module needs to know
-(WebSocket URL path, the conference, the language, the words) travels in a
+(WebSocket URL path, the conference, the language and its words from
+``translations/``, the lists of values from ``confchat.vocab``) travels in a
 ``<script type="application/json">`` block: data, never executed, escaped so
 that no value can close the block. A strict Content-Security-Policy allows
 only this server's scripts and styles; ``frame-ancestors`` lets the pages be
@@ -19,10 +20,11 @@ import re
 from importlib import resources
 from typing import Any, Callable
 
+from .. import vocab
 from ..config import Config
 from ..transport.http import Request, Response
 from ..proto.casemap import casefold
-from .i18n import WORDS, choose_language
+from .i18n import WORDS, choose_language, locale, page_words
 
 PAGES = {
     "/": ("visitor", "visitor.js"),
@@ -72,7 +74,9 @@ def render_page(
     settings = {
         "page": page,
         "language": language,
-        "words": words,
+        "locale": locale(language),
+        "words": page_words(language, page),
+        "vocab": vocab.as_json(),
         "conference": conference,
         "websocket": "/ws",
         "organisation": branding.organisation,
@@ -119,12 +123,14 @@ class WebApp:
         self.conferences = conferences  # the live conferences' channels
         self._static = _load_static(static_dir())
         self._logo = _load_logo(config.branding.logo)
+        self._vocab = json.dumps(vocab.as_json()).encode()
 
     def routes(self) -> dict[str, Any]:
         routes: dict[str, Any] = {path: self._page(page, script) for path, (page, script) in PAGES.items()}
         routes["/branding.css"] = self.branding_css
         routes["/favicon.ico"] = self.favicon
         routes["/branding/logo"] = self.logo
+        routes["/vocab.json"] = self.vocab
         return routes
 
     def prefix_routes(self) -> dict[str, Any]:
@@ -145,6 +151,12 @@ class WebApp:
         if not _COLOUR.fullmatch(colour):
             colour = "#1d4f91"
         return Response(200, f":root {{ --brand: {colour}; }}\n".encode(), "text/css; charset=utf-8")
+
+    async def vocab(self, request: Request) -> Response:
+        """The lists of values (conference states, room modes, export
+        formats), for clients other than the pages (which have them in
+        their settings block)."""
+        return Response(200, self._vocab, "application/json")
 
     async def logo(self, request: Request) -> Response:
         if self._logo is None:

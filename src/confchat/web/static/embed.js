@@ -3,62 +3,10 @@
 // Text is inserted with el()/textContent only.
 
 import { el, pageSettings } from "./irc.js";
+import { t } from "./conference.js";
 
 const settings = pageSettings();
-const LANG = settings.language === "fr" ? "fr" : "en";
 const DEFAULT_HEIGHT = 700;
-
-const WORDS = {
-  en: {
-    intro: "Paste the code below into the page of your website where the live questions should appear. Visitors then choose a nickname and ask their questions without leaving your site.",
-    settingsTitle: "Your chat",
-    conferenceLabel: "Conference",
-    conferenceHint: "The conference's channel name, such as #townhall.",
-    heightLabel: "Height in pixels",
-    heightHint: "The chat fits any width, from phones to desktops; 600 to 800 pixels high suits most pages.",
-    snippetTitle: "Code to paste",
-    snippetLabel: "HTML code of the chat frame",
-    copy: "Copy the code",
-    copied: "The code is copied to the clipboard.",
-    copyFailed: "Copying failed: select the code and copy it by hand.",
-    frameTitle: (conf) => `Live questions: ${conf}`,
-    directLink: "Direct link, for a button or a newsletter:",
-    originTitle: "Allow your site in the server configuration",
-    originText1: "Browsers show the chat inside another site's pages only if that site is allowed. Add the address of the city's site (its origin: https://, the host name, and the port if it is not the usual one) to ",
-    originText2: " in the confchat configuration file, then restart the server:",
-    originWhy: "This one setting covers both checks: the pages' Content-Security-Policy (frame-ancestors), which lets your pages frame the chat, and the origin check of the chat's WebSocket.",
-    httpsNote: "Serve both your site and the chat over HTTPS (put a reverse proxy in front of confchat), otherwise browsers block the frame inside an HTTPS page.",
-    tryTitle: "Check it",
-    tryText: "Open the chat as visitors will see it:",
-    tryLink: "Open the chat",
-    noConference: "No conference is set up on this server yet: create one, then enter its channel name above.",
-  },
-  fr: {
-    intro: "Collez le code ci-dessous dans la page de votre site où les questions en direct doivent apparaître. Les internautes choisissent alors un pseudonyme et posent leurs questions sans quitter votre site.",
-    settingsTitle: "Votre chat",
-    conferenceLabel: "Conférence",
-    conferenceHint: "Le nom de canal de la conférence, par exemple #townhall.",
-    heightLabel: "Hauteur en pixels",
-    heightHint: "Le chat s’adapte à toutes les largeurs, du téléphone à l’ordinateur ; une hauteur de 600 à 800 pixels convient à la plupart des pages.",
-    snippetTitle: "Code à coller",
-    snippetLabel: "Code HTML du cadre du chat",
-    copy: "Copier le code",
-    copied: "Le code est copié dans le presse-papiers.",
-    copyFailed: "La copie a échoué : sélectionnez le code et copiez-le à la main.",
-    frameTitle: (conf) => `Questions en direct : ${conf}`,
-    directLink: "Lien direct, pour un bouton ou une lettre d’information :",
-    originTitle: "Autoriser votre site dans la configuration du serveur",
-    originText1: "Les navigateurs n’affichent le chat dans les pages d’un autre site que si ce site est autorisé. Ajoutez l’adresse du site de la ville (son origine : https://, le nom d’hôte, et le port s’il n’est pas habituel) à ",
-    originText2: " dans le fichier de configuration de confchat, puis redémarrez le serveur :",
-    originWhy: "Ce seul réglage couvre les deux vérifications : la Content-Security-Policy des pages (frame-ancestors), qui permet à vos pages d’encadrer le chat, et le contrôle d’origine du WebSocket du chat.",
-    httpsNote: "Servez votre site et le chat en HTTPS (placez un proxy inverse devant confchat) : sinon les navigateurs bloquent le cadre dans une page HTTPS.",
-    tryTitle: "Vérifier",
-    tryText: "Ouvrez le chat tel que les internautes le verront :",
-    tryLink: "Ouvrir le chat",
-    noConference: "Aucune conférence n’est encore prévue sur ce serveur : créez-en une, puis saisissez son nom de canal ci-dessus.",
-  },
-};
-const W = WORDS[LANG];
 
 function attr(value) {
   return String(value).replace(/&/g, "&amp;").replace(/"/g, "&quot;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
@@ -69,7 +17,7 @@ export function chatUrl(origin, conference) {
 }
 
 export function snippet(origin, conference, height) {
-  return `<iframe src="${attr(chatUrl(origin, conference))}" title="${attr(W.frameTitle(conference))}" `
+  return `<iframe src="${attr(chatUrl(origin, conference))}" title="${attr(t("frame_title", { conference }))}" `
     + `width="100%" height="${height}" style="border: 0; max-width: 100%;" loading="lazy"></iframe>`;
 }
 
@@ -85,10 +33,10 @@ function build(main) {
   const code = el("code", { id: "embed-snippet" });
   const pre = el("pre", { class: "snippet", tabindex: "0", "aria-labelledby": "snippet-title" }, code);
   const copyStatus = el("p", { class: "copy-status", role: "status" });
-  const copyButton = el("button", { type: "button", class: "copy" }, W.copy);
+  const copyButton = el("button", { type: "button", class: "copy" }, t("copy"));
   const link = el("a", { id: "embed-link" });
-  const missing = el("p", { class: "warning", hidden: true }, W.noConference);
-  const tryLink = el("a", { class: "button-link", target: "_blank", rel: "noopener" }, W.tryLink);
+  const missing = el("p", { class: "warning", hidden: true }, t("no_conference"));
+  const tryLink = el("a", { class: "button-link", target: "_blank", rel: "noopener" }, t("try_link"));
 
   const current = () => {
     const conference = conferenceInput.value.trim();
@@ -128,7 +76,7 @@ function build(main) {
         ok = false;
       }
     }
-    copyStatus.textContent = ok ? W.copied : W.copyFailed;
+    copyStatus.textContent = ok ? t("copied") : t("copy_failed");
     copyStatus.className = `copy-status ${ok ? "ok" : "error"}`;
   });
 
@@ -137,35 +85,35 @@ function build(main) {
     el("code", {}, '[listen]\nwebsocket_origins = ["https://www.city.example"]'));
 
   main.append(
-    el("p", { class: "lead" }, W.intro),
+    el("p", { class: "lead" }, t("intro")),
     el("div", { class: "embed-layout" },
       el("div", { class: "embed-main" },
         el("section", { class: "card", "aria-labelledby": "settings-title" },
-          el("h2", { id: "settings-title" }, W.settingsTitle),
+          el("h2", { id: "settings-title" }, t("settings_title")),
           el("div", { class: "fields" },
             el("div", { class: "field" },
-              el("label", { for: "embed-conference" }, W.conferenceLabel),
-              el("p", { id: "embed-conference-hint", class: "hint" }, W.conferenceHint),
+              el("label", { for: "embed-conference" }, t("conference_label")),
+              el("p", { id: "embed-conference-hint", class: "hint" }, t("conference_hint")),
               conferenceInput),
             el("div", { class: "field" },
-              el("label", { for: "embed-height" }, W.heightLabel),
-              el("p", { id: "embed-height-hint", class: "hint" }, W.heightHint),
+              el("label", { for: "embed-height" }, t("height_label")),
+              el("p", { id: "embed-height-hint", class: "hint" }, t("height_hint")),
               heightInput)),
           missing),
         el("section", { class: "card", "aria-labelledby": "snippet-title" },
-          el("h2", { id: "snippet-title" }, W.snippetTitle),
+          el("h2", { id: "snippet-title" }, t("snippet_title")),
           pre,
           el("div", { class: "copy-row" }, copyButton, copyStatus),
-          el("p", { class: "direct" }, W.directLink, " ", link)),
+          el("p", { class: "direct" }, t("direct_link"), " ", link)),
         el("section", { class: "card", "aria-labelledby": "origin-title" },
-          el("h2", { id: "origin-title" }, W.originTitle),
-          el("p", {}, W.originText1, origin, W.originText2),
+          el("h2", { id: "origin-title" }, t("origin_title")),
+          el("p", {}, t("origin_text1"), origin, t("origin_text2")),
           toml,
-          el("p", {}, W.originWhy),
-          el("p", {}, W.httpsNote))),
+          el("p", {}, t("origin_why")),
+          el("p", {}, t("https_note")))),
       el("aside", { class: "card embed-try", "aria-labelledby": "try-title" },
-        el("h2", { id: "try-title" }, W.tryTitle),
-        el("p", {}, W.tryText),
+        el("h2", { id: "try-title" }, t("try_title")),
+        el("p", {}, t("try_text")),
         tryLink)));
   render();
 }

@@ -6,248 +6,20 @@
 // Everything user-supplied goes into the page as text only (el() and
 // textContent); no inline scripts or styles (the page has a strict CSP).
 
-import { IrcClient, el, pageSettings, messageTime, plainText } from "./irc.js";
-
-const WORDS = {
-  en: {
-    sign_in_heading: "Sign in",
-    sign_in_intro: "Sign in with the guest account the organisers gave you.",
-    account: "Account",
-    password: "Password",
-    sign_in: "Sign in",
-    signing_in: "Signing in…",
-    need_credentials: "Enter your account name and your password.",
-    login_failed: "Wrong account name or password. Please try again.",
-    login_aborted: "Signing in failed: {reason}",
-    login_unavailable: "This server does not offer signing in.",
-    not_guest: "The account {account} is not a guest of {conference}.",
-    no_conference: "{conference} is not a conference on this server.",
-    no_conference_set: "No conference was given in the address.",
-    nick_taken: "The name {nick} is already connected; connecting as {other}.",
-    cannot_connect: "Could not reach the chat server. Retrying…",
-    signed_in_as: "Signed in as {account}",
-    conference: "Conference",
-    state_scheduled: "scheduled",
-    state_open: "open for questions",
-    state_live: "live",
-    state_closed: "closed",
-    conn_connecting: "Connecting…",
-    conn_registered: "online",
-    conn_reconnecting: "Connection lost. Reconnecting in {s} s…",
-    conn_failed: "Not connected",
-    conn_closed: "Disconnected",
-    sign_out: "Sign out",
-    signed_out: "You are signed out.",
-    status_label: "Messages from the chat server",
-    now_heading: "Now answering",
-    now_none: "No question is marked as being answered.",
-    for_you_heading: "Questions for you",
-    for_you_intro: "The moderators chose these for you. A written answer is published right under the question.",
-    for_you_empty: "No question is waiting for you right now.",
-    published_heading: "Published questions",
-    published_intro: "Open questions first, most votes first. Say which one you are answering, then mark it answered.",
-    published_empty: "No question has been published yet.",
-    prepared_heading: "Prepared answers",
-    prepared_intro: "Answers written ahead. Publishing one removes it from this list.",
-    prepared_empty: "No prepared answer yet.",
-    stream_heading: "Published stream",
-    stream_intro: "What everyone sees, newest at the bottom.",
-    stream_empty: "Nothing has been published yet.",
-    refresh: "Refresh",
-    question_number: "question {id}",
-    question_from: "Question {id} from {author}",
-    asked: "asked {ago}",
-    just_now: "just now",
-    votes_one: "{n} vote",
-    votes_other: "{n} votes",
-    badge_open: "Open",
-    badge_answered: "Answered",
-    badge_now: "Now answering",
-    mark_answering: "I am answering this now",
-    mark_answered: "Mark as answered",
-    write_answer: "Write an answer",
-    your_answer: "Your answer",
-    publish_answer: "Publish answer",
-    publishing: "Publishing…",
-    shortcut_hint: "Ctrl+Enter publishes.",
-    left: "{n} characters left",
-    too_long: "{n} characters too many",
-    write_first: "Write your answer first.",
-    answer_too_long: "The answer is too long; please shorten it.",
-    name: "Name",
-    name_hint: "One word, no spaces, for example tram.",
-    name_invalid: "The name must be one word without spaces.",
-    text: "Text",
-    save_prepared: "Save prepared answer",
-    new_prepared: "New prepared answer",
-    reply_to: "In reply to",
-    reply_none: "No question (a plain message)",
-    for_you_short: "for you",
-    publish: "Publish",
-    delete: "Delete",
-    confirm_delete: "Delete the prepared answer “{name}”?",
-    yes_delete: "Yes, delete",
-    cancel: "Cancel",
-    by: "by {author}",
-    you: "You",
-    question: "Question",
-    answer: "Answer",
-    reply_earlier: "in reply to an earlier question",
-    deleted: "(deleted by the moderators)",
-    error: "Error:",
-    // notes from events
-    new_for_you: "New question for you from {author}.",
-    published_by: "Question {id} was published by {who}.",
-    dropped_by: "Question {id} was withdrawn by {who}.",
-    redacted_item: "Question {id} was deleted by the moderators.",
-    answer_published: "Your answer to question {id} is published.",
-    message_published: "Your message is published.",
-    prepared_saved: "Prepared answer {name} saved.",
-    prepared_deleted: "Prepared answer {name} deleted.",
-    prepared_published: "Prepared answer {name} published.",
-    now_answering_note: "Now answering question {id}.",
-    answered_note: "Question {id} is marked as answered.",
-    kicked: "You were removed from the conference: {reason}",
-    rate_limited: "You are sending too fast; your messages are delayed.",
-    // FAIL codes
-    fail_ALREADY_DECIDED: "Question {id} was already decided by the moderators.",
-    fail_CLAIMED: "A moderator is handling question {id}; try again in a moment.",
-    fail_REDACTED: "Question {id} was deleted by the moderators.",
-    fail_NO_SUCH_ITEM: "There is no question {id}.",
-    fail_NOT_PUBLISHED: "Question {id} is not published (yet).",
-    fail_NOT_JOINED: "You are not in the conference at the moment; please wait for the connection.",
-    fail_NO_SUCH_ANSWER: "There is no prepared answer named {id}.",
-    fail_NEED_ROLE: "Your account may not do this in this conference.",
-  },
-  fr: {
-    sign_in_heading: "Connexion",
-    sign_in_intro: "Connectez-vous avec le compte d'invité fourni par les organisateurs.",
-    account: "Compte",
-    password: "Mot de passe",
-    sign_in: "Se connecter",
-    signing_in: "Connexion…",
-    need_credentials: "Saisissez votre nom de compte et votre mot de passe.",
-    login_failed: "Nom de compte ou mot de passe incorrect. Veuillez réessayer.",
-    login_aborted: "La connexion a échoué : {reason}",
-    login_unavailable: "Ce serveur ne permet pas de se connecter à un compte.",
-    not_guest: "Le compte {account} n'est pas invité de {conference}.",
-    no_conference: "{conference} n'est pas une conférence de ce serveur.",
-    no_conference_set: "Aucune conférence n'est indiquée dans l'adresse.",
-    nick_taken: "Le nom {nick} est déjà connecté ; connexion sous le nom {other}.",
-    cannot_connect: "Le serveur de chat est injoignable. Nouvel essai…",
-    signed_in_as: "Connecté en tant que {account}",
-    conference: "Conférence",
-    state_scheduled: "programmée",
-    state_open: "ouverte aux questions",
-    state_live: "en direct",
-    state_closed: "terminée",
-    conn_connecting: "Connexion…",
-    conn_registered: "en ligne",
-    conn_reconnecting: "Connexion perdue. Reconnexion dans {s} s…",
-    conn_failed: "Non connecté",
-    conn_closed: "Déconnecté",
-    sign_out: "Se déconnecter",
-    signed_out: "Vous êtes déconnecté.",
-    status_label: "Messages du serveur de chat",
-    now_heading: "Réponse en cours",
-    now_none: "Aucune question n'est indiquée comme en cours de réponse.",
-    for_you_heading: "Questions pour vous",
-    for_you_intro: "Les modérateurs les ont choisies pour vous. Une réponse écrite est publiée juste sous la question.",
-    for_you_empty: "Aucune question ne vous attend pour le moment.",
-    published_heading: "Questions publiées",
-    published_intro: "Questions ouvertes d'abord, les plus votées en tête. Indiquez celle à laquelle vous répondez, puis marquez-la comme répondue.",
-    published_empty: "Aucune question n'a encore été publiée.",
-    prepared_heading: "Réponses préparées",
-    prepared_intro: "Des réponses écrites à l'avance. Une réponse publiée disparaît de cette liste.",
-    prepared_empty: "Aucune réponse préparée pour l'instant.",
-    stream_heading: "Fil publié",
-    stream_intro: "Ce que tout le monde voit, le plus récent en bas.",
-    stream_empty: "Rien n'a encore été publié.",
-    refresh: "Actualiser",
-    question_number: "question {id}",
-    question_from: "Question {id} de {author}",
-    asked: "posée {ago}",
-    just_now: "à l'instant",
-    votes_one: "{n} vote",
-    votes_other: "{n} votes",
-    badge_open: "Ouverte",
-    badge_answered: "Répondue",
-    badge_now: "Réponse en cours",
-    mark_answering: "J'y réponds maintenant",
-    mark_answered: "Marquer comme répondue",
-    write_answer: "Écrire une réponse",
-    your_answer: "Votre réponse",
-    publish_answer: "Publier la réponse",
-    publishing: "Publication…",
-    shortcut_hint: "Ctrl+Entrée publie.",
-    left: "{n} caractères restants",
-    too_long: "{n} caractères de trop",
-    write_first: "Écrivez d'abord votre réponse.",
-    answer_too_long: "La réponse est trop longue ; raccourcissez-la.",
-    name: "Nom",
-    name_hint: "Un seul mot, sans espace, par exemple tram.",
-    name_invalid: "Le nom doit être un seul mot, sans espace.",
-    text: "Texte",
-    save_prepared: "Enregistrer la réponse préparée",
-    new_prepared: "Nouvelle réponse préparée",
-    reply_to: "En réponse à",
-    reply_none: "Aucune question (simple message)",
-    for_you_short: "pour vous",
-    publish: "Publier",
-    delete: "Supprimer",
-    confirm_delete: "Supprimer la réponse préparée « {name} » ?",
-    yes_delete: "Oui, supprimer",
-    cancel: "Annuler",
-    by: "par {author}",
-    you: "Vous",
-    question: "Question",
-    answer: "Réponse",
-    reply_earlier: "en réponse à une question plus ancienne",
-    deleted: "(supprimé par les modérateurs)",
-    error: "Erreur :",
-    new_for_you: "Nouvelle question pour vous de {author}.",
-    published_by: "La question {id} a été publiée par {who}.",
-    dropped_by: "La question {id} a été retirée par {who}.",
-    redacted_item: "La question {id} a été supprimée par les modérateurs.",
-    answer_published: "Votre réponse à la question {id} est publiée.",
-    message_published: "Votre message est publié.",
-    prepared_saved: "Réponse préparée {name} enregistrée.",
-    prepared_deleted: "Réponse préparée {name} supprimée.",
-    prepared_published: "Réponse préparée {name} publiée.",
-    now_answering_note: "Réponse en cours à la question {id}.",
-    answered_note: "La question {id} est marquée comme répondue.",
-    kicked: "Vous avez été retiré de la conférence : {reason}",
-    rate_limited: "Vous envoyez trop vite ; vos messages sont retardés.",
-    fail_ALREADY_DECIDED: "Les modérateurs ont déjà traité la question {id}.",
-    fail_CLAIMED: "Un modérateur s'occupe de la question {id} ; réessayez dans un instant.",
-    fail_REDACTED: "La question {id} a été supprimée par les modérateurs.",
-    fail_NO_SUCH_ITEM: "Il n'y a pas de question {id}.",
-    fail_NOT_PUBLISHED: "La question {id} n'est pas (encore) publiée.",
-    fail_NOT_JOINED: "Vous n'êtes pas dans la conférence pour le moment ; attendez la connexion.",
-    fail_NO_SUCH_ANSWER: "Il n'y a pas de réponse préparée nommée {id}.",
-    fail_NEED_ROLE: "Votre compte ne peut pas faire cela dans cette conférence.",
-  },
-};
+import { IrcClient, RequestError, el, pageSettings, messageTime, plainText } from "./irc.js";
+import {
+  LANG, conferenceInfo, fold, messageItem, parseBroadcast, parseConf, parsePrepared, parseQueueItem, parseReply,
+  retryNotice, t, unansweredText,
+} from "./conference.js";
 
 const settings = pageSettings();
-const LANG = settings.language === "fr" ? "fr" : "en";
 const CHANNEL = settings.conference || "";
 const LINE_BYTES = 510; // 512 with CRLF
 const NAME_PATTERN = /^[^\s:,]{1,40}$/;
 const STREAM_MAX = 300;
 
-function t(key, vars = {}) {
-  const text = (WORDS[LANG] && WORDS[LANG][key]) ?? WORDS.en[key] ?? key;
-  return text.replace(/\{(\w+)\}/g, (_, name) => (name in vars ? String(vars[name]) : ""));
-}
-
 function votesText(n) {
-  return t(Number(n) === 1 ? "votes_one" : "votes_other", { n });
-}
-
-// IRC case mapping (rfc1459).
-function fold(text) {
-  return String(text || "").toLowerCase().replace(/[[\]\\~]/g, (c) => ({ "[": "{", "]": "}", "\\": "|", "~": "^" })[c]);
+  return t("votes", { n });
 }
 
 function utf8Length(text) {
@@ -436,8 +208,9 @@ function build() {
   ui.status = el("div", {
     id: "guest-status", class: "guest-status", role: "log", "aria-live": "polite", "aria-label": t("status_label"),
   });
+  ui.problems = el("div", { id: "guest-problems", class: "guest-problems" });
   buildConsole();
-  main.append(ui.bar, ui.status, buildLogin(), ui.console);
+  main.append(ui.bar, ui.status, ui.problems, buildLogin(), ui.console);
   ui.questions.querySelector(".refresh").addEventListener("click", () => refreshQuestions());
   ui.prepared.querySelector(".refresh").addEventListener("click", () => refreshPrepared());
   if (!CHANNEL) showLoginError(t("no_conference_set"));
@@ -457,6 +230,13 @@ function say(text, kind = "info") {
   );
   ui.status.append(line);
   while (ui.status.children.length > 2) ui.status.firstElementChild.remove();
+}
+
+// A request the server did not answer, with a Retry button (the latest
+// few are kept).
+function showProblem(text, retry) {
+  ui.problems.append(retryNotice(text, retry));
+  while (ui.problems.children.length > 3) ui.problems.firstElementChild.remove();
 }
 
 function showLoginError(text) {
@@ -587,6 +367,7 @@ function resetConsole() {
   state.nowAnswering = null;
   ui.streamList.replaceChildren();
   ui.streamEmpty.hidden = false;
+  ui.problems.replaceChildren();
   renderPrepared();
   updateForYouCount();
   renderNow();
@@ -621,19 +402,27 @@ async function onRegistered() {
   setConnection(t("conn_registered"), false);
   ui.whoami.textContent = t("signed_in_as", { account: state.account });
   // Ask about the conference first: our role decides whether to go on.
-  const info = await client.request("CONF", [CHANNEL, "INFO"]);
-  if (state.client !== client) return;
-  const values = {};
-  for (const msg of info) {
-    if (msg.command === "FAIL" && msg.params[1] === "NO_SUCH_CONFERENCE") {
-      client.close();
-      state.client = null;
-      forgetCredentials();
-      loginDone(t("no_conference", { conference: CHANNEL }));
-      return;
+  let info;
+  try {
+    info = await client.request("CONF", [CHANNEL, "INFO"]);
+  } catch (error) {
+    if (!(error instanceof RequestError)) throw error;
+    // No answer in time: try again on request. (A closed connection is
+    // reconnected, and this runs again.)
+    if (state.client === client && error.reason === "timeout") {
+      showProblem(unansweredText(error, "info"), () => { if (state.client === client && client.registered) onRegistered(); });
     }
-    if (msg.command === "CONF" && msg.params[1] === "INFO") values[msg.params[2]] = msg.params[3] ?? "";
+    return;
   }
+  if (state.client !== client) return;
+  if (info.some((msg) => msg.command === "FAIL" && parseReply(msg).code === "NO_SUCH_CONFERENCE")) {
+    client.close();
+    state.client = null;
+    forgetCredentials();
+    loginDone(t("no_conference", { conference: CHANNEL }));
+    return;
+  }
+  const values = conferenceInfo(info);
   if (values.role === "visitor") {
     client.close();
     state.client = null;
@@ -643,7 +432,7 @@ async function onRegistered() {
   }
   if (values.title) state.title = values.title;
   if (values.state) state.confState = values.state;
-  if ("now_answering" in values) state.nowAnswering = values.now_answering ? Number(values.now_answering) : null;
+  if ("now_answering" in values) state.nowAnswering = values.now_answering;
   updateConfBar();
   client.send("JOIN", [CHANNEL]);
   const first = !state.everConnected;
@@ -676,23 +465,28 @@ function onMessage(msg) {
     case "903":
       state.loggedIn = true;
       return;
-    case "QUEUE":
-      if (isChannel(p[0]) && p[1] === "ITEM") onItem(msg);
+    case "QUEUE": {
+      const line = parseQueueItem(msg);
+      if (line && isChannel(line.channel)) onItem(line);
       return;
-    case "CONF":
-      if (!isChannel(p[0])) return;
-      if (p[1] === "VOTES") onVotes(Number(p[2]), Number(p[3]));
+    }
+    case "CONF": {
+      const line = parseConf(msg);
+      if (line && isChannel(line.channel) && line.type === "votes") onVotes(line.id, line.votes);
       return; // QUESTION and INFO lines are read from their request
-    case "PREPARED":
-      if (!isChannel(p[0])) return;
-      if (p[1] === "ITEM") {
-        (state.preparedIncoming ||= []).push({ name: p[2], author: p[3], text: p[4] ?? "" });
-      } else if (p[1] === "END") {
+    }
+    case "PREPARED": {
+      const line = parsePrepared(msg);
+      if (!line || !isChannel(line.channel)) return;
+      if (line.type === "item") {
+        (state.preparedIncoming ||= []).push({ name: line.name, author: line.author, text: line.text });
+      } else {
         state.prepared = state.preparedIncoming || [];
         state.preparedIncoming = null;
         renderPrepared();
       }
       return;
+    }
     case "PRIVMSG":
     case "NOTICE":
       if (isChannel(p[0])) onPublished(msg);
@@ -761,32 +555,27 @@ function onNote(msg) {
 }
 
 function onFail(msg) {
-  const [command, code, ...rest] = msg.params;
-  const description = rest[rest.length - 1] || "";
-  const context = rest.slice(0, -1);
-  const id = context[1] ?? context[0] ?? "";
+  const { command, code, context, description, ...reply } = parseReply(msg);
   const key = `fail_${code}`;
-  const known = key in WORDS.en && (code !== "NO_SUCH_ANSWER" || command === "PREPARED");
-  say(known ? t(key, { id }) : description || code, "error");
+  const known = t.has(key) && (code !== "NO_SUCH_ANSWER" || command === "PREPARED");
+  // The item's id, else what the context names (a prepared answer).
+  say(known ? t(key, { id: context[1] ?? context[0] ?? "" }) : description || code, "error");
   // A forwarded question that can no longer be answered leaves the stage.
   if (["ANSWER", "PREPARED"].includes(command) && ["ALREADY_DECIDED", "REDACTED", "NO_SUCH_ITEM"].includes(code)) {
-    removeForwarded(Number(context[1]));
-    if (code !== "ALREADY_DECIDED") removeQuestion(Number(context[1]));
+    removeForwarded(reply.id);
+    if (code !== "ALREADY_DECIDED") removeQuestion(reply.id);
   }
 }
 
-// QUEUE <chan> ITEM <id> <state> <position> <author> <submitted> <claimed> <decided> <flags> :<text>
-function onItem(msg) {
-  const [, , idText, itemState, , author, submitted, , decided, flags, text = ""] = msg.params;
-  const id = Number(idText);
-  const redacted = (flags || "").split(",").includes("redacted");
+function onItem(line) {
+  const { id, state: itemState, author, submitted, decided, redacted, text } = line;
   if (itemState === "forwarded") {
     const known = state.forwarded.get(id);
     if (known) {
       known.text = text;
       known.textNode.textContent = plainText(text);
     } else {
-      addForwarded({ id, author, submitted: Number(submitted), text });
+      addForwarded({ id, author, submitted, text });
       // Live from a moderator (not the replies to our own commands).
       say(t("new_for_you", { author }), "info");
     }
@@ -818,12 +607,12 @@ function onVotes(id, votes) {
 function onPublished(msg) {
   const [, text = ""] = msg.params;
   const tags = msg.tags;
-  const itemId = tags["confchat/item"] ? Number(tags["confchat/item"]) : null;
-  const replyTo = tags["+draft/reply"] || null;
+  const { item: itemId, replyTo } = messageItem(msg);
   if (msg.command === "NOTICE" && !msg.source?.includes("!")) {
     // A broadcast from the server.
-    if (tags["confchat/answering"]) {
-      const id = Number(tags["confchat/answering"]);
+    const news = parseBroadcast(msg);
+    if (news.answering) {
+      const id = news.answering;
       const focusWasThere = state.questions.get(id)?.node.contains(document.activeElement);
       state.nowAnswering = id;
       renderNow();
@@ -831,8 +620,8 @@ function onPublished(msg) {
       // The guest's next step is "answered": take the keyboard there.
       if (focusWasThere) ui.nowAnswered.focus();
       sortQuestions();
-    } else if (tags["confchat/answered"]) {
-      const id = Number(tags["confchat/answered"]);
+    } else if (news.answered) {
+      const id = news.answered;
       const focusWasThere = ui.now.contains(document.activeElement);
       const q = state.questions.get(id);
       if (q) q.status = "answered";
@@ -841,8 +630,8 @@ function onPublished(msg) {
       for (const other of state.questions.values()) updateQuestion(other);
       if (focusWasThere && ui.nowAnswered.hidden) ui.now.querySelector("h2").focus();
       sortQuestions();
-    } else if (tags["confchat/state"]) {
-      state.confState = tags["confchat/state"];
+    } else if (news.state) {
+      state.confState = news.state;
       updateConfBar();
     }
     addToStream(msg, "notice");
@@ -885,7 +674,7 @@ function onRedact(msgid) {
 function updateConfBar() {
   ui.confTitle.textContent = state.title || CHANNEL;
   const key = `state_${state.confState}`;
-  ui.confState.textContent = state.confState ? `(${key in WORDS.en ? t(key) : state.confState})` : "";
+  ui.confState.textContent = state.confState ? `(${t.has(key) ? t(key) : state.confState})` : "";
   ui.confState.dataset.state = state.confState || "";
 }
 
@@ -954,9 +743,14 @@ function composer(prefix, id, send) {
         button.disabled = true;
         textarea.readOnly = true;
         button.textContent = t("publishing");
+        form.querySelector(".request-error")?.remove();
         let ok = false;
         try {
           ok = await send(text.replace(/\s*\n\s*/g, " "));
+        } catch (error) {
+          if (!(error instanceof RequestError)) throw error;
+          // No answer: the text stays, and Retry sends it again.
+          form.append(retryNotice(unansweredText(error, "answer"), () => form.requestSubmit()));
         } finally {
           button.disabled = false;
           textarea.readOnly = false;
@@ -984,12 +778,21 @@ function composer(prefix, id, send) {
   return form;
 }
 
-// Send ANSWER (or PREPARED PUBLISH) and tell whether it was published.
+// Send ANSWER (or PREPARED PUBLISH) and tell whether it was published;
+// rejects with the RequestError when the server did not answer.
 async function publishAnswer(command, params, id) {
   const client = state.client;
   if (!client) return false;
   if (id !== null) state.markAnsweredAfter.add(id);
-  const replies = await client.request(command, params);
+  let replies;
+  try {
+    replies = await client.request(command, params);
+  } catch (error) {
+    // Unanswered in time, it may still be published: then it is marked
+    // answered when it comes back. Never sent, it will not.
+    if (id !== null && error.reason !== "timeout") state.markAnsweredAfter.delete(id);
+    throw error;
+  }
   const failed = replies.some((m) => m.command === "FAIL" || /^[45]\d\d$/.test(m.command));
   const published = replies.some((m) => m.command === "PRIVMSG" && isOurs(m));
   if (failed || (replies.length && !published)) {
@@ -1081,23 +884,28 @@ function refreshAges() {
 async function refreshQuestions() {
   const client = state.client;
   if (!client) return;
-  const replies = await client.request("CONF", [CHANNEL, "QUESTIONS"]);
+  let replies;
+  try {
+    replies = await client.request("CONF", [CHANNEL, "QUESTIONS"]);
+  } catch (error) {
+    if (!(error instanceof RequestError)) throw error;
+    if (state.client === client && error.reason === "timeout") showProblem(unansweredText(error, "load"), refreshQuestions);
+    return;
+  }
   if (state.client !== client || !replies.length) return;
   const seen = new Set();
-  for (const msg of replies) {
-    if (msg.command !== "CONF" || msg.params[1] !== "QUESTION") continue;
-    // CONF <chan> QUESTION <item> <votes> open|answered <msgid> <author> :<text>
-    const [, , idText, votes, status, msgid, author, text = ""] = msg.params;
-    const id = Number(idText);
+  for (const line of replies.map(parseConf)) {
+    if (!line || line.type !== "question" || line.id === null) continue;
+    const { id, votes, status, msgid, author, text } = line;
     seen.add(id);
     removeForwarded(id);
     const q = state.questions.get(id);
     if (q) {
-      Object.assign(q, { votes: Number(votes), status, msgid, author, text });
+      Object.assign(q, { votes, status, msgid, author, text });
       q.textNode.textContent = plainText(text);
       updateQuestion(q);
     } else {
-      addQuestion({ id, votes: Number(votes), status, msgid, author, text });
+      addQuestion({ id, votes, status, msgid, author, text });
     }
   }
   for (const id of [...state.questions.keys()]) if (!seen.has(id)) removeQuestion(id);
@@ -1263,17 +1071,9 @@ function renderPrepared() {
       ui.prepared.querySelector("h2").focus();
       state.client?.send("PREPARED", [CHANNEL, "DEL", entry.name]);
     });
-    publishButton.addEventListener("click", async () => {
-      const target = select.value ? Number(select.value) : null;
-      const params = [CHANNEL, "PUBLISH", entry.name, ...(target !== null ? [String(target)] : [])];
+    publishButton.addEventListener("click", () => {
       publishButton.disabled = true;
-      const ok = await publishAnswer("PREPARED", params, target);
-      publishButton.disabled = false;
-      if (ok) {
-        say(t("prepared_published", { name: entry.name }), "ok");
-        ui.prepared.querySelector("h2").focus();
-      }
-      refreshPrepared();
+      publishPrepared(entry.name, select.value ? Number(select.value) : null).finally(() => { publishButton.disabled = false; });
     });
     const node = el(
       "li",
@@ -1296,6 +1096,22 @@ function renderPrepared() {
     const value = chosen.get(node.dataset.prepared);
     if (value && [...select.options].some((o) => o.value === value)) select.value = value;
   }
+}
+
+async function publishPrepared(name, target) {
+  const params = [CHANNEL, "PUBLISH", name, ...(target !== null ? [String(target)] : [])];
+  let ok = false;
+  try {
+    ok = await publishAnswer("PREPARED", params, target);
+  } catch (error) {
+    if (!(error instanceof RequestError)) throw error;
+    showProblem(unansweredText(error, "answer"), () => publishPrepared(name, target));
+  }
+  if (ok) {
+    say(t("prepared_published", { name }), "ok");
+    ui.prepared.querySelector("h2").focus();
+  }
+  refreshPrepared();
 }
 
 // The "in reply to" choices: the questions for the guest, then the open

@@ -79,6 +79,22 @@ function base64Utf8(text) {
   return btoa(binary);
 }
 
+// How long a request waits for the server's answer.
+export const REQUEST_TIMEOUT_MS = 10000;
+
+// A request that got no answer: `reason` is "timeout" (none in time),
+// "closed" (the connection closed first) or "offline" (not sent: not
+// connected); `replies` holds what arrived before.
+export class RequestError extends Error {
+  constructor(reason, command, replies = []) {
+    super(`${command}: no answer from the server (${reason})`);
+    this.name = "RequestError";
+    this.reason = reason;
+    this.command = command;
+    this.replies = replies;
+  }
+}
+
 export const DEFAULT_CAPS = [
   "message-tags", "server-time", "echo-message", "standard-replies", "batch",
   "draft/message-redaction", "multi-prefix", "labeled-response",
@@ -103,7 +119,8 @@ export class IrcClient {
     this.retries = 0;
     this.state = "idle"; // idle | connecting | registered | reconnecting | failed | closed
     this.label = 0;
-    this.pendingLabels = new Map();
+    this.pendingLabels = new Map(); // label -> request waiting for its replies
+    this.requestTimeout = REQUEST_TIMEOUT_MS;
   }
 
   static defaultUrl(path = "/ws") {
@@ -149,6 +166,7 @@ export class IrcClient {
       this.ws = null;
       const wasRegistered = this.registered;
       this.registered = false;
+      this.failPending("closed");
       this.emit("close", { code: event.code, wasRegistered });
       if (this.closedByUser || this.state === "failed") {
         this.setState(this.state === "failed" ? "failed" : "closed");
@@ -173,6 +191,7 @@ export class IrcClient {
       }
       this.ws.close();
     }
+    this.failPending("closed");
     this.setState("closed");
   }
 
@@ -184,21 +203,48 @@ export class IrcClient {
     this.raw(formatLine(command, params, tags));
   }
 
-  // Send a command and resolve with every reply to it (labeled-response).
-  request(command, params = [], { timeout = 10000 } = {}) {
-    if (!this.caps.has("labeled-response")) {
-      this.send(command, params);
-      return Promise.resolve([]);
+  // Send a command; resolve with every reply to it. With labeled-response
+  // the replies are the lines labelled for it (none: ACK); without it, a
+  // PING follows the command and the replies are every line received up to
+  // its PONG (the server answers in order). A request that gets no answer
+  // in time rejects with a RequestError ("timeout"), as does one sent while
+  // not connected ("offline") or cut off by the connection closing
+  // ("closed"): a request never reports success without an answer.
+  request(command, params = [], { timeout = this.requestTimeout } = {}) {
+    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) {
+      return Promise.reject(new RequestError("offline", command));
     }
-    const label = `l${++this.label}`;
-    return new Promise((resolve) => {
-      const entry = { replies: [], resolve, batch: null };
+    const labeled = this.caps.has("labeled-response");
+    const label = `${labeled ? "l" : "p"}${++this.label}`;
+    return new Promise((resolve, reject) => {
+      const entry = {
+        command,
+        labeled,
+        replies: [],
+        batch: null,
+        finish: (error = null) => {
+          clearTimeout(entry.timer);
+          this.pendingLabels.delete(label);
+          if (error) reject(error);
+          else resolve(entry.replies);
+        },
+      };
+      entry.timer = setTimeout(() => entry.finish(new RequestError("timeout", command, entry.replies)), timeout);
       this.pendingLabels.set(label, entry);
-      setTimeout(() => {
-        if (this.pendingLabels.delete(label)) resolve(entry.replies);
-      }, timeout);
-      this.send(command, params, { label });
+      if (labeled) {
+        this.send(command, params, { label });
+      } else {
+        this.send(command, params);
+        this.send("PING", [label]);
+      }
     });
+  }
+
+  // Every request still waiting fails (the connection closed).
+  failPending(reason) {
+    for (const entry of [...this.pendingLabels.values()]) {
+      entry.finish(new RequestError(reason, entry.command, entry.replies));
+    }
   }
 
   receive(line) {
@@ -272,16 +318,23 @@ export class IrcClient {
         entry.batch = msg.params[0].slice(1);
         return true;
       }
-      this.pendingLabels.delete(label);
       if (msg.command !== "ACK") entry.replies.push(msg);
-      entry.resolve(entry.replies);
+      entry.finish();
       if (msg.command !== "ACK") this.emit("message", msg);
       return true;
     }
     for (const [key, entry] of this.pendingLabels) {
+      if (!entry.labeled) {
+        // Without labels: every line counts, up to our PONG.
+        if (msg.command === "PONG" && msg.params[msg.params.length - 1] === key) {
+          entry.finish();
+          return true;
+        }
+        entry.replies.push(msg);
+        continue;
+      }
       if (entry.batch && msg.command === "BATCH" && msg.params[0] === "-" + entry.batch) {
-        this.pendingLabels.delete(key);
-        entry.resolve(entry.replies);
+        entry.finish();
         return true;
       }
       if (entry.batch && batch === entry.batch) {

@@ -9,397 +9,16 @@
 // Every user-supplied string reaches the page through textContent (el());
 // no inline script or style (the page has a strict CSP).
 
-import { DEFAULT_CAPS, IrcClient, el, pageSettings, parseLine, plainText } from "./irc.js";
+import { DEFAULT_CAPS, IrcClient, RequestError, el, pageSettings, parseLine, plainText } from "./irc.js";
+import {
+  LOCALE, VOCAB, conferenceInfo, fold, messageItem, parseBroadcast, parseConf, parseQueueItem, parseReply, t,
+  unansweredText,
+} from "./conference.js";
 
 const settings = pageSettings();
-const LANG = settings.language === "fr" ? "fr" : "en";
 
-// ------------------------------------------------------------------ words
-
-const WORDS = {
-  en: {
-    sign_in_title: "Sign in",
-    sign_in_intro: "Sign in with your moderator account. Your password is sent only to this server.",
-    account: "Account",
-    password: "Password",
-    sign_in: "Sign in",
-    signing_in: "Signing in…",
-    login_missing: "Enter your account name and your password.",
-    login_failed: "Sign-in failed: wrong account name or password.",
-    connect_failed: "Could not connect to the chat server. Check your connection and try again.",
-    not_moderator: "The account {account} is not a moderator of {channel}: the queue stays empty.",
-    guest_hint: "Guests answer from the guest console.",
-    signed_in_as: "Signed in as {account}",
-    sign_out: "Sign out",
-    conn_connecting: "Connecting…",
-    conn_registered: "Connected",
-    conn_reconnecting: "Connection lost: reconnecting in {s} s…",
-    conn_reconnecting_now: "Reconnecting…",
-    conn_closed: "Disconnected",
-    conn_failed: "Disconnected",
-    offline: "Not connected: the action was not sent.",
-    conference: "Conference",
-    open_conference: "Open",
-    no_conference: "No conference is configured on this server.",
-    controls_title: "Conference settings",
-    state: "State",
-    mode: "Room mode",
-    slow_mode: "Slow mode, seconds (0 = off)",
-    apply: "Apply",
-    st_scheduled: "Scheduled",
-    st_open: "Open for questions",
-    st_live: "Live",
-    st_closed: "Closed",
-    md_moderated: "Moderated",
-    md_open: "Open (published at once)",
-    md_readonly: "Read-only",
-    stat_audience: "Audience",
-    stat_queue: "Waiting",
-    stat_oldest: "Oldest waiting",
-    stat_answering: "Now answering",
-    stat_held: "{n} held",
-    stat_forwarded: "{n} with the guest",
-    none: "–",
-    queue_title: "Queue",
-    release_next: "Release next",
-    queue_empty: "No questions waiting.",
-    select_all: "Select all",
-    n_selected: "{n} selected",
-    approve_selected: "Approve selected",
-    drop_selected: "Drop selected",
-    forward_selected: "Forward selected",
-    hold_selected: "Hold selected",
-    bulk_reason: "Reason for dropping (optional, shown to the authors)",
-    bulk_actions: "Actions on the selected questions",
-    item_label: "Question {id} from {author}",
-    item_actions: "Actions on question {id}",
-    select_item: "Select question {id}",
-    suffix: " question {id}",
-    approve: "Approve",
-    edit: "Edit",
-    drop: "Drop",
-    drop_open: "Drop…",
-    forward: "Forward to guest",
-    hold: "Hold",
-    unhold: "Unhold",
-    claim: "Claim",
-    unclaim: "Unclaim",
-    takeover: "Take over",
-    move_top: "Move question {id} to the top",
-    move_up: "Move question {id} up",
-    move_down: "Move question {id} down",
-    move_bottom: "Move question {id} to the bottom",
-    drag_hint: "Drag to reorder",
-    edit_label: "Edited text of question {id}",
-    publish_edit: "Publish edited text",
-    cancel: "Cancel",
-    drop_reason: "Reason (optional, shown to the author)",
-    confirm_drop: "Drop question {id}",
-    position: "Position {pos}",
-    item_id: "#{id}",
-    waiting_for: "waiting {age}",
-    submitted_at: "Submitted at {time}",
-    state_pending: "Pending",
-    state_held: "Held",
-    state_forwarded: "With the guest",
-    state_published: "Published",
-    state_dropped: "Dropped",
-    decided_by: "{state} by {who}",
-    claimed_by: "Claimed by {who}",
-    claimed_by_you: "Claimed by you",
-    flag_redacted: "Deleted after publication",
-    reason_was: "Reason: {reason}",
-    author_actions: "Moderate {nick}",
-    author_gone: "{nick} is no longer connected.",
-    reasons: ["Off topic", "Already answered", "Duplicate question", "Please stay polite", "Personal data"],
-    stream_title: "Published",
-    stream_empty: "Nothing published yet.",
-    staff_message: "Message to everyone (published at once)",
-    send: "Send",
-    question_n: "Question {id}",
-    answer_to: "Answer to question {id}",
-    votes: "{n} votes",
-    vote_1: "1 vote",
-    badge_answering: "Being answered",
-    badge_answered: "Answered",
-    deleted_by: "Deleted by {who}",
-    deleted_reason: "Deleted by {who}: {reason}",
-    mark_answering: "Now answering",
-    mark_answered: "Answered",
-    delete: "Delete",
-    delete_reason: "Reason for deleting (optional)",
-    confirm_delete: "Delete message",
-    msg_actions: "Actions on the message from {nick} at {time}",
-    audience_title: "Audience",
-    filter_audience: "Filter by nick",
-    staff: "Staff",
-    visitors: "Visitors",
-    audience_empty: "No visitors connected.",
-    more_members: "{n} more: use the filter.",
-    member_actions: "Actions",
-    member_actions_for: " for {nick}",
-    role_op: "Moderator",
-    role_voice: "Guest",
-    reason: "Reason",
-    duration: "Duration",
-    dur_600: "10 minutes",
-    dur_3600: "1 hour",
-    dur_86400: "1 day",
-    dur_0: "Until lifted",
-    mute: "Mute",
-    ban: "Ban",
-    disconnect: "Disconnect",
-    same_address: "{n} other visitors share this address: a ban or mute covers them too.",
-    same_address_1: "1 other visitor shares this address: a ban or mute covers them too.",
-    bans_title: "Bans and mutes",
-    refresh: "Refresh",
-    lift: "Lift",
-    lift_for: " {kind} on {mask}",
-    no_bans: "No bans or mutes.",
-    kind_ban: "Ban",
-    kind_mute: "Mute",
-    until: "until {time}",
-    until_lifted: "until lifted",
-    set_by: "by {who}",
-    help_title: "Keyboard shortcuts",
-    help_intro: "Single keys act on the selected question (highlighted). They do nothing while you type in a field.",
-    shortcuts_enabled: "Enable single-key shortcuts",
-    key_j: "Select the next question",
-    key_k: "Select the previous question",
-    key_a: "Approve",
-    key_d: "Drop (asks for a reason; Enter confirms)",
-    key_e: "Edit, then publish",
-    key_f: "Forward to the guest",
-    key_h: "Hold or unhold",
-    key_c: "Claim or unclaim",
-    key_x: "Tick or untick for bulk actions",
-    key_J: "Move down",
-    key_K: "Move up",
-    key_t: "Move to the top",
-    key_n: "Release the next pending question",
-    key_help: "Go to this help",
-    key_esc: "Close the edit or drop form",
-    show_help: "Shortcuts",
-    dismiss: "Dismiss",
-    done_approve: "Question {id} published.",
-    done_edit: "Question {id} edited and published.",
-    done_drop: "Question {id} dropped.",
-    done_forward: "Question {id} forwarded to the guest.",
-    done_hold: "Question {id} held.",
-    done_unhold: "Question {id} back in the queue.",
-    done_claim: "Question {id} claimed.",
-    done_unclaim: "Question {id} released.",
-    done_takeover: "Question {id} taken over.",
-    done_move: "Question {id} moved.",
-    done_next: "Next question released.",
-    done_bulk: "{n} questions: {action} sent.",
-    done_delete: "Message deleted.",
-    new_item: "New question from {author}.",
-    new_items: "{n} new questions waiting.",
-    decided_elsewhere: "Question {id}: {state} by {who}.",
-    fail_ALREADY_DECIDED: "Question {id} was already {state}{by}.",
-    fail_CLAIMED: "Question {id} is claimed by {who}: take it over first.",
-    fail_QUEUE_EMPTY: "No pending question to release.",
-    fail_WRONG_STATE: "Question {id} cannot do that now: it is {state}.",
-    by_who: " by {who}",
-    error: "Error",
-  },
-  fr: {
-    sign_in_title: "Connexion",
-    sign_in_intro: "Connectez-vous avec votre compte de modération. Votre mot de passe n’est envoyé qu’à ce serveur.",
-    account: "Compte",
-    password: "Mot de passe",
-    sign_in: "Se connecter",
-    signing_in: "Connexion…",
-    login_missing: "Saisissez votre nom de compte et votre mot de passe.",
-    login_failed: "Échec de la connexion : nom de compte ou mot de passe incorrect.",
-    connect_failed: "Impossible de joindre le serveur de discussion. Vérifiez votre connexion et réessayez.",
-    not_moderator: "Le compte {account} ne modère pas {channel} : la file reste vide.",
-    guest_hint: "Les invités répondent depuis la console de l’invité.",
-    signed_in_as: "Connecté en tant que {account}",
-    sign_out: "Se déconnecter",
-    conn_connecting: "Connexion…",
-    conn_registered: "Connecté",
-    conn_reconnecting: "Connexion perdue : nouvel essai dans {s} s…",
-    conn_reconnecting_now: "Reconnexion…",
-    conn_closed: "Déconnecté",
-    conn_failed: "Déconnecté",
-    offline: "Hors connexion : l’action n’a pas été envoyée.",
-    conference: "Conférence",
-    open_conference: "Ouvrir",
-    no_conference: "Aucune conférence n’est configurée sur ce serveur.",
-    controls_title: "Réglages de la conférence",
-    state: "État",
-    mode: "Mode de la salle",
-    slow_mode: "Mode lent, secondes (0 = désactivé)",
-    apply: "Appliquer",
-    st_scheduled: "Programmée",
-    st_open: "Ouverte aux questions",
-    st_live: "En direct",
-    st_closed: "Terminée",
-    md_moderated: "Modérée",
-    md_open: "Ouverte (publication immédiate)",
-    md_readonly: "Lecture seule",
-    stat_audience: "Public",
-    stat_queue: "En attente",
-    stat_oldest: "Plus ancienne",
-    stat_answering: "Réponse en cours",
-    stat_held: "{n} de côté",
-    stat_forwarded: "{n} chez l’invité",
-    none: "–",
-    queue_title: "File d’attente",
-    release_next: "Publier la suivante",
-    queue_empty: "Aucune question en attente.",
-    select_all: "Tout sélectionner",
-    n_selected: "{n} sélectionnée(s)",
-    approve_selected: "Publier la sélection",
-    drop_selected: "Refuser la sélection",
-    forward_selected: "Transmettre la sélection",
-    hold_selected: "Mettre de côté la sélection",
-    bulk_reason: "Motif du refus (facultatif, montré aux auteurs)",
-    bulk_actions: "Actions sur les questions sélectionnées",
-    item_label: "Question {id} de {author}",
-    item_actions: "Actions sur la question {id}",
-    select_item: "Sélectionner la question {id}",
-    suffix: " la question {id}",
-    approve: "Publier",
-    edit: "Modifier",
-    drop: "Refuser",
-    drop_open: "Refuser…",
-    forward: "Transmettre à l’invité",
-    hold: "Mettre de côté",
-    unhold: "Remettre en file",
-    claim: "Réserver",
-    unclaim: "Libérer",
-    takeover: "Reprendre",
-    move_top: "Placer la question {id} en tête",
-    move_up: "Monter la question {id}",
-    move_down: "Descendre la question {id}",
-    move_bottom: "Placer la question {id} en dernier",
-    drag_hint: "Glisser pour réordonner",
-    edit_label: "Texte modifié de la question {id}",
-    publish_edit: "Publier le texte modifié",
-    cancel: "Annuler",
-    drop_reason: "Motif (facultatif, montré à l’auteur)",
-    confirm_drop: "Refuser la question {id}",
-    position: "Rang {pos}",
-    item_id: "n° {id}",
-    waiting_for: "attend depuis {age}",
-    submitted_at: "Envoyée à {time}",
-    state_pending: "En attente",
-    state_held: "De côté",
-    state_forwarded: "Chez l’invité",
-    state_published: "Publiée",
-    state_dropped: "Refusée",
-    decided_by: "{state} par {who}",
-    claimed_by: "Réservée par {who}",
-    claimed_by_you: "Réservée par vous",
-    flag_redacted: "Supprimée après publication",
-    reason_was: "Motif : {reason}",
-    author_actions: "Modérer {nick}",
-    author_gone: "{nick} n’est plus connecté.",
-    reasons: ["Hors sujet", "Déjà répondu", "Question en double", "Merci de rester courtois", "Données personnelles"],
-    stream_title: "Publié",
-    stream_empty: "Rien n’a encore été publié.",
-    staff_message: "Message à tous (publié immédiatement)",
-    send: "Envoyer",
-    question_n: "Question {id}",
-    answer_to: "Réponse à la question {id}",
-    votes: "{n} votes",
-    vote_1: "1 vote",
-    badge_answering: "Réponse en cours",
-    badge_answered: "Répondue",
-    deleted_by: "Supprimé par {who}",
-    deleted_reason: "Supprimé par {who} : {reason}",
-    mark_answering: "Réponse en cours",
-    mark_answered: "Répondue",
-    delete: "Supprimer",
-    delete_reason: "Motif de la suppression (facultatif)",
-    confirm_delete: "Supprimer le message",
-    msg_actions: "Actions sur le message de {nick} à {time}",
-    audience_title: "Public",
-    filter_audience: "Filtrer par pseudo",
-    staff: "Équipe",
-    visitors: "Visiteurs",
-    audience_empty: "Aucun visiteur connecté.",
-    more_members: "{n} de plus : utilisez le filtre.",
-    member_actions: "Actions",
-    member_actions_for: " pour {nick}",
-    role_op: "Modération",
-    role_voice: "Invité",
-    reason: "Motif",
-    duration: "Durée",
-    dur_600: "10 minutes",
-    dur_3600: "1 heure",
-    dur_86400: "1 jour",
-    dur_0: "Jusqu’à levée",
-    mute: "Rendre muet",
-    ban: "Bannir",
-    disconnect: "Déconnecter",
-    same_address: "{n} autres visiteurs partagent cette adresse : un bannissement ou une mise en sourdine les concerne aussi.",
-    same_address_1: "1 autre visiteur partage cette adresse : un bannissement ou une mise en sourdine le concerne aussi.",
-    bans_title: "Bannissements et sourdines",
-    refresh: "Actualiser",
-    lift: "Lever",
-    lift_for: " {kind} sur {mask}",
-    no_bans: "Aucun bannissement ni sourdine.",
-    kind_ban: "Bannissement",
-    kind_mute: "Sourdine",
-    until: "jusqu’à {time}",
-    until_lifted: "jusqu’à levée",
-    set_by: "par {who}",
-    help_title: "Raccourcis clavier",
-    help_intro: "Les touches agissent sur la question sélectionnée (en surbrillance). Elles sont sans effet pendant la saisie dans un champ.",
-    shortcuts_enabled: "Activer les raccourcis à une touche",
-    key_j: "Sélectionner la question suivante",
-    key_k: "Sélectionner la question précédente",
-    key_a: "Publier",
-    key_d: "Refuser (demande un motif ; Entrée confirme)",
-    key_e: "Modifier, puis publier",
-    key_f: "Transmettre à l’invité",
-    key_h: "Mettre de côté ou remettre en file",
-    key_c: "Réserver ou libérer",
-    key_x: "Cocher ou décocher pour les actions groupées",
-    key_J: "Descendre",
-    key_K: "Monter",
-    key_t: "Placer en tête",
-    key_n: "Publier la prochaine question en attente",
-    key_help: "Aller à cette aide",
-    key_esc: "Fermer le formulaire de modification ou de refus",
-    show_help: "Raccourcis",
-    dismiss: "Fermer",
-    done_approve: "Question {id} publiée.",
-    done_edit: "Question {id} modifiée et publiée.",
-    done_drop: "Question {id} refusée.",
-    done_forward: "Question {id} transmise à l’invité.",
-    done_hold: "Question {id} mise de côté.",
-    done_unhold: "Question {id} remise en file.",
-    done_claim: "Question {id} réservée.",
-    done_unclaim: "Question {id} libérée.",
-    done_takeover: "Question {id} reprise.",
-    done_move: "Question {id} déplacée.",
-    done_next: "Question suivante publiée.",
-    done_bulk: "{n} questions : {action} envoyé.",
-    done_delete: "Message supprimé.",
-    new_item: "Nouvelle question de {author}.",
-    new_items: "{n} nouvelles questions en attente.",
-    decided_elsewhere: "Question {id} : {state} par {who}.",
-    fail_ALREADY_DECIDED: "La question {id} a déjà été traitée ({state}{by}).",
-    fail_CLAIMED: "La question {id} est réservée par {who} : reprenez-la d’abord.",
-    fail_QUEUE_EMPTY: "Aucune question en attente à publier.",
-    fail_WRONG_STATE: "Impossible pour la question {id} : elle est {state}.",
-    by_who: " par {who}",
-    error: "Erreur",
-  },
-};
-
-function t(key, vars = {}) {
-  const text = WORDS[LANG][key] ?? WORDS.en[key] ?? key;
-  return String(text).replace(/\{(\w+)\}/g, (_, name) => (name in vars ? String(vars[name]) : ""));
-}
-
-const STATES = ["scheduled", "open", "live", "closed"];
-const MODES = ["moderated", "open", "readonly"];
+const STATES = VOCAB.conference_states;
+const MODES = VOCAB.room_modes;
 const UNDECIDED = new Set(["pending", "held", "forwarded"]);
 const GHOST_MS = 8000; // a decided question stays in place this long...
 const GHOST_HOVER_MS = 30000; // ...or up to this long while the pointer is over the queue
@@ -407,11 +26,6 @@ const STREAM_MAX = 300;
 const AUDIENCE_MAX = 200;
 
 // ------------------------------------------------------------------ helpers
-
-// rfc1459 case mapping, as the server announces.
-function fold(name) {
-  return String(name).toLowerCase().replace(/[[\]\\~]/g, (c) => ({ "[": "{", "]": "}", "\\": "|", "~": "^" })[c]);
-}
 
 let uid = 0;
 const newId = (prefix) => `${prefix}-${++uid}`;
@@ -443,7 +57,6 @@ function formatAge(seconds) {
   return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}`;
 }
 
-const LOCALE = LANG === "fr" ? "fr-FR" : "en-GB";
 const clockFormat = new Intl.DateTimeFormat(LOCALE, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
 const dateFormat = new Intl.DateTimeFormat(LOCALE, { dateStyle: "short", timeStyle: "short" });
 const BASE_TITLE = document.title;
@@ -497,7 +110,7 @@ const S = {
 };
 
 const serverNow = () => Date.now() + S.skew;
-const isMe = (who) => who && who !== "*" && (fold(who) === fold(S.account) || (S.irc && fold(who) === fold(S.irc.nick)));
+const isMe = (who) => !!who && (fold(who) === fold(S.account) || (S.irc && fold(who) === fold(S.irc.nick)));
 const sameChannel = (a) => a && S.channel && fold(a) === fold(S.channel);
 const online = () => S.irc && S.irc.registered;
 
@@ -597,7 +210,7 @@ function buildPage() {
       el("span", { class: "bulk-buttons" }, V.bulkButtons)),
     V.queueEmpty,
     V.queueList,
-    el("datalist", { id: "drop-reasons" }, WORDS[LANG].reasons.map((r) => el("option", { value: r }))));
+    el("datalist", { id: "drop-reasons" }, t.list("reasons").map((r) => el("option", { value: r }))));
 
   // Published stream.
   V.staffInput = el("input", { id: "staff-message", autocomplete: "off", maxlength: "400" });
@@ -662,13 +275,16 @@ function announce(text) {
   announceTimer = setTimeout(() => { V.announce.textContent = text; }, 50);
 }
 
-function showAlert(text, kind = "error") {
+// An alert; with `retry`, a Retry button too, and it stays until used or
+// dismissed (the others go after 20 seconds).
+function showAlert(text, kind = "error", retry = null) {
   const note = el("p", { class: `alert ${kind}` }, el("span", { class: "alert-text" }, text));
+  if (retry) note.append(button(t("retry"), { cls: "small retry", onclick: () => { note.remove(); retry(); } }), " ");
   const close = button(t("dismiss"), { cls: "small secondary dismiss", onclick: () => note.remove() });
   note.append(close);
   V.alerts.append(note);
   while (V.alerts.children.length > 4) V.alerts.firstElementChild.remove();
-  setTimeout(() => note.remove(), 20000);
+  if (!retry) setTimeout(() => note.remove(), 20000);
 }
 
 // ------------------------------------------------------------------ sign in / out
@@ -739,10 +355,7 @@ function onRegistered() {
     V.console.hidden = false;
     V.who.textContent = t("signed_in_as", { account: S.account });
   }
-  loadConferences().then(() => {
-    if (S.channel) joinConference(first);
-    else showAlert(t("no_conference"));
-  });
+  startConference(first);
 }
 
 function onConnState(state, detail) {
@@ -769,16 +382,39 @@ function signOut() {
 
 // ------------------------------------------------------------------ conferences
 
+// A request of the console's own (loading, refreshing): its replies, or
+// null when it got none in time, after an alert offering to `retry`. (A
+// connection that closed is reconnected, and the conference then loaded
+// again: no alert.)
+async function load(command, params, retry) {
+  const irc = S.irc;
+  try {
+    return await irc.request(command, params);
+  } catch (error) {
+    if (!(error instanceof RequestError)) throw error;
+    if (irc === S.irc && error.reason === "timeout") showAlert(unansweredText(error, "load"), "error", retry);
+    return null;
+  }
+}
+
+async function startConference(fresh) {
+  if (!(await loadConferences())) return;
+  if (S.channel) joinConference(fresh);
+  else showAlert(t("no_conference"));
+}
+
 async function loadConferences() {
-  const replies = await S.irc.request("CONF", ["LIST"]);
-  const list = replies.filter((m) => m.command === "CONF" && m.params[1] === "LIST");
-  V.confSelect.replaceChildren(...list.map((m) => el("option", { value: m.params[2] }, `${plainText(m.params[5] || m.params[2])} (${m.params[2]})`)));
-  if (!S.channel && list.length) S.channel = list[0].params[2];
-  if (S.channel && !list.some((m) => fold(m.params[2]) === fold(S.channel))) {
+  const replies = await load("CONF", ["LIST"], () => { if (online()) startConference(false); });
+  if (!replies) return false;
+  const list = replies.map(parseConf).filter((line) => line && line.type === "list");
+  V.confSelect.replaceChildren(...list.map((c) => el("option", { value: c.channel }, `${plainText(c.title || c.channel)} (${c.channel})`)));
+  if (!S.channel && list.length) S.channel = list[0].channel;
+  if (S.channel && !list.some((c) => fold(c.channel) === fold(S.channel))) {
     V.confSelect.append(el("option", { value: S.channel }, S.channel));
   }
   V.confSelect.value = S.channel;
   V.confForm.hidden = list.length < 2;
+  return true;
 }
 
 function resetConference() {
@@ -819,46 +455,51 @@ async function joinConference(fresh) {
     resetConference();
     S.channel = channel;
   }
-  await irc.request("JOIN", [channel]);
-  if (irc !== S.irc || channel !== S.channel) return;
-  await refreshInfo();
-  if (S.role === "moderator" || S.role === "admin" || S.role === "guest") await refreshQuestions();
+  const current = () => irc === S.irc && channel === S.channel;
+  const retry = () => { if (current() && online()) joinConference(false); };
+  if (!(await load("JOIN", [channel], retry)) || !current()) return;
+  if (!(await refreshInfo(retry)) || !current()) return;
+  if (S.role === "moderator" || S.role === "admin" || S.role === "guest") {
+    if (!(await refreshQuestions(retry)) || !current()) return;
+  }
   if (S.role === "moderator" || S.role === "admin") {
     S.listing = true;
-    await irc.request("QUEUE", [channel, "LIST"]);
+    const listed = await load("QUEUE", [channel, "LIST"], retry);
     S.listing = false;
+    if (!listed || !current()) return;
     refreshBans();
   } else {
     showAlert(`${t("not_moderator", { account: S.account, channel })}${S.role === "guest" ? ` ${t("guest_hint")}` : ""}`);
   }
-  if (irc !== S.irc || channel !== S.channel) return;
+  if (!current()) return;
   S.joined = true;
   scheduleRender();
   V.console.dataset.ready = "true";
 }
 
-async function refreshInfo() {
-  const replies = await S.irc.request("CONF", [S.channel, "INFO"]);
-  for (const m of replies) {
-    if (m.command === "CONF" && m.params[1] === "INFO") S.info[m.params[2]] = m.params[3] ?? "";
-  }
+async function refreshInfo(retry) {
+  const replies = await load("CONF", [S.channel, "INFO"], retry);
+  if (!replies) return false;
+  Object.assign(S.info, conferenceInfo(replies));
   if (S.info.role) S.role = S.info.role;
   if (S.info.now_answering) setAnswering(S.info.now_answering);
   renderInfo();
+  return true;
 }
 
 // Votes and answered marks of the questions replayed at join.
-async function refreshQuestions() {
-  const replies = await S.irc.request("CONF", [S.channel, "QUESTIONS"]);
-  for (const m of replies) {
-    if (m.command !== "CONF" || m.params[1] !== "QUESTION") continue;
-    const [, , id, votes, status, msgid] = m.params;
-    const entry = S.messages.get(msgid) || S.questions.get(id);
+async function refreshQuestions(retry) {
+  const replies = await load("CONF", [S.channel, "QUESTIONS"], retry);
+  if (!replies) return false;
+  for (const line of replies.map(parseConf)) {
+    if (!line || line.type !== "question") continue;
+    const entry = S.messages.get(line.msgid) || S.questions.get(line.id);
     if (!entry) continue;
-    entry.votes = parseInt(votes, 10) || 0;
-    if (status === "answered") entry.status = "answered";
+    entry.votes = line.votes;
+    if (line.status === "answered") entry.status = "answered";
     renderEntry(entry);
   }
+  return true;
 }
 
 function renderInfo() {
@@ -882,9 +523,11 @@ function onMessage(msg) {
     if (!Number.isNaN(stamp) && !msg.tags.batch) S.skew = stamp - Date.now();
   }
   switch (msg.command) {
-    case "QUEUE":
-      if (sameChannel(msg.params[0]) && msg.params[1] === "ITEM") onItem(msg.params.slice(2));
+    case "QUEUE": {
+      const line = parseQueueItem(msg);
+      if (line && sameChannel(line.channel)) onItem(line);
       break;
+    }
     case "PRIVMSG":
     case "NOTICE":
       if (sameChannel(msg.params[0])) onChannelMessage(msg);
@@ -926,15 +569,14 @@ function onMessage(msg) {
 }
 
 function onFail(msg) {
-  const [command, code, ...context] = msg.params;
-  const description = plainText(context.pop() || code);
+  const { command, code, id, ...reply } = parseReply(msg);
+  const description = plainText(reply.description || code);
   let text = description;
-  if (command === "QUEUE" && WORDS.en[`fail_${code}`]) {
-    const id = context[1] || "";
+  if (command === "QUEUE" && t.has(`fail_${code}`)) {
     const item = S.items.get(id);
     const decided = /already (\w+)(?: by (\S+))?/.exec(description);
     const claimed = / by (\S+)$/.exec(description);
-    const stateWord = (name) => (WORDS.en[`state_${name}`] ? t(`state_${name}`).toLowerCase() : name);
+    const stateWord = (name) => (t.has(`state_${name}`) ? t(`state_${name}`).toLowerCase() : name);
     if (code === "ALREADY_DECIDED" && decided) {
       text = t("fail_ALREADY_DECIDED", { id, state: stateWord(decided[1]), by: decided[2] ? t("by_who", { who: decided[2] }) : "" });
     } else if (code === "CLAIMED" && claimed) {
@@ -949,43 +591,43 @@ function onFail(msg) {
 }
 
 function onNote(msg) {
-  const [command, code, ...context] = msg.params;
-  const description = plainText(context[context.length - 1] || "");
-  if (command === "JOIN" && code === "CONFERENCE" && sameChannel(context[0])) {
-    S.info.state = context[1];
-    S.info.mode = context[2];
-    S.role = context[3];
+  const reply = parseReply(msg);
+  const { command, code } = reply;
+  const description = plainText(reply.description);
+  if (command === "JOIN" && code === "CONFERENCE" && sameChannel(reply.channel)) {
+    S.info.state = reply.state;
+    S.info.mode = reply.mode;
+    S.role = reply.role;
     renderInfo();
   } else if (command === "CONF") {
     announce(description);
-    if (["BAN", "UNBAN", "MUTE", "UNMUTE"].includes(code) && sameChannel(context[0])) refreshBans();
+    if (["BAN", "UNBAN", "MUTE", "UNMUTE"].includes(code) && sameChannel(reply.channel)) refreshBans();
   } else if (code === "RATE_LIMITED") {
     showAlert(description, "warn");
   }
 }
 
 function onConf(msg) {
-  const [channel, sub, ...rest] = msg.params;
-  if (!sameChannel(channel)) return;
-  if (sub === "VOTES") {
-    const entry = S.questions.get(rest[0]);
-    if (entry) { entry.votes = parseInt(rest[1], 10) || 0; renderEntry(entry); }
+  const line = parseConf(msg);
+  if (!line || !sameChannel(line.channel)) return;
+  if (line.type === "votes") {
+    const entry = S.questions.get(line.id);
+    if (entry) { entry.votes = line.votes; renderEntry(entry); }
   }
 }
 
 // ------------------------------------------------------------------ the queue
 
-function onItem(fields) {
-  const [id, state, pos, author, submitted, claimed, decided, flags, text = ""] = fields;
+function onItem(line) {
+  const { id, state, author, submitted, claimed, decided, flags, text } = line;
   let item = S.items.get(id);
-  const flagList = flags && flags !== "*" ? flags.split(",") : [];
   if (!UNDECIDED.has(state)) {
-    if (flagList.includes("redacted")) markQuestionRedacted(id);
+    if (line.redacted) markQuestionRedacted(id);
     if (!item || item.decidedAt) {
-      if (item) { Object.assign(item, { flags: flagList }); item.dirty = true; scheduleRender(); }
+      if (item) { Object.assign(item, { flags }); item.dirty = true; scheduleRender(); }
       return;
     }
-    Object.assign(item, { state, decided, claimed, flags: flagList, text, decidedAt: Date.now(), sortKey: item.pos - 0.5, pos: 0, dirty: true });
+    Object.assign(item, { state, decided, claimed, flags, text, decidedAt: Date.now(), sortKey: item.pos - 0.5, pos: 0, dirty: true });
     S.checked.delete(id);
     renumber();
     if (!isMe(decided) && (S.selected === id || item.node.contains(document.activeElement))) {
@@ -1006,7 +648,7 @@ function onItem(fields) {
     createItemNode(item);
     if (!S.listing) noteNewItem(author);
   }
-  Object.assign(item, { state, pos: parseInt(pos, 10) || 0, author, submitted: parseInt(submitted, 10) || 0, claimed, decided, flags: flagList, text, dirty: true });
+  Object.assign(item, { state, pos: line.position, author, submitted, claimed, decided, flags, text, dirty: true });
   if (S.listing) item.sortKey = item.pos; // LIST gives every position, in order
   else renumber(item);
   scheduleRender();
@@ -1017,7 +659,7 @@ function onItem(fields) {
 function renumber(changed = null) {
   const order = [...S.items.values()]
     .filter((i) => undecided(i) && i !== changed)
-    .sort((a, b) => a.pos - b.pos || Number(a.id) - Number(b.id));
+    .sort((a, b) => a.pos - b.pos || a.id - b.id);
   if (changed && undecided(changed)) order.splice(Math.max(0, Math.min(order.length, changed.pos - 1)), 0, changed);
   order.forEach((i, index) => {
     if (i.pos !== index + 1) { i.pos = index + 1; i.dirty = true; }
@@ -1037,7 +679,7 @@ function noteNewItem(author) {
 }
 
 const undecided = (item) => UNDECIDED.has(item.state) && !item.decidedAt;
-const sortedItems = () => [...S.items.values()].sort((a, b) => a.sortKey - b.sortKey || Number(a.id) - Number(b.id));
+const sortedItems = () => [...S.items.values()].sort((a, b) => a.sortKey - b.sortKey || a.id - b.id);
 const sortedUndecided = () => sortedItems().filter(undecided);
 
 function createItemNode(item) {
@@ -1156,7 +798,7 @@ function clearDropMarks() {
 function renderItem(item) {
   const n = item.n;
   const live = undecided(item);
-  n.li.className = `item state-${item.state}${item.decidedAt ? " decided" : ""}${S.selected === item.id ? " selected" : ""}${item.claimed !== "*" && !isMe(item.claimed) ? " claimed-other" : ""}`;
+  n.li.className = `item state-${item.state}${item.decidedAt ? " decided" : ""}${S.selected === item.id ? " selected" : ""}${item.claimed && !isMe(item.claimed) ? " claimed-other" : ""}`;
   n.li.setAttribute("aria-label", t("item_label", { id: item.id, author: plainText(item.author) }));
   if (S.selected === item.id) n.li.setAttribute("aria-current", "true");
   else n.li.removeAttribute("aria-current");
@@ -1169,7 +811,7 @@ function renderItem(item) {
     ? t("decided_by", { state: t(`state_${item.state}`), who: item.decided })
     : t(`state_${item.state}`);
   n.stateBadge.className = `badge state-badge badge-${item.state}`;
-  const claimed = item.claimed && item.claimed !== "*";
+  const claimed = !!item.claimed;
   n.claim.hidden = !claimed || !!item.decidedAt;
   n.claim.textContent = claimed ? (isMe(item.claimed) ? t("claimed_by_you") : t("claimed_by", { who: item.claimed })) : "";
   n.claim.classList.toggle("mine", !!claimed && isMe(item.claimed));
@@ -1307,12 +949,23 @@ function currentItem() {
 const DONE = { APPROVE: "done_approve", DROP: "done_drop", FORWARD: "done_forward", HOLD: "done_hold", UNHOLD: "done_unhold",
   CLAIM: "done_claim", UNCLAIM: "done_unclaim", TAKEOVER: "done_takeover", EDIT: "done_edit", MOVE: "done_move" };
 
+// Send a command; announce `done` once the server answered without an
+// error. No answer (in time, or before the connection closed): an alert
+// says the action may not have been done, with a Retry button.
 async function act(command, params, done = null) {
   if (!online()) {
     showAlert(t("offline"));
     return null;
   }
-  const replies = await S.irc.request(command, params);
+  const irc = S.irc;
+  let replies;
+  try {
+    replies = await irc.request(command, params);
+  } catch (error) {
+    if (!(error instanceof RequestError)) throw error;
+    if (irc === S.irc) showAlert(unansweredText(error, "action"), "error", () => act(command, params, done));
+    return null;
+  }
   const failed = replies.some((m) => m.command === "FAIL" || /^[45]\d\d$/.test(m.command));
   if (!failed && done) announce(done);
   return failed ? null : replies;
@@ -1360,7 +1013,7 @@ function openEditor(item) {
   n.edit.setAttribute("aria-expanded", "true");
   n.editText.focus();
   // Claim it while editing so that nobody else publishes it meanwhile.
-  if (undecided(item) && item.claimed === "*") {
+  if (undecided(item) && !item.claimed) {
     item.autoClaimed = true;
     act("QUEUE", [S.channel, "CLAIM", item.id]);
   }
@@ -1459,7 +1112,7 @@ function shortcut(key) {
     case "e": openEditor(item); break;
     case "f": queueAction("FORWARD", item); break;
     case "h": queueAction(item.state === "held" ? "UNHOLD" : "HOLD", item); break;
-    case "c": queueAction(item.claimed !== "*" && isMe(item.claimed) ? "UNCLAIM" : "CLAIM", item); break;
+    case "c": queueAction(isMe(item.claimed) ? "UNCLAIM" : "CLAIM", item); break;
     case "x":
       if (undecided(item)) {
         if (S.checked.has(item.id)) S.checked.delete(item.id); else S.checked.add(item.id);
@@ -1521,28 +1174,30 @@ function onChannelMessage(msg) {
   const text = msg.params[1] || "";
   if (msg.command === "NOTICE" && msg.source && !msg.source.includes("!")) {
     // Server broadcasts: state, mode, slow mode, answering, answered.
-    if (tags["confchat/state"]) S.info.state = tags["confchat/state"];
-    if (tags["confchat/mode"]) S.info.mode = tags["confchat/mode"];
-    if (tags["confchat/slow_mode"] !== undefined) S.info.slow_mode = tags["confchat/slow_mode"];
-    if (tags["confchat/answering"]) setAnswering(tags["confchat/answering"]);
-    if (tags["confchat/answered"]) setAnswered(tags["confchat/answered"]);
+    const news = parseBroadcast(msg);
+    if (news.state) S.info.state = news.state;
+    if (news.mode) S.info.mode = news.mode;
+    if (news.slowMode !== undefined) S.info.slow_mode = news.slowMode;
+    if (news.answering) setAnswering(news.answering);
+    if (news.answered) setAnswered(news.answered);
     renderInfo();
     addSystemLine(msg, text);
     return;
   }
   if (!tags.msgid || S.messages.has(tags.msgid)) return;
+  const placed = messageItem(msg);
   const entry = {
     msgid: tags.msgid,
     nick: msg.nick || "",
     text,
     time: tags.time ? new Date(tags.time) : new Date(),
-    item: tags["confchat/item"] || null,
-    reply: tags["+draft/reply"] || null,
+    item: placed.item,
+    reply: placed.replyTo,
     notice: msg.command === "NOTICE",
     votes: 0,
     status: "",
   };
-  entry.question = !!entry.item && !entry.reply && !isStaffNick(entry.nick);
+  entry.question = entry.item !== null && !entry.reply && !isStaffNick(entry.nick);
   S.messages.set(entry.msgid, entry);
   if (entry.question) {
     S.questions.set(entry.item, entry);
@@ -1624,7 +1279,7 @@ function renderEntry(entry) {
   const badges = [];
   if (entry.question) badges.push(el("span", { class: "badge" }, t("question_n", { id: entry.item })));
   else if (entry.item && entry.reply) badges.push(el("span", { class: "badge" }, t("answer_to", { id: entry.item })));
-  if (entry.question && entry.votes) badges.push(el("span", { class: "badge votes" }, entry.votes === 1 ? t("vote_1") : t("votes", { n: entry.votes })));
+  if (entry.question && entry.votes) badges.push(el("span", { class: "badge votes" }, t("votes", { n: entry.votes })));
   if (entry.status === "answering") badges.push(el("span", { class: "badge badge-answering" }, t("badge_answering")));
   if (entry.status === "answered") badges.push(el("span", { class: "badge badge-published" }, t("badge_answered")));
   n.badges.replaceChildren(...badges);
@@ -1835,7 +1490,7 @@ function createMemberNode(m) {
 function renderShared(m) {
   const others = m.host ? [...S.members.values()].filter((o) => o !== m && !o.staff && o.host === m.host).length : 0;
   m.n.shared.hidden = others === 0;
-  m.n.shared.textContent = others === 1 ? t("same_address_1") : t("same_address", { n: others });
+  m.n.shared.textContent = t("same_address", { n: others });
 }
 
 function renderMember(m) {
@@ -1903,12 +1558,11 @@ function focusMember(nick) {
 async function refreshBans() {
   if (!online() || !S.channel) return;
   const channel = S.channel;
-  const replies = await S.irc.request("CONF", [channel, "BANS"]);
-  if (channel !== S.channel) return;
-  const rows = replies.filter((m) => m.command === "CONF" && m.params[1] === "RESTRICTION");
-  V.bansList.replaceChildren(...rows.map((m) => {
-    const [, , kind, mask, setBy, expires, reason = ""] = m.params;
-    const until = expires && expires !== "0" ? t("until", { time: dateFormat.format(new Date(Number(expires) * 1000)) }) : t("until_lifted");
+  const replies = await load("CONF", [channel, "BANS"], refreshBans);
+  if (!replies || channel !== S.channel) return;
+  const rows = replies.map(parseConf).filter((line) => line && line.type === "restriction");
+  V.bansList.replaceChildren(...rows.map(({ kind, mask, setBy, expires, reason }) => {
+    const until = expires ? t("until", { time: dateFormat.format(new Date(expires * 1000)) }) : t("until_lifted");
     const kindWord = t(`kind_${kind}`);
     return el("li", { class: "ban" },
       el("p", {},

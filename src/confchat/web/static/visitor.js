@@ -6,10 +6,12 @@
 // Every piece of text from the server or the user is inserted as text (el(),
 // textContent), never as HTML.
 
-import { IrcClient, el, messageTime, pageSettings, plainText } from "./irc.js";
+import { IrcClient, RequestError, el, messageTime, pageSettings, plainText } from "./irc.js";
+import {
+  LANG, fold, messageItem, parseBroadcast, parseConf, parseReply, retryNotice, t, unansweredText,
+} from "./conference.js";
 
 const settings = pageSettings();
-const LANG = settings.language === "fr" ? "fr" : "en";
 const CONFERENCE = settings.conference || "";
 const MAX_CHARS = 400; // what the server relays comfortably in one line
 const NICK_MAX = 30;
@@ -17,228 +19,7 @@ const STORAGE_KEY = "confchat.nick";
 const INFO_REFRESH_MS = 60000; // audience count, state; doubles as a liveness check
 const LIVENESS_TIMEOUT_MS = 25000;
 
-// ------------------------------------------------------------------ words
-
-const WORDS = {
-  en: {
-    joinTitle: "Join the conversation",
-    joinIntro: "Choose a nickname, then ask your questions. The moderators read every question before it is published.",
-    nickLabel: "Your nickname",
-    nickHint: "Shown next to your questions. Up to 30 characters: letters, digits, - or _, without spaces.",
-    join: "Join the chat",
-    connecting: "Connecting…",
-    nickEmpty: "Please enter a nickname.",
-    nickTooLong: "A nickname has at most 30 characters.",
-    nickSpaces: "A nickname cannot contain spaces.",
-    nickInvalid: (n) => `“${n}” cannot be used as a nickname. Use letters, digits, - or _, starting with a letter.`,
-    nickTaken: (n) => `The nickname “${n}” is already taken. Please choose another one.`,
-    nickReserved: (n) => `The nickname “${n}” is reserved. Please choose another one.`,
-    noConference: "No conference is set up on this server yet.",
-    cannotReach: (s) => `The chat server cannot be reached. Trying again in ${s} s…`,
-    connected: (n) => `Connected as ${n}`,
-    reconnecting: (s) => `Connection lost. Reconnecting in ${s} s…`,
-    reconnectingNow: "Reconnecting…",
-    disconnected: "Disconnected",
-    leave: "Leave",
-    left: "You left the chat.",
-    conference: "Conference",
-    states: { scheduled: "Scheduled", open: "Open for questions", live: "Live", closed: "Closed" },
-    stateLabel: "Status",
-    modes: {
-      moderated: "The moderators read every question before it is published.",
-      open: "Messages are published at once.",
-      readonly: "Only the organisers can write at the moment.",
-    },
-    schedule: "Schedule",
-    opens: "Questions open",
-    starts: "Starts",
-    ends: "Ends",
-    slowMode: (n) => `Slow mode: one message every ${n} seconds.`,
-    audience: (n) => (n === 1 ? "1 person in the audience" : `${n} people in the audience`),
-    streamTitle: "Questions and answers",
-    streamLabel: "Published questions and answers",
-    streamEmpty: "Nothing has been published yet. Questions appear here once the moderators publish them.",
-    nowAnswering: "Now answering",
-    nowAnsweringBanner: (who, text) => `Now answering: ${who}: ${text}`,
-    answered: "Answered",
-    question: "Question",
-    answer: "Answer",
-    answersLabel: (who) => `Answers to the question from ${who}`,
-    roles: { moderator: "Moderator", guest: "Guest", staff: "Organiser" },
-    you: "you",
-    yourQuestion: "Your question",
-    replyTo: "In reply to an earlier question",
-    deletedQuestion: "This question was deleted by the moderators.",
-    vote: "Vote",
-    forQuestionOf: (who) => ` for the question from ${who}`,
-    voted: "Voted",
-    votes: (n) => (n === 1 ? "1 vote" : `${n} votes`),
-    voteCounted: "Your vote was counted.",
-    alreadyVoted: "You already voted for this question.",
-    cannotVote: "This question can no longer be voted for.",
-    askTitle: "Ask a question",
-    askLabel: "Your question",
-    askHint: "Enter sends, Shift+Enter adds a new line.",
-    send: "Send",
-    counter: (n) => `${n} / ${MAX_CHARS} characters`,
-    tooLong: (n) => `Your question is ${n} characters too long.`,
-    emptyQuestion: "Write your question first.",
-    notConnected: "You are not connected at the moment: you can send your question once the connection is back.",
-    cannotSendNow: "You are not connected at the moment. Please wait a moment and send again.",
-    writingClosed: {
-      scheduled: "The conference has not opened yet: questions cannot be sent for now.",
-      closed: "The conference is closed: questions can no longer be sent.",
-      readonly: "Only the organisers can write at the moment.",
-    },
-    mineTitle: "Your questions",
-    mineEmpty: "You have not asked anything yet.",
-    mineLabel: "Your questions and their status",
-    pending: "Awaiting moderation",
-    published: "Published",
-    declined: "Not published",
-    reason: (r) => `Reason: ${r}`,
-    seeIt: "See it in the stream",
-    held: "Your question was sent. It will appear once a moderator publishes it.",
-    publishedNote: "Your question was published.",
-    declinedNote: "Your question was not published.",
-    fails: {
-      NOT_OPEN: "The conference is not open yet: questions cannot be sent for now.",
-      CLOSED: "The conference is closed: questions can no longer be sent.",
-      READ_ONLY: "Only the organisers can write at the moment.",
-      MUTED: "You cannot send messages in this conference.",
-      BANNED: "You are banned from writing in this conference.",
-      NOT_JOINED: "You are not in the conference any more. Please reload the page.",
-    },
-    slowWait: (s) => `Slow mode: please wait ${s} seconds before sending your next message.`,
-    rateLimited: "You are sending too fast; please slow down.",
-    banned: "You are banned from this conference.",
-    kicked: "You were removed from the conference by the moderators.",
-    joinRefused: "You could not join the conference.",
-    noSuchConference: "This conference does not exist. Please check the link you followed.",
-    serverError: (t) => `The server closed the connection: ${t}`,
-    system: {
-      state: { scheduled: "The conference is scheduled.", open: "The conference is open for questions.", live: "The conference is live.", closed: "The conference is closed." },
-      mode: { moderated: "Questions are now moderated.", open: "Messages are now published at once.", readonly: "Only the organisers can write now." },
-      slowOn: (n) => `Slow mode is on: one message every ${n} seconds.`,
-      slowOff: "Slow mode is off.",
-      deleted: "A message was deleted by the moderators.",
-    },
-    colon: ":",
-  },
-  fr: {
-    joinTitle: "Rejoindre la discussion",
-    joinIntro: "Choisissez un pseudonyme, puis posez vos questions. L’équipe de modération lit chaque question avant de la publier.",
-    nickLabel: "Votre pseudonyme",
-    nickHint: "Affiché à côté de vos questions. 30 caractères au plus : lettres, chiffres, - ou _, sans espace.",
-    join: "Rejoindre le chat",
-    connecting: "Connexion…",
-    nickEmpty: "Veuillez saisir un pseudonyme.",
-    nickTooLong: "Un pseudonyme compte 30 caractères au plus.",
-    nickSpaces: "Un pseudonyme ne peut pas contenir d’espace.",
-    nickInvalid: (n) => `« ${n} » ne peut pas servir de pseudonyme. Utilisez des lettres, des chiffres, - ou _, en commençant par une lettre.`,
-    nickTaken: (n) => `Le pseudonyme « ${n} » est déjà pris. Veuillez en choisir un autre.`,
-    nickReserved: (n) => `Le pseudonyme « ${n} » est réservé. Veuillez en choisir un autre.`,
-    noConference: "Aucune conférence n’est encore prévue sur ce serveur.",
-    cannotReach: (s) => `Le serveur du chat est injoignable. Nouvel essai dans ${s} s…`,
-    connected: (n) => `Connecté·e en tant que ${n}`,
-    reconnecting: (s) => `Connexion perdue. Reconnexion dans ${s} s…`,
-    reconnectingNow: "Reconnexion…",
-    disconnected: "Déconnecté·e",
-    leave: "Quitter",
-    left: "Vous avez quitté le chat.",
-    conference: "Conférence",
-    states: { scheduled: "Programmée", open: "Ouverte aux questions", live: "En direct", closed: "Terminée" },
-    stateLabel: "État",
-    modes: {
-      moderated: "L’équipe de modération lit chaque question avant de la publier.",
-      open: "Les messages sont publiés immédiatement.",
-      readonly: "Seuls les organisateurs peuvent écrire pour le moment.",
-    },
-    schedule: "Programme",
-    opens: "Ouverture des questions",
-    starts: "Début",
-    ends: "Fin",
-    slowMode: (n) => `Mode lent : un message toutes les ${n} secondes.`,
-    audience: (n) => (n < 2 ? `${n} personne dans le public` : `${n} personnes dans le public`),
-    streamTitle: "Questions et réponses",
-    streamLabel: "Questions et réponses publiées",
-    streamEmpty: "Rien n’a encore été publié. Les questions apparaissent ici dès que l’équipe de modération les publie.",
-    nowAnswering: "Réponse en cours",
-    nowAnsweringBanner: (who, text) => `Réponse en cours : ${who} : ${text}`,
-    answered: "Répondu",
-    question: "Question",
-    answer: "Réponse",
-    answersLabel: (who) => `Réponses à la question de ${who}`,
-    roles: { moderator: "Modération", guest: "Invité·e", staff: "Organisation" },
-    you: "vous",
-    yourQuestion: "Votre question",
-    replyTo: "En réponse à une question précédente",
-    deletedQuestion: "Cette question a été supprimée par l’équipe de modération.",
-    vote: "Voter",
-    forQuestionOf: (who) => ` pour la question de ${who}`,
-    voted: "Voté",
-    votes: (n) => (n < 2 ? `${n} vote` : `${n} votes`),
-    voteCounted: "Votre vote a été pris en compte.",
-    alreadyVoted: "Vous avez déjà voté pour cette question.",
-    cannotVote: "On ne peut plus voter pour cette question.",
-    askTitle: "Poser une question",
-    askLabel: "Votre question",
-    askHint: "Entrée envoie, Maj+Entrée ajoute une ligne.",
-    send: "Envoyer",
-    counter: (n) => `${n} / ${MAX_CHARS} caractères`,
-    tooLong: (n) => `Votre question dépasse la limite de ${n} caractères.`,
-    emptyQuestion: "Écrivez d’abord votre question.",
-    notConnected: "Vous n’êtes pas connecté·e pour le moment : vous pourrez envoyer votre question au retour de la connexion.",
-    cannotSendNow: "Vous n’êtes pas connecté·e pour le moment. Patientez un instant, puis renvoyez.",
-    writingClosed: {
-      scheduled: "La conférence n’est pas encore ouverte : les questions ne peuvent pas encore être envoyées.",
-      closed: "La conférence est terminée : les questions ne peuvent plus être envoyées.",
-      readonly: "Seuls les organisateurs peuvent écrire pour le moment.",
-    },
-    mineTitle: "Vos questions",
-    mineEmpty: "Vous n’avez encore rien demandé.",
-    mineLabel: "Vos questions et leur état",
-    pending: "En attente de modération",
-    published: "Publiée",
-    declined: "Non publiée",
-    reason: (r) => `Motif : ${r}`,
-    seeIt: "La voir dans le fil",
-    held: "Votre question a été envoyée. Elle apparaîtra dès qu’un modérateur l’aura publiée.",
-    publishedNote: "Votre question a été publiée.",
-    declinedNote: "Votre question n’a pas été publiée.",
-    fails: {
-      NOT_OPEN: "La conférence n’est pas encore ouverte : les questions ne peuvent pas encore être envoyées.",
-      CLOSED: "La conférence est terminée : les questions ne peuvent plus être envoyées.",
-      READ_ONLY: "Seuls les organisateurs peuvent écrire pour le moment.",
-      MUTED: "Vous ne pouvez pas envoyer de messages dans cette conférence.",
-      BANNED: "Vous n’avez plus le droit d’écrire dans cette conférence.",
-      NOT_JOINED: "Vous n’êtes plus dans la conférence. Veuillez recharger la page.",
-    },
-    slowWait: (s) => `Mode lent : veuillez attendre ${s} secondes avant votre prochain message.`,
-    rateLimited: "Vous envoyez trop vite ; ralentissez un peu.",
-    banned: "Vous êtes banni·e de cette conférence.",
-    kicked: "L’équipe de modération vous a retiré·e de la conférence.",
-    joinRefused: "Impossible de rejoindre la conférence.",
-    noSuchConference: "Cette conférence n’existe pas. Vérifiez le lien que vous avez suivi.",
-    serverError: (t) => `Le serveur a fermé la connexion : ${t}`,
-    system: {
-      state: { scheduled: "La conférence est programmée.", open: "La conférence est ouverte aux questions.", live: "La conférence est en direct.", closed: "La conférence est terminée." },
-      mode: { moderated: "Les questions sont désormais modérées.", open: "Les messages sont désormais publiés immédiatement.", readonly: "Seuls les organisateurs peuvent écrire désormais." },
-      slowOn: (n) => `Mode lent activé : un message toutes les ${n} secondes.`,
-      slowOff: "Mode lent désactivé.",
-      deleted: "Un message a été supprimé par l’équipe de modération.",
-    },
-    colon: " :",
-  },
-};
-const W = WORDS[LANG];
-
 // ------------------------------------------------------------------ helpers
-
-// rfc1459 case mapping (CASEMAPPING=rfc1459).
-function fold(name) {
-  return String(name || "").toLowerCase().replace(/[[\]\\~]/g, (c) => ({ "[": "{", "]": "}", "\\": "|", "~": "^" })[c]);
-}
 
 const timeFormat = new Intl.DateTimeFormat(LANG, { hour: "numeric", minute: "2-digit" });
 const dayTimeFormat = new Intl.DateTimeFormat(LANG, { dateStyle: "medium", timeStyle: "short" });
@@ -256,6 +37,16 @@ function humanDate(iso) {
 
 function utf8Length(text) {
   return new TextEncoder().encode(text).length;
+}
+
+// The words for a FAIL code, else the server's description.
+function failText(code, description) {
+  return t.has(`fail_${code}`) ? t(`fail_${code}`) : description;
+}
+
+// A broadcast in the page's words, else the server's text.
+function systemText(key, msg) {
+  return t.has(key) ? t(key) : plainText(msg.params[1] || "");
 }
 
 // The description of a standard reply after a fixed English prefix: the
@@ -302,18 +93,18 @@ function buildJoinForm() {
   });
   const error = el("p", { id: "nick-error", class: "error field-error", "aria-live": "assertive" });
   const status = el("p", { class: "status", role: "status" });
-  const button = el("button", { type: "submit" }, W.join);
+  const button = el("button", { type: "submit" }, t("join"));
   const form = el("form", { class: "join-form", novalidate: true, "aria-labelledby": "join-title" },
     el("div", { class: "field" },
-      el("label", { for: "nick" }, W.nickLabel),
-      el("p", { id: "nick-hint", class: "hint" }, W.nickHint),
+      el("label", { for: "nick" }, t("nick_label")),
+      el("p", { id: "nick-hint", class: "hint" }, t("nick_hint")),
       input,
       error),
     button,
     status);
   const section = el("section", { id: "join", class: "card join", "aria-labelledby": "join-title" },
-    el("h2", { id: "join-title" }, W.joinTitle),
-    el("p", {}, W.joinIntro),
+    el("h2", { id: "join-title" }, t("join_title")),
+    el("p", {}, t("join_intro")),
     form);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
@@ -335,11 +126,11 @@ function submitNick() {
   const nick = ui.nickInput.value.trim();
   ui.nickError.textContent = "";
   ui.nickInput.removeAttribute("aria-invalid");
-  if (!nick) return showNickError(W.nickEmpty);
-  if (/\s/.test(nick)) return showNickError(W.nickSpaces);
-  if ([...nick].length > NICK_MAX) return showNickError(W.nickTooLong);
+  if (!nick) return showNickError(t("nick_empty"));
+  if (/\s/.test(nick)) return showNickError(t("nick_spaces"));
+  if ([...nick].length > NICK_MAX) return showNickError(t("nick_too_long"));
   ui.joinButton.disabled = true;
-  ui.joinStatus.textContent = W.connecting;
+  ui.joinStatus.textContent = t("connecting");
   connect(nick);
 }
 
@@ -352,32 +143,34 @@ function buildChat() {
   const slow = el("p", { class: "conf-slow", hidden: true });
   const audience = el("p", { class: "audience", hidden: true });
   const connection = el("p", { class: "connection", role: "status" });
-  const leave = el("button", { type: "button", class: "secondary small", onclick: leaveChat }, W.leave);
+  const leave = el("button", { type: "button", class: "secondary small", onclick: leaveChat }, t("leave"));
 
   // The live region stays in place; the banner inside comes and goes.
   const answering = el("p", { class: "answering-banner" });
   const answeringLive = el("div", { class: "answering-live", role: "status" });
   const list = el("ol", { class: "messages" });
-  const empty = el("p", { class: "empty" }, W.streamEmpty);
+  const empty = el("p", { class: "empty" }, t("stream_empty"));
   const log = el("div", {
-    class: "log", role: "log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": W.streamLabel,
+    class: "log", role: "log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": t("stream_label"),
     tabindex: "0",
   }, empty, list);
 
   const textarea = el("textarea", {
     id: "question", name: "question", rows: "3", "aria-describedby": "compose-hint compose-count compose-note",
   });
-  const count = el("p", { id: "compose-count", class: "counter" }, W.counter(0));
+  const count = el("p", { id: "compose-count", class: "counter" }, t("counter", { n: 0, max: MAX_CHARS }));
   const note = el("p", { id: "compose-note", class: "compose-note", hidden: true });
   const feedback = el("p", { id: "compose-feedback", class: "feedback", role: "status" });
-  const send = el("button", { type: "submit" }, W.send);
+  const requestErrors = el("div", { class: "request-errors" });
+  const send = el("button", { type: "submit" }, t("send"));
   const form = el("form", { class: "compose", novalidate: true, "aria-labelledby": "ask-title" },
-    el("label", { for: "question" }, W.askLabel),
-    el("p", { id: "compose-hint", class: "hint" }, W.askHint),
+    el("label", { for: "question" }, t("ask_label")),
+    el("p", { id: "compose-hint", class: "hint" }, t("ask_hint")),
     note,
     textarea,
     el("div", { class: "compose-row" }, count, send),
-    feedback);
+    feedback,
+    requestErrors);
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     sendQuestion();
@@ -390,8 +183,8 @@ function buildChat() {
   });
   textarea.addEventListener("input", updateCounter);
 
-  const mineList = el("ul", { class: "mine-list", "aria-label": W.mineLabel });
-  const mineEmpty = el("p", { class: "empty" }, W.mineEmpty);
+  const mineList = el("ul", { class: "mine-list", "aria-label": t("mine_label") });
+  const mineEmpty = el("p", { class: "empty" }, t("mine_empty"));
 
   const section = el("div", { id: "chat", class: "chat", hidden: true },
     el("section", { class: "card conf", "aria-labelledby": "conf-title" },
@@ -405,20 +198,20 @@ function buildChat() {
       audience),
     el("div", { class: "layout" },
       el("section", { class: "stream", "aria-labelledby": "stream-title" },
-        el("h2", { id: "stream-title" }, W.streamTitle),
+        el("h2", { id: "stream-title" }, t("stream_title")),
         answeringLive,
         log),
       el("div", { class: "side" },
         el("section", { class: "card ask", "aria-labelledby": "ask-title" },
-          el("h2", { id: "ask-title" }, W.askTitle),
+          el("h2", { id: "ask-title" }, t("ask_title")),
           form),
         el("section", { class: "card mine", "aria-labelledby": "mine-title" },
-          el("h2", { id: "mine-title" }, W.mineTitle),
+          el("h2", { id: "mine-title" }, t("mine_title")),
           mineEmpty,
           mineList))));
   Object.assign(ui, {
     chat: section, title, description, stateBadge, modeText, schedule, slow, audience, connection, answering, answeringLive,
-    log, list, empty, textarea, count, note, feedback, send, mineList, mineEmpty,
+    log, list, empty, textarea, count, note, feedback, requestErrors, send, mineList, mineEmpty,
   });
   return section;
 }
@@ -444,7 +237,7 @@ function newChatState(nick) {
     outbox: [], // texts sent without labeled-response, waiting for HELD/FAIL
     historyBatches: new Set(),
     historySeen: null, // msgids in the current history batch (rejoin reconciliation)
-    answeringItem: "",
+    answeringItem: null, // item id
     slowUntil: 0,
     infoTimer: null,
     slowTimer: null,
@@ -479,9 +272,9 @@ function onNickRefused(msg) {
   const wanted = msg.params[1] || chat.nick;
   const description = msg.params[msg.params.length - 1] || "";
   let text;
-  if (msg.command === "432") text = W.nickInvalid(wanted);
-  else if (/reserved/i.test(description)) text = W.nickReserved(wanted);
-  else text = W.nickTaken(wanted);
+  if (msg.command === "432") text = t("nick_invalid", { nick: wanted });
+  else if (/reserved/i.test(description)) text = t("nick_reserved", { nick: wanted });
+  else text = t("nick_taken", { nick: wanted });
   chat = null;
   showNickError(text);
 }
@@ -491,17 +284,17 @@ function onState(state, detail) {
   if (!inChat) {
     // Still on the nickname form.
     if (state === "reconnecting") {
-      ui.joinStatus.textContent = W.cannotReach(detail ?? 1);
+      ui.joinStatus.textContent = t("cannot_reach", { s: detail ?? 1 });
       ui.joinButton.disabled = false;
     }
-    else if (state === "connecting") ui.joinStatus.textContent = W.connecting;
+    else if (state === "connecting") ui.joinStatus.textContent = t("connecting");
     return;
   }
   let text;
-  if (state === "registered") text = W.connected(irc.nick);
-  else if (state === "reconnecting") text = detail ? W.reconnecting(detail) : W.reconnectingNow;
-  else if (state === "connecting") text = W.reconnectingNow;
-  else text = W.disconnected;
+  if (state === "registered") text = t("connected", { nick: irc.nick });
+  else if (state === "reconnecting") text = detail ? t("reconnecting", { s: detail }) : t("reconnecting_now");
+  else if (state === "connecting") text = t("reconnecting_now");
+  else text = t("disconnected");
   ui.connection.textContent = text;
   ui.connection.dataset.state = state;
   updateComposer();
@@ -519,7 +312,7 @@ function onRegistered() {
     ui.joinButton.disabled = false;
     ui.joinStatus.textContent = "";
   }
-  ui.connection.textContent = W.connected(irc.nick);
+  ui.connection.textContent = t("connected", { nick: irc.nick });
   ui.connection.dataset.state = "registered";
   chat.outbox = [];
   chat.namesFresh = true;
@@ -538,7 +331,7 @@ function onServerError(text) {
   if (!chat || !chat.everRegistered) return;
   // "Closing Link: <host> (<reason>)": the reason is what matters.
   const match = /\((.*)\)\s*$/.exec(text || "");
-  showFeedback(W.serverError(plainText(match ? match[1] : text)), "conn");
+  showFeedback(t("server_error", { text: plainText(match ? match[1] : text) }), "conn");
 }
 
 function leaveChat() {
@@ -553,7 +346,7 @@ function leaveChat() {
   resetChatView();
   ui.chat.hidden = true;
   ui.join.hidden = false;
-  ui.joinStatus.textContent = W.left;
+  ui.joinStatus.textContent = t("left");
   ui.nickInput.focus();
 }
 
@@ -564,6 +357,7 @@ function resetChatView() {
   ui.empty.hidden = false;
   ui.answeringLive.replaceChildren();
   ui.feedback.textContent = "";
+  ui.requestErrors.replaceChildren();
   ui.textarea.value = "";
   ui.title.textContent = CONFERENCE;
   for (const node of [ui.description, ui.stateBadge, ui.modeText, ui.schedule, ui.slow, ui.audience]) node.hidden = true;
@@ -630,14 +424,14 @@ function onMessage(msg) {
       if (isChannel(p[0]) && isMe(msg.nick)) chat.joined = false;
       break;
     case "474":
-      if (isChannel(p[1])) joinRefused(W.banned, reasonAfter(p[2], "You are banned from this conference"));
+      if (isChannel(p[1])) joinRefused(t("banned"), reasonAfter(p[2], "You are banned from this conference"));
       break;
     case "403":
     case "405":
     case "471":
     case "473":
     case "475":
-      if (isChannel(p[1])) joinRefused(W.joinRefused, plainText(p[2] || ""));
+      if (isChannel(p[1])) joinRefused(t("join_refused"), plainText(p[2] || ""));
       break;
     case "404":
       if (isChannel(p[1])) showFeedback(plainText(p[2] || ""), "error");
@@ -687,7 +481,7 @@ function focusAfterJoin() {
 function joinRefused(text, reason) {
   chat.joined = false;
   chat.removed = true;
-  showFeedback(reason ? `${text} ${W.reason(reason)}` : text, "error");
+  showFeedback(reason ? `${text} ${t("reason", { reason })}` : text, "error");
   updateComposer();
 }
 
@@ -695,7 +489,7 @@ function onKicked(reason) {
   chat.joined = false;
   chat.removed = true;
   const why = plainText(reason || "");
-  showFeedback(why ? `${W.kicked} ${W.reason(why)}` : W.kicked, "error");
+  showFeedback(why ? `${t("kicked")} ${t("reason", { reason: why })}` : t("kicked"), "error");
   updateComposer();
 }
 
@@ -735,59 +529,58 @@ function onMode(params) {
 }
 
 function onNote(msg) {
-  const [command, code, ...rest] = msg.params;
-  const context = rest.slice(0, -1);
-  const description = rest[rest.length - 1] || "";
-  if (command === "JOIN" && code === "CONFERENCE" && isChannel(context[0])) {
-    chat.state = context[1] || chat.state;
-    chat.mode = context[2] || chat.mode;
+  const reply = parseReply(msg);
+  const { command, code, description, id } = reply;
+  const here = isChannel(reply.channel);
+  if (command === "JOIN" && code === "CONFERENCE" && here) {
+    chat.state = reply.state || chat.state;
+    chat.mode = reply.mode || chat.mode;
     renderInfo();
     focusAfterJoin();
-  } else if (command === "NAMES" && code === "AUDIENCE" && isChannel(context[0])) {
-    chat.info.audience = context[1];
+  } else if (command === "NAMES" && code === "AUDIENCE" && here) {
+    chat.info.audience = reply.audience;
     renderInfo();
-  } else if (command === "PRIVMSG" && code === "HELD" && isChannel(context[0])) {
+  } else if (command === "PRIVMSG" && code === "HELD" && here) {
     if (msg.tags.label) return; // answered through the labelled request
     const entry = chat.outbox.shift();
-    addMine(context[1], entry ? entry.text : "");
-    showFeedback(W.held, "ok");
-  } else if (command === "PRIVMSG" && code === "PUBLISHED" && isChannel(context[0])) {
-    setMineStatus(context[1], "published");
-    showFeedback(W.publishedNote, "ok");
-  } else if (command === "PRIVMSG" && code === "DECLINED" && isChannel(context[0])) {
+    addMine(id, entry ? entry.text : "");
+    showFeedback(t("held"), "ok");
+  } else if (command === "PRIVMSG" && code === "PUBLISHED" && here) {
+    setMineStatus(id, "published");
+    showFeedback(t("published_note"), "ok");
+  } else if (command === "PRIVMSG" && code === "DECLINED" && here) {
     const reason = reasonAfter(description, "Your message was not published");
-    setMineStatus(context[1], "declined", reason);
-    showFeedback(reason ? `${W.declinedNote} ${W.reason(reason)}` : W.declinedNote, "error");
-  } else if (command === "VOTE" && code === "COUNTED" && isChannel(context[0])) {
-    setVoted(context[1], Number(context[2]));
-    showFeedback(W.voteCounted, "ok");
+    setMineStatus(id, "declined", reason);
+    showFeedback(reason ? `${t("declined_note")} ${t("reason", { reason })}` : t("declined_note"), "error");
+  } else if (command === "VOTE" && code === "COUNTED" && here) {
+    setVoted(id, reply.votes);
+    showFeedback(t("vote_counted"), "ok");
   } else if (code === "RATE_LIMITED") {
-    showFeedback(W.rateLimited, "warn");
+    showFeedback(t("rate_limited"), "warn");
   }
 }
 
 function onFail(msg) {
-  const [command, code, ...rest] = msg.params;
-  const context = rest.slice(0, -1);
-  const description = plainText(rest[rest.length - 1] || "");
+  const { command, code, context, ...reply } = parseReply(msg);
+  const description = plainText(reply.description);
   if (command === "CONF") chat.infoAsked = 0; // answered, if with an error
   if (command === "PRIVMSG") {
     if (msg.tags.label) return; // answered through the labelled request
     const entry = chat.outbox.shift();
     privmsgFailed(code, context, description, entry ? entry.text : "");
   } else if (command === "VOTE") {
-    const item = context[1];
+    const item = reply.id;
     if (code === "ALREADY_VOTED") {
       setVoted(item, null);
-      showFeedback(W.alreadyVoted, "warn");
+      showFeedback(t("already_voted"), "warn");
     } else if (code === "CANNOT_VOTE") {
       setNotVotable(item);
-      showFeedback(W.cannotVote, "warn");
+      showFeedback(t("cannot_vote"), "warn");
     } else {
-      showFeedback(W.fails[code] || description, "error");
+      showFeedback(failText(code, description), "error");
     }
   } else if (command === "CONF" && code === "NO_SUCH_CONFERENCE") {
-    showFeedback(W.noSuchConference, "error");
+    showFeedback(t("no_such_conference"), "error");
     focusAfterJoin();
   } else {
     showFeedback(description, "error");
@@ -802,12 +595,12 @@ function privmsgFailed(code, context, description, text) {
   if (code === "SLOW_MODE") {
     const seconds = Math.max(1, parseInt(context[1], 10) || 1);
     startSlowWait(seconds);
-    showFeedback(W.slowWait(seconds), "warn");
+    showFeedback(t("slow_wait", { s: seconds }), "warn");
     return;
   }
   if (code === "MUTED") {
     const reason = reasonAfter(description, "You cannot send messages here");
-    showFeedback(reason ? `${W.fails.MUTED} ${W.reason(reason)}` : W.fails.MUTED, "error");
+    showFeedback(reason ? `${t("fail_MUTED")} ${t("reason", { reason })}` : t("fail_MUTED"), "error");
     return;
   }
   if (code === "NOT_OPEN") chat.state = "scheduled";
@@ -815,7 +608,7 @@ function privmsgFailed(code, context, description, text) {
   if (code === "READ_ONLY" && chat.mode !== "readonly") {
     // channel mode +m: the conference's own mode is unchanged.
   }
-  showFeedback(W.fails[code] || description, "error");
+  showFeedback(failText(code, description), "error");
   renderInfo();
 }
 
@@ -832,19 +625,19 @@ function startSlowWait(seconds) {
 }
 
 function onConf(msg) {
-  const [target, sub, key, value] = msg.params;
-  if (!isChannel(target)) return;
-  if (sub === "INFO") {
+  const line = parseConf(msg);
+  if (!line || !isChannel(line.channel)) return;
+  if (line.type === "info") {
     chat.infoBuffer ||= {};
-    chat.infoBuffer[key] = value ?? "";
-  } else if (sub === "END" && chat.infoBuffer) {
+    chat.infoBuffer[line.key] = line.value;
+  } else if (line.type === "end" && chat.infoBuffer) {
     chat.infoAsked = 0;
     chat.info = chat.infoBuffer;
     chat.infoBuffer = null;
     chat.state = chat.info.state || chat.state;
     chat.mode = chat.info.mode || chat.mode;
     if (chat.info.title) setTitle(chat.info.title);
-    if ((chat.info.now_answering || "") !== chat.answeringItem) setAnswering(chat.info.now_answering || "", null);
+    if ((chat.info.now_answering ?? null) !== chat.answeringItem) setAnswering(chat.info.now_answering ?? null, null);
     renderInfo();
   }
 }
@@ -879,32 +672,32 @@ function reconcileHistory() {
 }
 
 function onChannelNotice(msg) {
-  const tags = msg.tags;
   if (!fromServer(msg)) {
     addPublished(msg); // a staff NOTICE is published like a PRIVMSG
     return;
   }
-  if (tags["confchat/state"] !== undefined) {
-    chat.state = tags["confchat/state"];
+  const news = parseBroadcast(msg);
+  if (news.state !== undefined) {
+    chat.state = news.state;
     chat.info.state = chat.state;
-    addSystem(W.system.state[chat.state] || plainText(msg.params[1]), msg);
+    addSystem(systemText(`system_state_${chat.state}`, msg), msg);
     renderInfo();
-  } else if (tags["confchat/mode"] !== undefined) {
-    chat.mode = tags["confchat/mode"];
+  } else if (news.mode !== undefined) {
+    chat.mode = news.mode;
     chat.info.mode = chat.mode;
-    addSystem(W.system.mode[chat.mode] || plainText(msg.params[1]), msg);
+    addSystem(systemText(`system_mode_${chat.mode}`, msg), msg);
     renderInfo();
-  } else if (tags["confchat/slow_mode"] !== undefined) {
-    chat.info.slow_mode = tags["confchat/slow_mode"];
-    const n = parseInt(chat.info.slow_mode, 10) || 0;
-    addSystem(n ? W.system.slowOn(n) : W.system.slowOff, msg);
+  } else if (news.slowMode !== undefined) {
+    chat.info.slow_mode = news.slowMode;
+    const n = news.slowMode;
+    addSystem(n ? t("system_slow_on", { n }) : t("system_slow_off"), msg);
     renderInfo();
-  } else if (tags["confchat/answering"] !== undefined) {
-    setAnswering(tags["confchat/answering"], msg);
-  } else if (tags["confchat/answered"] !== undefined) {
-    setAnswered(tags["confchat/answered"]);
+  } else if (news.answering !== undefined) {
+    setAnswering(news.answering, msg);
+  } else if (news.answered !== undefined) {
+    setAnswered(news.answered);
   } else if (/deleted by the moderators/.test(msg.params[1] || "")) {
-    addSystem(W.system.deleted, msg); // clients without draft/message-redaction
+    addSystem(t("system_deleted"), msg); // clients without draft/message-redaction
   }
 }
 
@@ -917,8 +710,8 @@ function roleOf(nick) {
 function metaLine(record, kindLabel) {
   const who = el("span", { class: "author" }, record.author);
   const parts = [who];
-  if (record.role) parts.push(el("span", { class: `badge role role-${record.role}` }, W.roles[record.role]));
-  if (record.mine) parts.push(el("span", { class: "badge mine-badge" }, W.yourQuestion));
+  if (record.role) parts.push(el("span", { class: `badge role role-${record.role}` }, t(`role_${record.role}`)));
+  if (record.mine) parts.push(el("span", { class: "badge mine-badge" }, t("your_question")));
   if (kindLabel) parts.push(el("span", { class: "visually-hidden" }, kindLabel));
   parts.push(el("time", { datetime: record.time.toISOString() }, shortTime(record.time)));
   return el("p", { class: "meta" }, parts);
@@ -929,11 +722,10 @@ function addPublished(msg) {
   const batch = msg.tags.batch;
   if (batch && chat.historySeen && chat.historyBatches.has(batch) && msgid) chat.historySeen.add(msgid);
   if (msgid && chat.messages.has(msgid)) return; // history after a reconnection
-  const item = msg.tags["confchat/item"] || "";
-  const replyTo = msg.tags["+draft/reply"] || "";
+  const { item, replyTo } = messageItem(msg);
   const author = msg.nick || "";
   const text = plainText(msg.params[1] || "");
-  const isQuestion = Boolean(item) && !replyTo;
+  const isQuestion = item !== null && !replyTo;
   const record = {
     msgid: msgid || nextId("local"),
     local: !msgid,
@@ -954,7 +746,7 @@ function addPublished(msg) {
   if (record.mine) li.classList.add("is-mine");
   record.li = li;
   record.body = el("p", { class: "message-text" }, text);
-  const kindLabel = isQuestion ? W.question : replyTo ? W.answer : "";
+  const kindLabel = isQuestion ? t("question") : replyTo ? t("answer") : "";
   li.append(metaLine(record, kindLabel), record.body);
   chat.messages.set(record.msgid, record);
 
@@ -962,7 +754,7 @@ function addPublished(msg) {
     record.badges = el("span", { class: "badges" });
     record.voteButton = el("button", { type: "button", class: "vote secondary small", hidden: true, onclick: () => vote(record) });
     record.status = el("div", { class: "msg-status" }, record.badges, record.voteButton);
-    record.answers = el("ol", { class: "answers", "aria-label": W.answersLabel(author), hidden: true });
+    record.answers = el("ol", { class: "answers", "aria-label": t("answers_label", { who: author }), hidden: true });
     li.append(record.status, record.answers);
     chat.items.set(item, record);
     if (chat.mine.has(item)) setMineStatus(item, "published");
@@ -980,7 +772,7 @@ function addPublished(msg) {
     scrollLogToEnd(false);
     return;
   }
-  if (replyTo) li.insertBefore(el("p", { class: "reply-note" }, W.replyTo), record.body);
+  if (replyTo) li.insertBefore(el("p", { class: "reply-note" }, t("reply_to")), record.body);
   appendToStream(li);
 }
 
@@ -1009,23 +801,23 @@ function addSystem(text, msg) {
 
 function renderQuestionStatus(record) {
   record.badges.replaceChildren();
-  if (record.answering) record.badges.append(el("span", { class: "badge answering-badge" }, W.nowAnswering));
-  if (record.answered) record.badges.append(el("span", { class: "badge answered-badge" }, W.answered));
+  if (record.answering) record.badges.append(el("span", { class: "badge answering-badge" }, t("now_answering")));
+  if (record.answered) record.badges.append(el("span", { class: "badge answered-badge" }, t("answered")));
   // The button is updated in place, so that it keeps the focus.
   const button = record.voteButton;
-  const context = el("span", { class: "visually-hidden" }, W.forQuestionOf(record.author));
+  const context = el("span", { class: "visually-hidden" }, t("for_question_of", { who: record.author }));
   const canVote = !record.answered && !record.hasAnswer && !record.mine && record.votable;
   if (record.voted) {
     button.hidden = false;
     button.setAttribute("aria-disabled", "true");
     button.classList.add("is-voted");
-    button.replaceChildren(el("span", { "aria-hidden": "true", class: "vote-mark" }, "✓ "), W.voted, context,
-      record.votes ? ` · ${W.votes(record.votes)}` : "");
+    button.replaceChildren(el("span", { "aria-hidden": "true", class: "vote-mark" }, "✓ "), t("voted"), context,
+      record.votes ? ` · ${t("votes", { n: record.votes })}` : "");
   } else if (canVote) {
     button.hidden = false;
     button.removeAttribute("aria-disabled");
     button.classList.remove("is-voted");
-    button.replaceChildren(el("span", { "aria-hidden": "true", class: "vote-mark" }, "▲ "), W.vote, context);
+    button.replaceChildren(el("span", { "aria-hidden": "true", class: "vote-mark" }, "▲ "), t("vote"), context);
   } else {
     button.hidden = true;
   }
@@ -1035,7 +827,7 @@ function renderQuestionStatus(record) {
 function vote(record) {
   if (record.voted || record.votePending) return;
   if (!irc || !chat.joined) {
-    showFeedback(W.cannotSendNow, "error");
+    showFeedback(t("cannot_send_now"), "error");
     return;
   }
   record.votePending = true;
@@ -1067,8 +859,8 @@ function setAnswering(item, msg) {
     previous.li.classList.remove("answering");
     renderQuestionStatus(previous);
   }
-  chat.answeringItem = item || "";
-  if (!item) {
+  chat.answeringItem = item ?? null;
+  if (item === null || item === undefined) {
     ui.answeringLive.replaceChildren();
     return;
   }
@@ -1091,11 +883,11 @@ function setAnswering(item, msg) {
     return;
   }
   ui.answering.replaceChildren(
-    el("strong", {}, W.nowAnswering + W.colon), " ",
-    who ? el("span", { class: "author" }, who) : "", who ? W.colon + " " : "",
+    el("strong", {}, t("now_answering") + t("colon")), " ",
+    who ? el("span", { class: "author" }, who) : "", who ? t("colon") + " " : "",
     el("span", { class: "answering-text" }, text));
   if (record) {
-    const link = el("a", { href: `#${record.domId}` }, W.seeIt);
+    const link = el("a", { href: `#${record.domId}` }, t("see_it"));
     ui.answering.append(" ", link);
   }
   ui.answeringLive.replaceChildren(ui.answering);
@@ -1103,7 +895,7 @@ function setAnswering(item, msg) {
 
 function setAnswered(item) {
   const record = chat.items.get(item);
-  if (chat.answeringItem === item) setAnswering("", null);
+  if (chat.answeringItem === item) setAnswering(null, null);
   if (!record) return;
   record.answered = true;
   record.li.classList.add("is-answered");
@@ -1119,13 +911,13 @@ function redact(msgid) {
     // The visitor's own list says so, without a link to a removed message.
     const mine = chat.mine.get(record.item);
     if (mine) {
-      mine.detail.replaceChildren(W.deletedQuestion);
+      mine.detail.replaceChildren(t("deleted_question"));
       mine.detail.hidden = false;
     }
-    if (chat.answeringItem === record.item) setAnswering("", null);
+    if (chat.answeringItem === record.item) setAnswering(null, null);
     if (record.answers && record.answers.children.length) {
       // Keep the published answers; the question itself goes.
-      record.li.replaceChildren(el("p", { class: "deleted-note" }, W.deletedQuestion), record.answers);
+      record.li.replaceChildren(el("p", { class: "deleted-note" }, t("deleted_question")), record.answers);
       record.li.classList.add("deleted");
       return;
     }
@@ -1151,27 +943,27 @@ function renderInfo() {
   const info = chat.info;
   const state = chat.state || info.state || "";
   const mode = chat.mode || info.mode || "";
-  if (W.states[state]) {
-    ui.stateBadge.textContent = W.states[state];
+  if (t.has(`state_${state}`)) {
+    ui.stateBadge.textContent = t(`state_${state}`);
     ui.stateBadge.className = `badge state state-${state}`;
     ui.stateBadge.hidden = false;
   }
   ui.description.textContent = plainText(info.description || "");
   ui.description.hidden = !info.description;
-  ui.modeText.textContent = W.modes[mode] || "";
-  ui.modeText.hidden = !W.modes[mode];
+  ui.modeText.textContent = t.has(`mode_${mode}`) ? t(`mode_${mode}`) : "";
+  ui.modeText.hidden = !t.has(`mode_${mode}`);
   const rows = [];
   for (const key of ["opens", "starts", "ends"]) {
-    if (info[key]) rows.push(el("div", {}, el("dt", {}, W[key]), el("dd", {}, el("time", { datetime: info[key] }, humanDate(info[key])))));
+    if (info[key]) rows.push(el("div", {}, el("dt", {}, t(key)), el("dd", {}, el("time", { datetime: info[key] }, humanDate(info[key])))));
   }
   ui.schedule.replaceChildren(...rows);
   ui.schedule.hidden = !rows.length;
-  ui.schedule.setAttribute("aria-label", W.schedule);
+  ui.schedule.setAttribute("aria-label", t("schedule"));
   const slow = parseInt(info.slow_mode, 10) || 0;
-  ui.slow.textContent = slow ? W.slowMode(slow) : "";
+  ui.slow.textContent = slow ? t("slow_mode", { n: slow }) : "";
   ui.slow.hidden = !slow;
   const audience = parseInt(info.audience, 10);
-  ui.audience.textContent = Number.isNaN(audience) ? "" : W.audience(audience);
+  ui.audience.textContent = Number.isNaN(audience) ? "" : t("audience", { n: audience });
   ui.audience.hidden = Number.isNaN(audience);
   updateComposer();
 }
@@ -1192,8 +984,8 @@ function updateComposer() {
   ui.textarea.disabled = Boolean(blocked);
   ui.send.disabled = Boolean(blocked) || !connected || Date.now() < chat.slowUntil;
   let note = "";
-  if (blocked) note = W.writingClosed[blocked];
-  else if (!connected && chat.everJoined && !chat.removed) note = W.notConnected;
+  if (blocked) note = t(`writing_closed_${blocked}`);
+  else if (!connected && chat.everJoined && !chat.removed) note = t("not_connected");
   ui.note.textContent = note;
   ui.note.hidden = !note;
   if (blocked && ui.feedback.dataset.kind === "warn") showFeedback("", "");
@@ -1201,7 +993,7 @@ function updateComposer() {
 
 function updateCounter() {
   const n = [...ui.textarea.value].length;
-  ui.count.textContent = W.counter(n);
+  ui.count.textContent = t("counter", { n, max: MAX_CHARS });
   ui.count.classList.toggle("over", n > MAX_CHARS);
 }
 
@@ -1215,40 +1007,53 @@ function sendQuestion() {
   if (!chat) return;
   const text = ui.textarea.value.replace(/\s*[\r\n]+\s*/g, " ").trim();
   if (!text) {
-    showFeedback(W.emptyQuestion, "error");
+    showFeedback(t("empty_question"), "error");
     ui.textarea.focus();
     return;
   }
   const length = [...text].length;
   const maxBytes = 500 - utf8Length(`PRIVMSG ${CONFERENCE} :`);
   if (length > MAX_CHARS || utf8Length(text) > maxBytes) {
-    showFeedback(W.tooLong(Math.max(1, length - MAX_CHARS)), "error");
+    showFeedback(t("too_long", { n: Math.max(1, length - MAX_CHARS) }), "error");
     ui.textarea.focus();
     return;
   }
-  if (!irc || !irc.registered || !chat.joined || ui.send.disabled) {
-    if (Date.now() < chat.slowUntil) showFeedback(W.slowWait(Math.ceil((chat.slowUntil - Date.now()) / 1000)), "warn");
-    else if (writingBlocked()) showFeedback(W.writingClosed[writingBlocked()], "error");
-    else showFeedback(W.cannotSendNow, "error");
-    return;
-  }
+  if (!canSend()) return;
   ui.textarea.value = "";
   updateCounter();
   showFeedback("", "");
   ui.textarea.focus();
+  postQuestion(text);
+}
+
+// Whether a question can go now; if not, the feedback says why.
+function canSend() {
+  if (irc && irc.registered && chat.joined && !ui.send.disabled) return true;
+  if (Date.now() < chat.slowUntil) showFeedback(t("slow_wait", { s: Math.ceil((chat.slowUntil - Date.now()) / 1000) }), "warn");
+  else if (writingBlocked()) showFeedback(t(`writing_closed_${writingBlocked()}`), "error");
+  else showFeedback(t("cannot_send_now"), "error");
+  return false;
+}
+
+function postQuestion(text) {
+  ui.requestErrors.replaceChildren();
   const client = irc;
   if (client.caps.has("labeled-response")) {
     client.request("PRIVMSG", [CONFERENCE, text]).then((replies) => {
       if (client !== irc || !chat) return;
-      for (const reply of replies) {
-        const [command, code, ...rest] = reply.params;
-        if (reply.command === "NOTE" && command === "PRIVMSG" && code === "HELD") {
-          addMine(rest[1], text);
-          showFeedback(W.held, "ok");
-        } else if (reply.command === "FAIL" && command === "PRIVMSG") {
-          privmsgFailed(code, rest.slice(0, -1), plainText(rest[rest.length - 1] || ""), text);
+      for (const reply of replies.map(parseReply)) {
+        if (!reply || reply.command !== "PRIVMSG") continue;
+        if (reply.kind === "NOTE" && reply.code === "HELD") {
+          addMine(reply.id, text);
+          showFeedback(t("held"), "ok");
+        } else if (reply.kind === "FAIL") {
+          privmsgFailed(reply.code, reply.context, plainText(reply.description), text);
         }
       }
+    }, (error) => {
+      if (!(error instanceof RequestError)) throw error;
+      if (client !== irc || !chat) return;
+      questionUnanswered(error, text);
     });
   } else {
     chat.outbox.push({ text });
@@ -1256,11 +1061,27 @@ function sendQuestion() {
   }
 }
 
+// No answer to a question sent: it may not have arrived. Retry sends the
+// same text again; when it cannot go now, the text goes back into the
+// composer (unless another is being written) and the feedback says why.
+function questionUnanswered(error, text) {
+  ui.requestErrors.replaceChildren(retryNotice(unansweredText(error, "question"), () => {
+    if (!chat) return;
+    if (canSend()) {
+      showFeedback("", "");
+      postQuestion(text);
+    } else if (!ui.textarea.value.trim()) {
+      ui.textarea.value = text;
+      updateCounter();
+    }
+  }));
+}
+
 // ------------------------------------------------------------------ my questions
 
 function addMine(item, text) {
-  if (!item || chat.mine.has(item)) return;
-  const status = el("span", { class: "badge pending-badge" }, W.pending);
+  if (item === null || chat.mine.has(item)) return;
+  const status = el("span", { class: "badge pending-badge" }, t("pending"));
   const detail = el("p", { class: "mine-detail", hidden: true });
   const li = el("li", { class: "mine-item pending" },
     el("p", { class: "message-text" }, plainText(text)),
@@ -1281,11 +1102,11 @@ function setMineStatus(item, state, reason = "") {
   entry.state = state;
   entry.li.className = `mine-item ${state}`;
   entry.status.className = `badge ${state}-badge`;
-  entry.status.textContent = state === "published" ? W.published : state === "declined" ? W.declined : W.pending;
+  entry.status.textContent = state === "published" ? t("published") : state === "declined" ? t("declined") : t("pending");
   entry.detail.replaceChildren();
   entry.detail.hidden = true;
   if (state === "declined" && reason) {
-    entry.detail.textContent = W.reason(reason);
+    entry.detail.textContent = t("reason", { reason });
     entry.detail.hidden = false;
   }
   const question = chat.items.get(item);
@@ -1293,10 +1114,10 @@ function setMineStatus(item, state, reason = "") {
     if (!question.mine) {
       question.mine = true;
       question.li.classList.add("is-mine");
-      question.li.querySelector(".meta").replaceWith(metaLine(question, W.question));
+      question.li.querySelector(".meta").replaceWith(metaLine(question, t("question")));
       renderQuestionStatus(question);
     }
-    entry.detail.append(el("a", { href: `#${question.domId}` }, W.seeIt));
+    entry.detail.append(el("a", { href: `#${question.domId}` }, t("see_it")));
     entry.detail.hidden = false;
   }
 }
@@ -1306,7 +1127,7 @@ function setMineStatus(item, state, reason = "") {
 function start() {
   if (!main) return;
   if (!CONFERENCE) {
-    main.append(el("p", { class: "card notice" }, W.noConference));
+    main.append(el("p", { class: "card notice" }, t("no_conference")));
     return;
   }
   main.append(buildJoinForm(), buildChat());

@@ -1,0 +1,231 @@
+// What every confchat page shares about conferences: the page's words (t()),
+// the lists of values the server declares (conference states, room modes,
+// export formats), the rfc1459 case mapping (fold()), and the parsers of the
+// moderation extension's lines (protocol.md, "Moderation extension").
+//
+// The parsers take a message from irc.js's parseLine() and return a plain
+// object with named fields, or null for a line of another kind. Item ids
+// are numbers everywhere (null where a line has none); counts and times
+// are numbers; "*" (nobody, nothing) becomes null.
+
+import { el, pageSettings } from "./irc.js";
+
+// ------------------------------------------------------------------ words
+
+// A plural is an object of forms: an exact "=1" first, then the language's
+// category for n (Intl.PluralRules: "one", "few", "many"...), then "other".
+function pluralForm(forms, n, rules) {
+  const count = Number(n);
+  return forms[`=${count}`] ?? forms[rules.select(count)] ?? forms.other;
+}
+
+// t(key, vars): the page's text for `key`, its {name} placeholders filled
+// from `vars` (a missing or null one is left empty), a plural chosen by
+// vars.n; an unknown key is shown as itself. t.has(key) tells whether the
+// words have it; t.list(key) is a list of texts.
+export function translator(words, language = "en") {
+  let rules;
+  try {
+    rules = new Intl.PluralRules(language);
+  } catch (_) {
+    rules = new Intl.PluralRules("en");
+  }
+  const t = (key, vars = {}) => {
+    let text = words[key];
+    if (text === undefined || text === null) return key;
+    if (typeof text === "object" && !Array.isArray(text)) text = pluralForm(text, vars.n, rules);
+    return String(text).replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
+  };
+  t.has = (key) => Object.prototype.hasOwnProperty.call(words, key);
+  t.list = (key) => (Array.isArray(words[key]) ? [...words[key]] : []);
+  return t;
+}
+
+const settings = pageSettings();
+export const LANG = settings.language || "en";
+export const LOCALE = settings.locale || LANG;
+export const t = translator(settings.words || {}, LANG);
+
+// The closed lists of values, from the server (confchat.vocab), in the order
+// they are shown.
+export const VOCAB = {
+  conference_states: [],
+  room_modes: [],
+  export_formats: [],
+  ...(settings.vocab || {}),
+};
+
+// ------------------------------------------------------------------ names and ids
+
+const FOLDED = { "[": "{", "]": "}", "\\": "|", "~": "^" };
+
+// rfc1459 case mapping (the server's CASEMAPPING): names compare folded.
+export function fold(name) {
+  return String(name ?? "").toLowerCase().replace(/[[\]\\~]/g, (c) => FOLDED[c]);
+}
+
+export function sameName(a, b) {
+  return fold(a) === fold(b);
+}
+
+// An item id as a number, or null when `text` is not one.
+export function itemId(text) {
+  const value = String(text ?? "");
+  return /^[0-9]{1,15}$/.test(value) ? Number(value) : null;
+}
+
+const count = (text) => parseInt(text, 10) || 0;
+const nobody = (text) => (text === undefined || text === "" || text === "*" ? null : text);
+
+// ------------------------------------------------------------------ lines
+
+// QUEUE <channel> ITEM <id> <state> <position> <author> <submitted-unix>
+//   <claimed-by|*> <decided-by|*> <flags|*> :<text>
+export function parseQueueItem(msg) {
+  const p = msg.params;
+  if (msg.command !== "QUEUE" || p[1] !== "ITEM") return null;
+  const id = itemId(p[2]);
+  if (id === null) return null;
+  const flags = nobody(p[9]) ? p[9].split(",").filter(Boolean) : [];
+  return {
+    channel: p[0],
+    id,
+    state: p[3] || "",
+    position: count(p[4]),
+    author: p[5] || "",
+    submitted: count(p[6]),
+    claimed: nobody(p[7]),
+    decided: nobody(p[8]),
+    flags,
+    redacted: flags.includes("redacted"),
+    text: p[10] ?? "",
+  };
+}
+
+// CONF replies and events, by subcommand:
+//   CONF * LIST <channel> <state> <mode> :<title>
+//   CONF <channel> INFO <key> :<value>       (now_answering: an item id or null)
+//   CONF <channel> QUESTION <id> <votes> open|answered <msgid> <author> :<text>
+//   CONF <channel> VOTES <id> <votes>
+//   CONF <channel> RESTRICTION ban|mute <mask> <set-by> <expires-unix or 0> :<reason>
+//   CONF <channel> END :<text>
+export function parseConf(msg) {
+  const [channel = "", sub = "", ...rest] = msg.params;
+  if (msg.command !== "CONF") return null;
+  switch (sub) {
+    case "LIST": {
+      const [name = "", state = "", mode = "", title = ""] = rest;
+      return { type: "list", channel: name, state, mode, title };
+    }
+    case "INFO": {
+      const [key = "", value = ""] = rest;
+      return { type: "info", channel, key, value: key === "now_answering" ? itemId(value) : value };
+    }
+    case "QUESTION": {
+      const [id, votes, status = "", msgid = "", author = "", text = ""] = rest;
+      return { type: "question", channel, id: itemId(id), votes: count(votes), status, msgid, author, text };
+    }
+    case "VOTES":
+      return { type: "votes", channel, id: itemId(rest[0]), votes: count(rest[1]) };
+    case "RESTRICTION": {
+      const [kind = "", mask = "", setBy = "", expires, reason = ""] = rest;
+      return { type: "restriction", channel, kind, mask, setBy, expires: count(expires), reason };
+    }
+    case "END":
+      return { type: "end", channel, text: rest[rest.length - 1] ?? "" };
+    default:
+      return null;
+  }
+}
+
+// The INFO lines among `replies` as one object (key -> value).
+export function conferenceInfo(replies) {
+  const info = {};
+  for (const msg of replies) {
+    const line = parseConf(msg);
+    if (line && line.type === "info") info[line.key] = line.value;
+  }
+  return info;
+}
+
+// PREPARED <channel> ITEM <name> <author> :<text>, PREPARED <channel> END
+export function parsePrepared(msg) {
+  const [channel = "", sub = "", name = "", author = "", text = ""] = msg.params;
+  if (msg.command !== "PREPARED") return null;
+  if (sub === "ITEM") return { type: "item", channel, name, author, text };
+  if (sub === "END") return { type: "end", channel };
+  return null;
+}
+
+// NOTE|FAIL|WARN <command> <code> [<context>...] :<description>. The context
+// usually starts with the channel and, for an item, its id; the notes the
+// pages act on get their other fields named.
+export function parseReply(msg) {
+  if (!["NOTE", "FAIL", "WARN"].includes(msg.command)) return null;
+  const [command = "", code = "", ...rest] = msg.params;
+  const context = rest.slice(0, -1);
+  const reply = {
+    kind: msg.command,
+    command,
+    code,
+    context,
+    description: rest[rest.length - 1] ?? "",
+    channel: context[0] ?? "",
+    id: itemId(context[1]),
+  };
+  if (command === "JOIN" && code === "CONFERENCE") {
+    // NOTE JOIN CONFERENCE <channel> <state> <mode> <role> :<description>
+    Object.assign(reply, { id: null, state: context[1] || "", mode: context[2] || "", role: context[3] || "" });
+  } else if (command === "VOTE" && code === "COUNTED") {
+    // NOTE VOTE COUNTED <channel> <id> <votes> :<description>
+    reply.votes = count(context[2]);
+  } else if (command === "NAMES" && code === "AUDIENCE") {
+    // NOTE NAMES AUDIENCE <channel> <count> :<description>
+    Object.assign(reply, { id: null, audience: count(context[1]) });
+  }
+  return reply;
+}
+
+// A message's place among the questions: the item it belongs to (a
+// published question or an answer to it) and the msgid it answers.
+export function messageItem(msg) {
+  return { item: itemId(msg.tags["confchat/item"]), replyTo: msg.tags["+draft/reply"] || null };
+}
+
+// What a server NOTICE to a conference announces, from its tags; a field is
+// undefined when the notice does not change it.
+export function parseBroadcast(msg) {
+  const tags = msg.tags;
+  const has = (key) => tags[key] !== undefined;
+  return {
+    state: tags["confchat/state"],
+    mode: tags["confchat/mode"],
+    slowMode: has("confchat/slow_mode") ? count(tags["confchat/slow_mode"]) : undefined,
+    answering: has("confchat/answering") ? itemId(tags["confchat/answering"]) : undefined,
+    answered: has("confchat/answered") ? itemId(tags["confchat/answered"]) : undefined,
+  };
+}
+
+// ------------------------------------------------------------------ unanswered requests
+
+// A request the server did not answer (irc.js RequestError): what to say,
+// from the page's words for `what` ("action", "answer", "question", "load"):
+// <what>_unanswered after a timeout, <what>_lost after a lost connection.
+export function unansweredText(error, what) {
+  const key = error && error.reason === "timeout" ? `${what}_unanswered` : `${what}_lost`;
+  return t(t.has(key) ? key : `${what}_unanswered`);
+}
+
+// A visible error for a request that got no answer, with a Retry button:
+// the text is announced (role="alert"), the button runs `onRetry` and the
+// notice goes.
+export function retryNotice(text, onRetry, { cls = "" } = {}) {
+  const retry = el("button", { type: "button", class: "small secondary retry" }, t("retry"));
+  const notice = el("div", { class: `request-error${cls ? ` ${cls}` : ""}`, role: "alert" },
+    el("span", { class: "request-error-text" }, text), " ", retry);
+  retry.addEventListener("click", () => {
+    notice.remove();
+    onRetry();
+  });
+  return notice;
+}
