@@ -68,7 +68,10 @@ def replay_history(server: Server, client: Client, channel: Channel) -> None:
 
 def refresh_roles(server: Server, client: Client) -> None:
     """After a login or OPER: the client's status in each conference it is
-    in follows its (new) role, and the channel is told."""
+    in follows its (new) role, and the channel is told; staff get the larger
+    send queue (``limits.staff_max_sendq``)."""
+    if client.account or client.oper:
+        client.outbox.limit = max(client.outbox.limit, server.limits.staff_max_sendq)
     for channel in list(client.channels.values()):
         if channel.conference is not None:
             refresh_status(server, channel, client)

@@ -23,6 +23,12 @@ if TYPE_CHECKING:
     from .server import Server
 
 ADMINS = frozenset({Role.ADMIN})
+
+# Lines one listing sends at most (QUEUE LIST, CONF AUDIT, QUESTIONS,
+# AUDIENCE): a page of 200 queue items is about 80 KB, well inside a staff
+# send queue; the client asks for the next page with the position the MORE
+# line gives.
+PAGE = 200
 ROLE_NAMES = {MODERATING: "moderator", STAFF: "staff", ADMINS: "admin"}
 
 
@@ -51,6 +57,21 @@ class ServerSubcommand:
     (``CONF LIST``, ``CONF CREATE``): it takes the channel's place."""
 
     handler: Callable[[Server, Client, list[str]], None]
+
+
+def page(ctx: Context, total: int) -> tuple[int, int]:
+    """The slice ``[start, stop)`` of a listing of ``total`` rows that this
+    request asks for: its first argument, if a number, is the 1-based
+    position to start from."""
+    first = ctx.args[0] if ctx.args else ""
+    start = max(1, int(first)) - 1 if first.isdigit() and first.isascii() else 0
+    return start, min(total, start + PAGE)
+
+
+def more(ctx: Context, stop: int, total: int) -> None:
+    """After a page: where the next one starts, if there is one."""
+    if stop < total:
+        ctx.server.reply(ctx.client, ctx.command, ctx.channel.name, "MORE", str(stop + 1), f"{total - stop} more")
 
 
 def find_conference(server: Server, client: Client, command: str, name: str) -> tuple[Channel, Conference] | None:

@@ -189,8 +189,11 @@ def send_names(server: Server, client: Client, channel: Channel) -> None:
     member = client in channel.members
     entries = []
     # In an auditorium, visitors see the staff and a head count, not the
-    # audience (which could be tens of thousands of names).
-    shown = channel.staff if channel.auditorium and client not in channel.staff else channel.members
+    # audience (which could be tens of thousands of names); so do the staff
+    # once the audience is large: they page through it (CONF AUDIENCE).
+    audience = len(channel.members) - len(channel.staff)
+    large = audience > server.limits.names_audience_max
+    shown = channel.staff if channel.auditorium and (client not in channel.staff or large) else channel.members
     for other in shown:
         if not member and "i" in other.modes:
             continue

@@ -18,7 +18,7 @@ from ...vocab import ConferenceState, ExportFormat, values
 from ..effects import apply
 from ..exports import EXPORT_TTL
 from ..presence import refresh_status, welcome_to_conference
-from ..subcommands import ADMINS, Context, ServerSubcommand, Subcommand, dispatch
+from ..subcommands import ADMINS, Context, ServerSubcommand, Subcommand, dispatch, more, page
 from .conference import actor_of, parse_item_id, run
 from .modes import normalize_mask
 
@@ -169,23 +169,46 @@ def conf_questions(ctx: Context) -> None:
     """Published questions, most votes first (ties: oldest first)."""
     server, client, channel, conference = ctx.server, ctx.client, ctx.channel, ctx.conference
     items = sorted((i for i in conference.queue.published() if not i.redacted), key=lambda i: (-len(i.votes), i.id))
-    for item in items:
+    start, stop = page(ctx, len(items))
+    for item in items[start:stop]:
         server.reply(
             client, "CONF", channel.name, "QUESTION", str(item.id), str(len(item.votes)),
             "answered" if item.answered else "open", item.msgid or "*", item.author, item.text,
         )
+    more(ctx, stop, len(items))
     server.reply(client, "CONF", channel.name, "END", f"{len(items)} questions")
 
 
 def conf_audit(ctx: Context) -> None:
     server, client, channel, conference = ctx.server, ctx.client, ctx.channel, ctx.conference
-    for entry in conference.audit:
+    start, stop = page(ctx, len(conference.audit))
+    for entry in conference.audit[start:stop]:
         detail = json.dumps(entry.detail, ensure_ascii=False, separators=(",", ":"))
         server.reply(
             client, "CONF", channel.name, "AUDIT", str(int(entry.at)), entry.actor, entry.action,
             str(entry.item) if entry.item is not None else "*", detail,
         )
+    more(ctx, stop, len(conference.audit))
     server.reply(client, "CONF", channel.name, "END", f"{len(conference.audit)} entries")
+
+
+def conf_audience(ctx: Context) -> None:
+    """``AUDIENCE [<from>] [<search>]``: the visitors present, by nick, a
+    page at a time; ``search`` keeps those whose nick or account contains it."""
+    server, client, channel = ctx.server, ctx.client, ctx.channel
+    args = ctx.args[1:] if ctx.args and ctx.args[0].isdigit() else ctx.args
+    wanted = casefold(args[0]) if args else ""
+    visitors = sorted(
+        (m for m in channel.members if m not in channel.staff
+         and (not wanted or wanted in m.folded or (m.account is not None and wanted in casefold(m.account)))),
+        key=lambda m: m.folded,
+    )
+    start, stop = page(ctx, len(visitors))
+    for member in visitors[start:stop]:
+        server.reply(client, "CONF", channel.name, "MEMBER", member.nick, f"{member.user}@{member.host}",
+                     member.account or "*")
+    more(ctx, stop, len(visitors))
+    server.reply(client, "CONF", channel.name, "END", f"{len(visitors)} visitors")
 
 
 def conf_export(ctx: Context) -> None:
@@ -260,6 +283,7 @@ CONF_SUBCOMMANDS: dict[str, Subcommand | ServerSubcommand] = {
     "ANSWERED": Subcommand(partial(conf_marker, "answered"), STAFF, 1),
     "QUESTIONS": Subcommand(conf_questions, STAFF),
     "AUDIT": Subcommand(conf_audit, MODERATING),
+    "AUDIENCE": Subcommand(conf_audience, MODERATING),
     "EXPORT": Subcommand(conf_export, MODERATING),
 }
 

@@ -12,15 +12,20 @@ from ...moderation.conference import MODERATING
 from ...moderation.engine import SIMPLE_ACTIONS, item_params, item_tags
 from ...proto import numerics as N
 from ...proto.message import Message
-from ..subcommands import Context, Subcommand, dispatch
+from ..subcommands import Context, Subcommand, dispatch, more, page
 from .conference import actor_of, each_id, parse_item_id, run
 
 
 def queue_list(ctx: Context) -> None:
+    """The undecided items in release order, a page at a time."""
     server, client, channel, conference = ctx.server, ctx.client, ctx.channel, ctx.conference
-    for item in conference.queue.undecided():
+    order = conference.queue.order
+    start, stop = page(ctx, len(order))
+    for item_id in order[start:stop]:
+        item = conference.queue.items[item_id]
         server.send(client, Message("QUEUE", (channel.name, *item_params(conference, item)), server.name, item_tags(item)))
-    server.reply(client, "QUEUE", channel.name, "END", f"{len(conference.queue.order)} waiting")
+    more(ctx, stop, len(order))
+    server.reply(client, "QUEUE", channel.name, "END", f"{len(order)} waiting")
 
 
 def queue_approve(ctx: Context) -> None:
