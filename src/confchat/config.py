@@ -65,6 +65,14 @@ class LimitsSection:
     # Bytes of output that may wait for a slow client before it is disconnected
     # with "SendQ exceeded" (Ergo and InspIRCd default to 96 KiB / 1 MiB).
     max_sendq: int = 256 * 1024
+    # The same for staff (logged-in accounts and operators): a moderator's
+    # console takes the queue, the audit log and the audience in pages, but
+    # a burst of item events in a busy event is larger than a viewer's.
+    staff_max_sendq: int = 4 * 1024 * 1024
+    # In an auditorium with more visitors than this, NAMES lists the staff and
+    # the audience count to the staff too; they page through the audience
+    # with CONF <channel> AUDIENCE (a full NAMES of 10,000 is ~600 KB).
+    names_audience_max: int = 500
     # Flood control, a token bucket per connection: this many lines at once...
     flood_burst: int = 20
     # ...then this many lines per second; excess lines are delayed, not dropped.

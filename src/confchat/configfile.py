@@ -67,6 +67,15 @@ COMMENTS: dict[str, str] = {
         'with "SendQ exceeded" (262144 = 256 KiB). Keep it above 64 KiB: a burst\n'
         "in a busy channel can queue that much before a prompt reader is served."
     ),
+    "limits.staff_max_sendq": (
+        "The send queue of staff connections (logged-in accounts, operators): a\n"
+        "moderator's console gets every queue event of a busy event."
+    ),
+    "limits.names_audience_max": (
+        "In an auditorium with more visitors than this, NAMES shows the staff too\n"
+        "only the staff and a count; they page through the audience with\n"
+        "CONF <channel> AUDIENCE."
+    ),
     "limits.flood_burst": "Flood control, per connection: this many lines at once...",
     "limits.flood_rate": "...then this many lines per second; excess lines are delayed, not dropped.",
     "limits.max_connections_per_ip": "Simultaneous connections from one IP address (0: no limit).",
