@@ -22,6 +22,9 @@ class Command:
     handler: Callable[[object, Client, Message], None]
     min_params: int = 0  # fewer parameters get ERR_NEEDMOREPARAMS
     before_registration: bool = False  # else ERR_NOTREGISTERED until registered
+    # Flood tokens the command costs: a query that walks many clients or
+    # channels slows its sender's next lines down (as ircds' fakelag does).
+    cost: int = 1
 
 
 COMMANDS: dict[str, Command] = {
@@ -38,8 +41,8 @@ COMMANDS: dict[str, Command] = {
     "JOIN": Command(channels.handle_join, 1),
     "PART": Command(channels.handle_part, 1),
     "TOPIC": Command(channels.handle_topic, 1),
-    "NAMES": Command(channels.handle_names, 0),
-    "LIST": Command(channels.handle_list, 0),
+    "NAMES": Command(channels.handle_names, 0, cost=2),
+    "LIST": Command(channels.handle_list, 0, cost=4),
     "KICK": Command(channels.handle_kick, 2),
     "INVITE": Command(channels.handle_invite, 2),
     "MODE": Command(modes.handle_mode, 1),
@@ -51,14 +54,14 @@ COMMANDS: dict[str, Command] = {
     "SETNAME": Command(messaging.handle_setname, 1),
     "WALLOPS": Command(messaging.handle_wallops, 1),
     # queries
-    "WHO": Command(queries.handle_who, 1),
-    "WHOIS": Command(queries.handle_whois, 1),
-    "WHOWAS": Command(queries.handle_whowas, 1),
+    "WHO": Command(queries.handle_who, 1, cost=4),
+    "WHOIS": Command(queries.handle_whois, 1, cost=2),
+    "WHOWAS": Command(queries.handle_whowas, 1, cost=2),
     "ISON": Command(queries.handle_ison, 1),
     "USERHOST": Command(queries.handle_userhost, 1),
     "MONITOR": Command(queries.handle_monitor, 1),
-    "LUSERS": Command(queries.handle_lusers, 0),
-    "MOTD": Command(queries.handle_motd, 0),
+    "LUSERS": Command(queries.handle_lusers, 0, cost=2),
+    "MOTD": Command(queries.handle_motd, 0, cost=2),
     "VERSION": Command(queries.handle_version, 0),
     "TIME": Command(queries.handle_time, 0),
     # the moderation extension (protocol.md)

@@ -1,6 +1,7 @@
 """Per-connection flood control: a token bucket with an injected clock value.
 
-Each line costs one token; tokens refill at ``rate`` a second up to ``burst``.
+Each line costs one token (an expensive command more: its ``cost`` in the
+command table); tokens refill at ``rate`` a second up to ``burst``.
 A client that runs dry is not cut off: the transport waits the returned delay
 before reading its next line (like Ergo's fakelag), so a flood slows only the
 flooder, and TCP back-pressure keeps its unread lines in its own kernel buffer.
@@ -26,3 +27,8 @@ class TokenBucket:
         if self.tokens >= 0:
             return 0.0
         return -self.tokens / self.rate
+
+    def charge(self, tokens: float) -> None:
+        """Spend ``tokens`` more for an expensive command (fakelag): the
+        client's next lines wait for them."""
+        self.tokens -= tokens

@@ -270,6 +270,8 @@ class Server:
         if len(msg.params) < command.min_params:
             self.numeric(client, N.ERR_NEEDMOREPARAMS, name, "Not enough parameters")
             return
+        if command.cost > 1:
+            client.bucket.charge(command.cost - 1)
         try:
             command.handler(self, client, msg)
         except Exception as exc:  # a handler bug must not take the server down

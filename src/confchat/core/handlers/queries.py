@@ -46,9 +46,14 @@ def handle_who(server: Server, client: Client, msg: Message) -> None:
             rows = [(target, _first_channel(target))]
         elif any(ch in mask for ch in "*?!@.") and mask not in ("*", "0"):
             shared = server.peers(client) | {client}
+            # Staff and operators search everyone; anyone else, the people it
+            # shares a channel with (in an auditorium: the staff), so that a
+            # visitor's WHO costs what it can see, not the whole audience.
+            everyone = client.oper is not None or client.account is not None
+            candidates = server.clients.values() if everyone else shared
             rows = [
                 (c, _first_channel(c))
-                for c in server.clients.values()
+                for c in candidates
                 if c.registered
                 and (c in shared or "i" not in c.modes)
                 and (mask_match(mask, c.nick) or mask_match(mask, c.prefix) or mask_match(mask, c.realname))
