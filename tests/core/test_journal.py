@@ -123,3 +123,32 @@ def test_collect_gathers_each_dirty_conference_once_with_only_new_rows():
     conf.record(12.0, "mod", "claim", item.id)
     (changes,) = journal.collect()[1]
     assert [a["action"] for a in changes["audit"]] == ["claim"]
+
+
+def test_keepalives_pass_a_slow_commit_for_clients_that_wait_for_nothing():
+    """A storage stall holds what tells of a change until it is stored;
+    a PONG to someone who is waiting for nothing durable goes out at once
+    (else a stall of a minute would time every client out)."""
+    import attrs
+
+    from confchat.config import Config, ConferenceConfig
+    from helpers import Net, parse_all
+
+    config = attrs.evolve(Config(), conferences=(ConferenceConfig(channel="#c", title="C", state="live"),))
+    net = Net(config)
+    asker = net.register("asker", ("standard-replies",))
+    idle = net.register("idle")
+    asker.send("JOIN #c")
+    asker.take()
+    for conn in (asker, idle):  # as the transport wires them
+        conn.outbox.gate = net.server.journal
+    net.server.journal.enable(net.server.conferences.values())  # storage attached, and now stalled
+    asker.send("PRIVMSG #c :a question")  # marks the conference: its HELD note waits for the commit
+    assert parse_all(asker.take_raw()) == []
+    idle.send("PING :still there")
+    assert [m.command for m in idle.take()] == ["PONG"]
+    asker.send("PING :me too")
+    assert asker.take() == []  # its PONG stays behind its HELD note: order is kept
+    journal = net.server.journal
+    journal.committed(journal.collect()[0])
+    assert [(m.command, m.params[1]) for m in asker.take()] == [("NOTE", "HELD"), ("PONG", "me too")]

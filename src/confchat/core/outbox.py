@@ -53,8 +53,13 @@ class Outbox:
     def pending(self) -> int:
         return self._size
 
-    def push(self, data: bytes) -> bool:
-        """Queue ``data``; False if the queue overflowed and is now closed."""
+    def push(self, data: bytes, durable: bool = True) -> bool:
+        """Queue ``data``; False if the queue overflowed and is now closed.
+
+        ``durable=False`` is for lines that tell of nothing stored (a PONG,
+        the server's PING): they pass the gate when nothing is held before
+        them, so a slow commit does not stop the keep-alives of clients that
+        wait for nothing durable; behind held lines they wait their turn."""
         if self.closed:
             return not self.overflowed
         was_empty = not self._size
@@ -69,7 +74,7 @@ class Outbox:
             self.wake()
             return False
         gate = self.gate
-        if gate is not None and (self._held or gate.appended > gate.committed_seq):
+        if gate is not None and (self._held or (durable and gate.appended > gate.committed_seq)):
             self._hold(gate, data)
         else:
             self._chunks.append(data)

@@ -215,7 +215,7 @@ class Server:
             elif client.ping_sent is None:
                 if now - client.last_active >= lim.ping_interval:
                     client.ping_sent = now
-                    self.send(client, Message("PING", (self.name,)))
+                    self.send(client, Message("PING", (self.name,)), durable=False)
             elif now - client.ping_sent >= lim.ping_timeout:
                 self.disconnect(client, f"Ping timeout: {int(now - client.last_active)} seconds", kind="ping_timeout")
         for conference in self.conferences.values():
@@ -370,25 +370,26 @@ class Server:
             msg = Message(msg.command, msg.params, msg.source, tags)
         return format_line(msg, strict=False).encode("utf-8", "surrogateescape") + b"\r\n"
 
-    def _push(self, client: Client, msg: Message) -> None:
+    def _push(self, client: Client, msg: Message, durable: bool = True) -> None:
         extra = {}
         for key in ("label", "batch"):
             if key in msg.tags:
                 extra[key] = msg.tags[key]
-        self._push_bytes(client, self.encode(msg, client.tagmask, extra or None))
+        self._push_bytes(client, self.encode(msg, client.tagmask, extra or None), durable)
 
-    def _push_bytes(self, client: Client, data: bytes) -> None:
-        if not client.outbox.push(data) and not client.gone:
+    def _push_bytes(self, client: Client, data: bytes, durable: bool = True) -> None:
+        if not client.outbox.push(data, durable) and not client.gone:
             self._doomed.append((client, "SendQ exceeded"))
 
-    def send(self, client: Client, msg: Message) -> None:
-        """Send one message to one client, stamped with server-time."""
+    def send(self, client: Client, msg: Message, durable: bool = True) -> None:
+        """Send one message to one client, stamped with server-time.
+        ``durable=False``: it tells of nothing stored (see Outbox.push)."""
         if "time" not in msg.tags:
             msg = Message(msg.command, msg.params, msg.source, {**msg.tags, "time": self.server_time()})
         if client is self._capture:
             self._captured.append(msg)
         else:
-            self._push(client, msg)
+            self._push(client, msg, durable)
 
     def reply(self, client: Client, command: str, *params: str) -> None:
         self.send(client, Message(command, params, self.name))

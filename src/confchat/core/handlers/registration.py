@@ -289,7 +289,8 @@ def send_motd(server: Server, client: Client) -> None:
 
 
 def handle_ping(server: Server, client: Client, msg: Message) -> None:
-    server.reply(client, "PONG", server.name, msg.params[0])
+    # A keep-alive: it tells of nothing stored, so a slow commit does not hold it.
+    server.send(client, Message("PONG", (server.name, msg.params[0]), server.name), durable=False)
 
 
 def handle_pong(server: Server, client: Client, msg: Message) -> None:
