@@ -41,3 +41,14 @@ def test_expensive_queries_slow_their_sender_down():
     assert delays[:4] == [0.0] * 4 and delays[-1] > 0  # 4 tokens each: the burst is spent by the fifth
     cheap = [other.send("PING x") for _ in range(6)]
     assert cheap == [0.0] * 6  # one token a line: six lines are well within the burst
+
+
+def test_joins_and_votes_are_rate_limited():
+    net = Net(attrs.evolve(make_config(), limits=attrs.evolve(make_config().limits, flood_burst=20, flood_rate=5.0)))
+    cycler = net.register("cycler", CAPS, ip="203.0.113.7")
+    delays = []
+    for _ in range(6):
+        delays.append(cycler.send(f"JOIN {CHAN}"))
+        delays.append(cycler.send(f"PART {CHAN}"))
+    # 2 tokens each: with what registration took, the burst of 20 is spent before twelve
+    assert delays[:6] == [0.0] * 6 and delays[-1] > 0

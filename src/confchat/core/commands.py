@@ -38,8 +38,8 @@ COMMANDS: dict[str, Command] = {
     "PONG": Command(registration.handle_pong, 0, before_registration=True),
     "QUIT": Command(registration.handle_quit, 0, before_registration=True),
     # channels
-    "JOIN": Command(channels.handle_join, 1),
-    "PART": Command(channels.handle_part, 1),
+    "JOIN": Command(channels.handle_join, 1, cost=2),
+    "PART": Command(channels.handle_part, 1, cost=2),
     "TOPIC": Command(channels.handle_topic, 1),
     "NAMES": Command(channels.handle_names, 0, cost=2),
     "LIST": Command(channels.handle_list, 0, cost=4),
@@ -69,7 +69,7 @@ COMMANDS: dict[str, Command] = {
     "QUEUE": Command(queue.handle_queue, 2),
     "ANSWER": Command(stage.handle_answer, 3),
     "PREPARED": Command(stage.handle_prepared, 2),
-    "VOTE": Command(stage.handle_vote, 2),
+    "VOTE": Command(stage.handle_vote, 2, cost=2),
     "REDACT": Command(stage.handle_redact, 2),
     # operators
     "OPER": Command(oper.handle_oper, 2),
