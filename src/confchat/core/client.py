@@ -25,7 +25,7 @@ class Client:
         "registered", "password_ok", "cap_negotiating", "cap_version", "caps", "tagmask", "modes",
         "away", "oper", "account", "sasl", "failed_logins", "verifying", "channels", "invites",
         "monitoring", "connected_at", "last_active", "last_spoke", "signon", "ping_sent", "throttled",
-        "gone",
+        "gone", "welcomed",
     )
 
     def __init__(
@@ -67,6 +67,11 @@ class Client:
         self.ping_sent: float | None = None
         self.throttled = False  # told that flood control delays it
         self.gone = False
+        # Until its welcome burst is out, a connection is told nothing that
+        # depends on stored state (CAP, SASL, 001-005, LUSERS, MOTD): its
+        # output does not wait for commits, so a storage stall does not keep
+        # newcomers from connecting.
+        self.welcomed = False
 
     @property
     def host(self) -> str:

@@ -371,6 +371,7 @@ class Server:
         return format_line(msg, strict=False).encode("utf-8", "surrogateescape") + b"\r\n"
 
     def _push(self, client: Client, msg: Message, durable: bool = True) -> None:
+        durable = durable and client.welcomed  # see Client.welcomed
         extra = {}
         for key in ("label", "batch"):
             if key in msg.tags:

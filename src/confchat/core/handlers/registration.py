@@ -243,6 +243,7 @@ def try_register(server: Server, client: Client) -> None:
     client.signon = server.wallclock()
     client.last_spoke = server.clock()
     welcome(server, client)
+    client.welcomed = True
     server.monitor_notify(client.nick, online=True, client=client)
     server.log("client.registered", level="debug", cid=client.id, nick=client.nick, transport=client.transport)
 
