@@ -37,7 +37,7 @@ from ..core.client import Client
 from ..core.outbox import Outbox
 from ..core.server import Server
 from ..proto.codec import LineDecoder
-from .states import WRITER_STATES, Event, State, initial_state, next_state
+from .states import WRITER_STATES, Event, State, initial_state, next_state, table
 
 # Seconds a closing connection gets to take its last lines (the ERROR reply).
 CLOSE_GRACE = 5.0
@@ -45,6 +45,13 @@ CLOSE_GRACE = 5.0
 log = structlog.get_logger("confchat.transport")
 
 _PEER_GONE = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
+
+# The states and events as plain names: ``wake`` and the direct write run
+# for every recipient of a fan-out, and each enum lookup on the class costs.
+_IDLE, _SCHEDULED, _CLOSING = State.IDLE, State.DIRECT_SCHEDULED, State.CLOSING
+_OUTPUT, _CLOSED, _WRITTEN, _BACKLOG, _CAUGHT_UP = (
+    Event.OUTPUT, Event.CLOSED, Event.WRITTEN, Event.BACKLOG, Event.CAUGHT_UP,
+)
 
 
 class DirectWrites:
@@ -130,7 +137,7 @@ class Connection:
 
     __slots__ = (
         "core", "transport", "receive", "send", "chunked", "direct", "stats",
-        "outbox", "client", "state", "reason", "_wakeup", "_nursery",
+        "outbox", "client", "state", "reason", "_table", "_flush", "_wakeup", "_nursery",
     )
 
     def __init__(
@@ -150,6 +157,8 @@ class Connection:
         self.direct = direct
         self.stats = core.stats
         self.state = initial_state(direct is not None)
+        self._table = table(direct is not None)
+        self._flush = self._flush_direct  # bound once: scheduled at every fan-out
         self.reason = "Connection closed"
         self._wakeup = Wakeup()
         self._nursery: trio.Nursery | None = None
@@ -161,20 +170,24 @@ class Connection:
 
     def wake(self) -> None:
         """The outbox's callback: it has bytes again, or it closed."""
-        self._fire(Event.CLOSED if self.outbox.closed else Event.OUTPUT)
+        self._fire(_CLOSED if self.outbox.closed else _OUTPUT)
 
     def _fire(self, event: Event) -> None:
         old = self.state
-        new = self.state = next_state(old, event, self.direct is not None)
-        if new is State.DIRECT_SCHEDULED:
+        try:
+            new = self._table[old, event]
+        except KeyError:
+            new = next_state(old, event, self.direct is not None)  # raises TransitionError
+        self.state = new
+        if new is _SCHEDULED:
             if old is not new:
-                _direct.schedule(self._flush_direct)
+                _direct.schedule(self._flush)
         elif new in WRITER_STATES:
             if old not in WRITER_STATES:
                 self._start_writer()
-            elif event is not Event.CAUGHT_UP:
+            elif event is not _CAUGHT_UP:
                 self._wakeup.set()
-            if new is State.CLOSING and old is not new:
+            if new is _CLOSING and old is not new:
                 self._closing_deadline()
 
     def _start_writer(self) -> None:
@@ -191,24 +204,24 @@ class Connection:
 
     def _flush_direct(self) -> None:
         """The direct write, run by :class:`DirectWrites` after the core's step."""
-        if self.state is not State.DIRECT_SCHEDULED:
+        if self.state is not _SCHEDULED:
             return  # closing or over since it was scheduled
         direct = self.direct
         assert direct is not None
         if not direct.ready():
-            self._fire(Event.BACKLOG)
+            self._fire(_BACKLOG)
             return
         chunks = self.outbox.take_chunks()
         if not chunks:
-            self._fire(Event.WRITTEN)
+            self._fire(_WRITTEN)
             return
         try:
             taken = direct.write(chunks)
         except OSError:  # the writer task meets the error and ends the connection
-            self._fire(Event.BACKLOG)
+            self._fire(_BACKLOG)
             return
         self.stats.bytes_out[self.transport] += taken
-        self._fire(Event.BACKLOG if direct.pending else Event.WRITTEN)
+        self._fire(_BACKLOG if direct.pending else _WRITTEN)
 
     # ------------------------------------------------------------ tasks
 
@@ -220,7 +233,7 @@ class Connection:
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
-                if self.state is State.CLOSING:  # refused at connect (per-IP limit)
+                if self.state is _CLOSING:  # refused at connect (per-IP limit)
                     self._closing_deadline()
                 if self.state in WRITER_STATES:
                     nursery.start_soon(self._writer)
@@ -269,8 +282,8 @@ class Connection:
                 elif outbox.closed and outbox.drained:
                     break
                 else:
-                    self._fire(Event.CAUGHT_UP)
-                    if self.state is State.IDLE:
+                    self._fire(_CAUGHT_UP)
+                    if self.state is _IDLE:
                         return  # direct writes take over
                     await self._wakeup.wait()
         except _PEER_GONE:

@@ -93,15 +93,30 @@ class TransitionError(RuntimeError):
     """An event that cannot happen in this state: a bug in the shell."""
 
 
+def _complete(table: dict[tuple[State, Event], State]) -> dict[tuple[State, Event], State]:
+    # ENDED leads to DEAD from anywhere; once DEAD, every late event is ignored.
+    return {
+        **table,
+        **{(state, E.ENDED): S.DEAD for state in State},
+        **{(S.DEAD, event): S.DEAD for event in Event},
+    }
+
+
+_TABLES = {True: _complete(DIRECT), False: _complete(STREAM)}
+
+
+def table(direct: bool) -> dict[tuple[State, Event], State]:
+    """Every transition, DEAD and ENDED included: one lookup per event."""
+    return _TABLES[direct]
+
+
 def initial_state(direct: bool) -> State:
     return State.IDLE if direct else State.WRITING
 
 
 def next_state(state: State, event: Event, direct: bool) -> State:
-    """The state after ``event``. Once DEAD, every late event is ignored."""
-    if event is Event.ENDED or state is State.DEAD:
-        return State.DEAD
+    """The state after ``event``."""
     try:
-        return (DIRECT if direct else STREAM)[state, event]
+        return _TABLES[direct][state, event]
     except KeyError:
         raise TransitionError(f"{event.name} cannot happen in {state.name}") from None
