@@ -10,8 +10,10 @@ raises :class:`QueueError` with a standard-replies code before anything
 changes.
 
 The command handlers (``core/handlers/``) parse, check roles and call the
-engine; the scheduler's tick calls :meth:`Engine.tick`. Automatic policies
-will sit at :meth:`Engine.submit`, the one entrance of visitor messages.
+engine; the scheduler's tick calls :meth:`Engine.tick`. :meth:`Engine.submit`
+is the one entrance of visitor messages: the conference's automatic policies
+(``intake.py``, ``policybook.py``) look at each there, before the queue, and
+shield mode (``shield.py``) is decided there too.
 """
 
 from __future__ import annotations
