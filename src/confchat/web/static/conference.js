@@ -102,12 +102,24 @@ export function parseQueueItem(msg) {
   };
 }
 
+// What the automatic policies found about an item, from the tags of its
+// QUEUE ITEM line: the summed score (a number, null without the tag) and
+// one "<policy>: <why>" per policy that held or dropped it.
+export function parseFindings(msg) {
+  const tags = msg.tags || {};
+  const raw = tags["confchat/score"];
+  const score = raw === undefined || raw === "" || Number.isNaN(Number(raw)) ? null : Number(raw);
+  const reasons = String(tags["confchat/reasons"] ?? "").split(" | ").map((r) => r.trim()).filter(Boolean);
+  return { score, reasons };
+}
+
 // CONF replies and events, by subcommand:
 //   CONF * LIST <channel> <state> <mode> :<title>
 //   CONF <channel> INFO <key> :<value>       (now_answering: an item id or null)
 //   CONF <channel> QUESTION <id> <votes> open|answered <msgid> <author> :<text>
 //   CONF <channel> VOTES <id> <votes>
 //   CONF <channel> RESTRICTION ban|mute <mask> <set-by> <expires-unix or 0> :<reason>
+//   CONF <channel> SHIELD on|off <by> :<reason>   (by: an account, or "auto")
 //   CONF <channel> END :<text>
 export function parseConf(msg) {
   const [channel = "", sub = "", ...rest] = msg.params;
@@ -130,6 +142,10 @@ export function parseConf(msg) {
     case "RESTRICTION": {
       const [kind = "", mask = "", setBy = "", expires, reason = ""] = rest;
       return { type: "restriction", channel, kind, mask, setBy, expires: count(expires), reason };
+    }
+    case "SHIELD": {
+      const [state = "", by, reason = ""] = rest;
+      return { type: "shield", channel, on: state.toLowerCase() === "on", by: nobody(by), reason };
     }
     case "END":
       return { type: "end", channel, text: rest[rest.length - 1] ?? "" };

@@ -4,15 +4,19 @@
 // drag and drop, keys), forward to the guest, hold, claim; bulk actions on a
 // selection. Beside the queue: the published stream (delete, "now
 // answering", "answered"), the audience (mute, ban, disconnect), bans and
-// mutes, and the conference's state, mode and slow mode.
+// mutes, and the conference's state, mode and slow mode. What the automatic
+// policies found is on each question (its flags, score and reasons); the
+// queue can be filtered and sorted by it, the unflagged questions approved
+// in one go, and the messages the policies dropped are listed apart. Shield
+// mode is shown in a banner, and raised or lowered from it.
 //
 // Every user-supplied string reaches the page through textContent (el());
 // no inline script or style (the page has a strict CSP).
 
 import { DEFAULT_CAPS, IrcClient, RequestError, el, pageSettings, parseLine, plainText } from "./irc.js";
 import {
-  LOCALE, VOCAB, conferenceInfo, fold, messageItem, parseBroadcast, parseConf, parseQueueItem, parseReply, t,
-  unansweredText,
+  LOCALE, VOCAB, conferenceInfo, fold, messageItem, parseBroadcast, parseConf, parseFindings, parseQueueItem,
+  parseReply, t, unansweredText,
 } from "./conference.js";
 
 const settings = pageSettings();
@@ -24,6 +28,12 @@ const GHOST_MS = 8000; // a decided question stays in place this long...
 const GHOST_HOVER_MS = 30000; // ...or up to this long while the pointer is over the queue
 const STREAM_MAX = 300;
 const AUDIENCE_MAX = 200;
+const AUTO_DROPS_MAX = 50; // the automatic drops listed (the counter counts them all)
+// Flags that say a person must look: a policy failed, the policies could
+// not be built, or the asynchronous ones are still looking.
+const ALERT_FLAGS = ["policy-error", "policy-config"];
+const SCREENING_FLAG = "screening";
+const APPROVE_LINE_MAX = 400; // bytes of "QUEUE <channel> APPROVE <ids>" (the server takes 512)
 
 // ------------------------------------------------------------------ helpers
 
@@ -64,19 +74,37 @@ const BASE_TITLE = document.title;
 // ------------------------------------------------------------------ the IRC client
 
 // irc.js gives up when the account's nick is already taken (the same
-// moderator in a second tab); once SASL succeeded any free nick will do.
+// moderator in a second tab, or in an IRC client); once SASL succeeded any
+// free nick will do. The server refuses the nick as soon as it is sent,
+// before SASL: the refusal waits for SASL's answer (a wrong password is
+// still told as such).
 class ModeratorIrc extends IrcClient {
+  connect() {
+    this.saslDone = false;
+    this.nickTaken = false;
+    super.connect();
+  }
+
   receive(line) {
-    if (!this.registered && line.includes(" 903 ")) this.saslDone = true;
-    if (!this.registered && this.saslDone && / 433 /.test(line)) {
+    if (!this.registered && / (433|903) /.test(line)) {
       const msg = parseLine(line);
       if (msg.command === "433") {
-        this.nick = `${this.wantedNick.slice(0, 24)}_${Math.floor(Math.random() * 1000)}`;
-        this.send("NICK", [this.nick]);
+        this.nickTaken = true;
+        if (this.saslDone) this.takeFreeNick();
         return;
+      }
+      if (msg.command === "903") {
+        this.saslDone = true;
+        if (this.nickTaken) this.takeFreeNick();
       }
     }
     super.receive(line);
+  }
+
+  takeFreeNick() {
+    this.nickTaken = false;
+    this.nick = `${this.wantedNick.slice(0, 24)}_${Math.floor(Math.random() * 1000)}`;
+    this.send("NICK", [this.nick]);
   }
 }
 
@@ -107,6 +135,14 @@ const S = {
   renderQueued: false,
   audienceQueued: false,
   shortcuts: true,
+  filter: "all", // all | flagged | unflagged | flag:<name>
+  sort: "queue", // queue | score
+  flagKey: "",
+  autoDrops: [], // newest first, at most AUTO_DROPS_MAX
+  autoDropIds: new Set(),
+  autoDropTotal: 0,
+  shield: { on: false, closed: false, by: null, reason: "" },
+  unflagged: [], // the ids the confirmation is about
 };
 
 const serverNow = () => Date.now() + S.skew;
@@ -198,7 +234,40 @@ function buildPage() {
     el("kbd", { "aria-hidden": "true" }, "n"));
   V.queueList = el("ol", { id: "queue-list", class: "queue", "aria-labelledby": "queue-title" });
   V.queueEmpty = el("p", { class: "empty status" }, t("queue_empty"));
+  V.filterEmpty = el("p", { class: "empty status", hidden: true }, t("filter_empty"));
   V.queueCount = el("span", { class: "count" });
+
+  // Filter and sort by what the policies found; approve the unflagged.
+  V.filterSelect = el("select", { id: "queue-filter", onchange: () => setFilter(V.filterSelect.value) });
+  V.flagGroup = el("optgroup", { label: t("filter_by_flag") });
+  V.sortSelect = el("select", { id: "queue-sort", onchange: () => setSort(V.sortSelect.value) },
+    el("option", { value: "queue" }, t("sort_queue")),
+    el("option", { value: "score" }, t("sort_score")));
+  V.shownCount = el("span", { class: "shown-count", id: "shown-count", role: "status" });
+  V.approveUnflagged = el("button", { type: "button", id: "approve-unflagged", class: "small approve",
+    "aria-haspopup": "dialog", onclick: openApproveUnflagged });
+  V.tools = el("div", { class: "queue-tools", role: "group", "aria-label": t("queue_tools") },
+    el("span", { class: "tool" }, el("label", { for: "queue-filter" }, t("filter_label")), V.filterSelect),
+    el("span", { class: "tool" }, el("label", { for: "queue-sort" }, t("sort_label")), V.sortSelect),
+    V.shownCount,
+    V.approveUnflagged);
+  renderFilterOptions([]);
+
+  // The confirmation of "approve all unflagged".
+  V.confirmText = el("p", { id: "confirm-unflagged-text" });
+  V.confirmList = el("ol", { class: "confirm-list" });
+  V.confirmMore = el("p", { class: "status", hidden: true });
+  V.confirmOk = el("button", { type: "button", id: "confirm-unflagged-ok", class: "approve", onclick: confirmApproveUnflagged });
+  V.confirm = el("dialog", { id: "confirm-unflagged", class: "confirm", "aria-labelledby": "confirm-unflagged-title",
+    "aria-describedby": "confirm-unflagged-text" },
+  el("h2", { id: "confirm-unflagged-title" }, t("unflagged_title")),
+  V.confirmText, V.confirmList, V.confirmMore,
+  el("div", { class: "form-buttons" }, V.confirmOk,
+    button(t("cancel"), { cls: "secondary", suffix: `: ${t("unflagged_title")}`, onclick: () => V.confirm.close() })));
+  V.confirm.addEventListener("close", () => {
+    S.unflagged = [];
+    if (document.activeElement === document.body || !document.contains(document.activeElement)) V.approveUnflagged.focus();
+  });
   V.queue = el("section", { class: "queue-panel", id: "queue", "aria-labelledby": "queue-title" },
     el("div", { class: "panel-head" },
       el("h2", { id: "queue-title", tabindex: "-1" }, t("queue_title"), " ", V.queueCount),
@@ -208,9 +277,45 @@ function buildPage() {
       V.selectedCount,
       el("span", { class: "bulk-reason" }, el("label", { for: "bulk-reason" }, t("bulk_reason")), V.bulkReason),
       el("span", { class: "bulk-buttons" }, V.bulkButtons)),
+    V.tools,
     V.queueEmpty,
+    V.filterEmpty,
     V.queueList,
     el("datalist", { id: "drop-reasons" }, t.list("reasons").map((r) => el("option", { value: r }))));
+
+  // Messages the automatic policies dropped: not in the queue, listed here.
+  V.dropsList = el("ol", { id: "auto-drops-list", class: "auto-drops scroll", tabindex: "0", "aria-labelledby": "drops-title" });
+  V.dropsEmpty = el("p", { class: "empty status" }, t("auto_drops_empty"));
+  V.dropsMore = el("p", { class: "status", hidden: true });
+  V.dropsCount = el("span", { class: "count", id: "auto-drops-count" }, "(0)");
+  V.drops = el("section", { class: "drops-panel", id: "auto-drops", "aria-labelledby": "drops-title" },
+    el("h2", { id: "drops-title" }, t("auto_drops_title"), " ", V.dropsCount),
+    el("p", { class: "status intro" }, t("auto_drops_intro")),
+    V.dropsEmpty, V.dropsMore, V.dropsList);
+
+  // Shield mode: a banner while it is up; raised from here.
+  V.shieldText = el("p", { class: "shield-text", id: "shield-text", role: "status" });
+  V.shieldDetail = el("p", { class: "shield-detail", hidden: true });
+  V.shieldLower = el("button", { type: "button", id: "shield-lower", class: "small shield-lower", hidden: true, onclick: lowerShield },
+    t("shield_lower"));
+  V.shieldOpen = el("button", { type: "button", id: "shield-open", class: "small secondary", "aria-expanded": "false",
+    "aria-controls": "shield-form", onclick: () => toggleShieldForm(true) }, t("shield_open"));
+  V.shieldReason = el("input", { id: "shield-reason", autocomplete: "off", maxlength: "300" });
+  V.shieldClosed = el("input", { type: "checkbox", id: "shield-closed" });
+  V.shieldForm = el("form", { class: "shield-form", id: "shield-form", hidden: true, onsubmit: raiseShield },
+    el("p", { class: "status" }, t("shield_explain")),
+    field(t("shield_reason"), V.shieldReason),
+    el("p", { class: "toggle" }, V.shieldClosed, el("label", { for: "shield-closed" }, t("shield_closed_label"))),
+    el("div", { class: "form-buttons" },
+      el("button", { type: "submit", class: "small danger" }, t("shield_raise")),
+      button(t("cancel"), { cls: "small secondary", suffix: `: ${t("shield_raise")}`, onclick: () => toggleShieldForm(false, true) })));
+  V.shieldForm.addEventListener("keydown", (e) => { if (e.key === "Escape") { e.preventDefault(); toggleShieldForm(false, true); } });
+  V.shield = el("section", { class: "shield", id: "shield", "aria-labelledby": "shield-title", "data-on": "false" },
+    el("h2", { id: "shield-title", class: "visually-hidden" }, t("shield_title")),
+    el("div", { class: "shield-row" },
+      el("div", { class: "shield-words" }, V.shieldText, V.shieldDetail),
+      el("div", { class: "shield-buttons" }, V.shieldLower, V.shieldOpen)),
+    V.shieldForm);
 
   // Published stream.
   V.staffInput = el("input", { id: "staff-message", autocomplete: "off", maxlength: "400" });
@@ -258,9 +363,10 @@ function buildPage() {
     el("dl", { class: "keys" }, keys.map(([key, word]) => el("div", {}, el("dt", {}, el("kbd", {}, key)), el("dd", {}, t(word))))));
 
   V.console = el("div", { id: "console", class: "console", hidden: true },
-    V.topbar, V.alerts, V.stats,
-    el("div", { class: "columns" }, V.queue, el("div", { class: "side" }, V.stream, V.audience, V.bans, V.controls)),
-    V.help);
+    V.topbar, V.alerts, V.shield, V.stats,
+    el("div", { class: "columns" }, V.queue, el("div", { class: "side" }, V.drops, V.stream, V.audience, V.bans, V.controls)),
+    V.help, V.confirm);
+  renderShield();
 
   main.append(V.login, V.console, V.announce);
   V.account.focus();
@@ -433,7 +539,14 @@ function resetConference() {
   S.answering = null;
   S.joined = false;
   S.role = "";
+  S.autoDrops = [];
+  S.autoDropIds.clear();
+  S.autoDropTotal = 0;
+  S.shield = { on: false, closed: false, by: null, reason: "" };
+  if (V.confirm.open) V.confirm.close();
   V.console.dataset.ready = "false";
+  renderAutoDrops();
+  renderShield();
   scheduleRender();
   scheduleAudience();
 }
@@ -483,6 +596,7 @@ async function refreshInfo(retry) {
   Object.assign(S.info, conferenceInfo(replies));
   if (S.info.role) S.role = S.info.role;
   if (S.info.now_answering) setAnswering(S.info.now_answering);
+  shieldFromInfo(S.info);
   renderInfo();
   return true;
 }
@@ -525,7 +639,7 @@ function onMessage(msg) {
   switch (msg.command) {
     case "QUEUE": {
       const line = parseQueueItem(msg);
-      if (line && sameChannel(line.channel)) onItem(line);
+      if (line && sameChannel(line.channel)) onItem({ ...line, ...parseFindings(msg) });
       break;
     }
     case "PRIVMSG":
@@ -600,7 +714,8 @@ function onNote(msg) {
     S.role = reply.role;
     renderInfo();
   } else if (command === "CONF") {
-    announce(description);
+    // (The shield's banner is a status of its own: it says it.)
+    if (code !== "SHIELD") announce(description);
     if (["BAN", "UNBAN", "MUTE", "UNMUTE"].includes(code) && sameChannel(reply.channel)) refreshBans();
   } else if (code === "RATE_LIMITED") {
     showAlert(description, "warn");
@@ -613,21 +728,28 @@ function onConf(msg) {
   if (line.type === "votes") {
     const entry = S.questions.get(line.id);
     if (entry) { entry.votes = line.votes; renderEntry(entry); }
+  } else if (line.type === "shield") {
+    onShield(line);
   }
 }
 
 // ------------------------------------------------------------------ the queue
 
 function onItem(line) {
-  const { id, state, author, submitted, claimed, decided, flags, text } = line;
+  const { id, state, author, submitted, claimed, decided, flags, text, score, reasons } = line;
   let item = S.items.get(id);
   if (!UNDECIDED.has(state)) {
     if (line.redacted) markQuestionRedacted(id);
+    if (state === "dropped" && isPolicy(decided)) addAutoDrop(line);
     if (!item || item.decidedAt) {
-      if (item) { Object.assign(item, { flags }); item.dirty = true; scheduleRender(); }
+      if (item) { Object.assign(item, { flags, score, reasons }); item.dirty = true; scheduleRender(); }
       return;
     }
-    Object.assign(item, { state, decided, claimed, flags, text, decidedAt: Date.now(), sortKey: item.pos - 0.5, pos: 0, dirty: true });
+    // Where the keyboard goes next, in the order shown, before it changes.
+    const shown = shownOrder();
+    const after = shown.slice(shown.indexOf(item) + 1).find(undecided);
+    Object.assign(item, { state, decided, claimed, flags, score, reasons, text, decidedAt: Date.now(),
+      sortKey: item.pos - 0.5, pos: 0, dirty: true });
     S.checked.delete(id);
     renumber();
     if (!isMe(decided) && (S.selected === id || item.node.contains(document.activeElement))) {
@@ -635,7 +757,7 @@ function onItem(line) {
     }
     if (isMe(decided) && S.selected === id) {
       // Decided here: the keyboard moves on to the next waiting question.
-      const next = sortedItems().find((other) => undecided(other) && other.sortKey > item.sortKey) || sortedUndecided().pop();
+      const next = after || shownOrder().filter(undecided).pop();
       if (next) selectItem(next.id, document.activeElement === item.node);
     }
     scheduleRender();
@@ -648,7 +770,7 @@ function onItem(line) {
     createItemNode(item);
     if (!S.listing) noteNewItem(author);
   }
-  Object.assign(item, { state, pos: line.position, author, submitted, claimed, decided, flags, text, dirty: true });
+  Object.assign(item, { state, pos: line.position, author, submitted, claimed, decided, flags, score, reasons, text, dirty: true });
   if (S.listing) item.sortKey = item.pos; // LIST gives every position, in order
   else renumber(item);
   scheduleRender();
@@ -682,6 +804,122 @@ const undecided = (item) => UNDECIDED.has(item.state) && !item.decidedAt;
 const sortedItems = () => [...S.items.values()].sort((a, b) => a.sortKey - b.sortKey || a.id - b.id);
 const sortedUndecided = () => sortedItems().filter(undecided);
 
+// ------------------------------------------------------------------ what the policies found
+
+const isPolicy = (who) => !!who && who.startsWith("policy:");
+// The flags the automatic moderation set ("redacted" is the moderators' own).
+const policyFlags = (item) => (item.flags || []).filter((f) => f !== "redacted");
+const scoreFormat = new Intl.NumberFormat(LOCALE, { maximumFractionDigits: 2 });
+
+function matchesFilter(item) {
+  const flags = policyFlags(item);
+  if (S.filter === "flagged") return flags.length > 0;
+  if (S.filter === "unflagged") return flags.length === 0;
+  if (S.filter.startsWith("flag:")) return flags.includes(S.filter.slice(5));
+  return true;
+}
+
+// The queue as shown: queue order, or the highest score first (ties in
+// queue order); then the filter.
+function displayOrder() {
+  const order = sortedItems();
+  if (S.sort === "score") order.sort((a, b) => (b.score || 0) - (a.score || 0) || a.sortKey - b.sortKey || a.id - b.id);
+  return order;
+}
+const shownOrder = () => displayOrder().filter(matchesFilter);
+
+function setFilter(value) {
+  S.filter = value || "all";
+  if (V.filterSelect.value !== S.filter) V.filterSelect.value = S.filter;
+  // A ticked question the filter hides is not acted on by the bulk buttons.
+  for (const id of [...S.checked]) {
+    const item = S.items.get(id);
+    if (!item || !matchesFilter(item)) { S.checked.delete(id); if (item) item.n.check.checked = false; }
+  }
+  scheduleRender();
+}
+
+function setSort(value) {
+  S.sort = value === "score" ? "score" : "queue";
+  for (const item of S.items.values()) item.dirty = true; // the move buttons come and go
+  scheduleRender();
+}
+
+// The filter's options: all, flagged, unflagged, then one per flag seen
+// among the questions (the chosen one stays even once no question has it).
+function renderFilterOptions(flagNames) {
+  const names = [...new Set([...flagNames, ...(S.filter.startsWith("flag:") ? [S.filter.slice(5)] : [])])].sort();
+  const key = names.join(",");
+  if (V.filterSelect.options.length && key === S.flagKey) return;
+  S.flagKey = key;
+  V.flagGroup.replaceChildren(...names.map((name) => el("option", { value: `flag:${name}` }, t("filter_flag", { flag: name }))));
+  V.filterSelect.replaceChildren(
+    el("option", { value: "all" }, t("filter_all")),
+    el("option", { value: "flagged" }, t("filter_flagged")),
+    el("option", { value: "unflagged" }, t("filter_unflagged")),
+    names.length ? V.flagGroup : null);
+  V.filterSelect.value = S.filter;
+}
+
+function flagBadge(flag) {
+  const alert = ALERT_FLAGS.includes(flag);
+  const cls = alert ? " flag-alert" : flag === SCREENING_FLAG ? " flag-screening" : flag === "shield" ? " flag-shield" : "";
+  const about = t.has(`flag_${flag}`) ? t(`flag_${flag}`) : null;
+  return el("span", { class: `badge flag${cls}`, "data-flag": flag, title: about },
+    hiddenText(t("flag_label")), flag, about ? hiddenText(` (${about})`) : null);
+}
+
+// The score and the reasons, under a question's text (or a drop's).
+function findingsNodes(item) {
+  const nodes = [];
+  const flags = policyFlags(item);
+  for (const flag of flags) {
+    if (t.has(`flag_${flag}_note`)) nodes.push(el("p", { class: `flag-note flag-note-${flag}` }, t(`flag_${flag}_note`)));
+  }
+  if (item.score !== null && item.score !== undefined && (item.score || flags.length)) {
+    nodes.push(el("span", { class: "score" }, t("score", { score: scoreFormat.format(item.score) })));
+  }
+  if (item.reasons && item.reasons.length) {
+    nodes.push(el("ul", { class: "reasons", "aria-label": t("reasons_label") },
+      item.reasons.map((reason) => el("li", { dir: "auto" }, plainText(reason)))));
+  }
+  return nodes;
+}
+
+// ------------------------------------------------------------------ automatic drops
+
+function addAutoDrop(line) {
+  if (S.autoDropIds.has(line.id)) return;
+  S.autoDropIds.add(line.id);
+  S.autoDropTotal += 1;
+  S.autoDrops.unshift({ ...line, at: new Date(serverNow()) });
+  while (S.autoDrops.length > AUTO_DROPS_MAX) S.autoDropIds.delete(S.autoDrops.pop().id);
+  renderAutoDrops();
+}
+
+function renderAutoDrops() {
+  V.dropsCount.textContent = `(${S.autoDropTotal})`;
+  V.dropsEmpty.hidden = S.autoDrops.length > 0;
+  V.dropsMore.hidden = S.autoDropTotal <= S.autoDrops.length;
+  V.dropsMore.textContent = t("auto_drops_more", { n: S.autoDrops.length, total: S.autoDropTotal });
+  const nodes = S.autoDrops.map((drop) => {
+    if (!drop.node) {
+      const time = clockFormat.format(drop.at);
+      drop.node = el("li", { class: "auto-drop", "data-id": drop.id },
+        el("p", { class: "msg-meta" },
+          el("time", { datetime: drop.at.toISOString() }, time), " ",
+          el("span", { class: "nick", dir: "auto" }, plainText(drop.author)), " ",
+          el("span", { class: "status" }, t("dropped_by_policy", { policy: drop.decided.slice(7), id: drop.id })), " ",
+          el("span", { class: "badges" }, policyFlags(drop).map(flagBadge))),
+        el("p", { class: "message-text", dir: "auto" }, plainText(drop.text)),
+        el("div", { class: "findings" }, findingsNodes({ ...drop, flags: [] })));
+    }
+    return drop.node;
+  });
+  syncList(V.dropsList, nodes);
+  V.dropsList.hidden = nodes.length === 0;
+}
+
 function createItemNode(item) {
   const id = item.id;
   const base = `item-${id}`;
@@ -695,7 +933,8 @@ function createItemNode(item) {
   n.age = el("span", { class: "age" });
   n.stateBadge = el("span", { class: "badge" });
   n.claim = el("span", { class: "badge claim", hidden: true });
-  n.flags = el("span", { class: "badge flag", hidden: true });
+  n.flags = el("span", { class: "flags", hidden: true });
+  n.findings = el("div", { class: "findings", id: `${base}-findings`, hidden: true });
   n.reason = el("span", { class: "reason", hidden: true });
   n.text = el("p", { class: "message-text", id: `${base}-text`, dir: "auto" });
 
@@ -746,7 +985,7 @@ function createItemNode(item) {
       el("h3", { class: "item-title", id: `${base}-head` }, n.author),
       el("span", { class: "meta" }, n.idText, n.pos, n.age),
       el("span", { class: "badges" }, n.stateBadge, n.claim, n.flags)),
-    n.text, n.reason,
+    n.text, n.findings, n.reason,
     n.editor, n.dropper,
     el("div", { class: "actions", role: "group", "aria-label": t("item_actions", { id }) },
       n.approve, n.edit, n.drop, n.forward, n.hold, n.unhold, n.claimBtn, n.unclaim, n.takeover, n.moves));
@@ -798,7 +1037,13 @@ function clearDropMarks() {
 function renderItem(item) {
   const n = item.n;
   const live = undecided(item);
-  n.li.className = `item state-${item.state}${item.decidedAt ? " decided" : ""}${S.selected === item.id ? " selected" : ""}${item.claimed && !isMe(item.claimed) ? " claimed-other" : ""}`;
+  const flags = policyFlags(item);
+  const marks = [
+    flags.length ? " flagged" : "",
+    flags.some((f) => ALERT_FLAGS.includes(f)) ? " flag-alert" : "",
+    flags.includes(SCREENING_FLAG) ? " flag-screening" : "",
+  ].join("");
+  n.li.className = `item state-${item.state}${item.decidedAt ? " decided" : ""}${S.selected === item.id ? " selected" : ""}${item.claimed && !isMe(item.claimed) ? " claimed-other" : ""}${marks}`;
   n.li.setAttribute("aria-label", t("item_label", { id: item.id, author: plainText(item.author) }));
   if (S.selected === item.id) n.li.setAttribute("aria-current", "true");
   else n.li.removeAttribute("aria-current");
@@ -815,13 +1060,25 @@ function renderItem(item) {
   n.claim.hidden = !claimed || !!item.decidedAt;
   n.claim.textContent = claimed ? (isMe(item.claimed) ? t("claimed_by_you") : t("claimed_by", { who: item.claimed })) : "";
   n.claim.classList.toggle("mine", !!claimed && isMe(item.claimed));
+  const flagKey = item.flags.join(",");
+  if (n.flags.dataset.flags !== flagKey) {
+    n.flags.dataset.flags = flagKey;
+    n.flags.replaceChildren(
+      ...(item.flags.includes("redacted") ? [el("span", { class: "badge flag" }, t("flag_redacted"))] : []),
+      ...flags.map(flagBadge));
+  }
   n.flags.hidden = !item.flags.length;
-  n.flags.textContent = item.flags.includes("redacted") ? t("flag_redacted") : item.flags.join(", ");
+  const findingsKey = JSON.stringify([flags, item.score, item.reasons]);
+  if (n.findings.dataset.key !== findingsKey) {
+    n.findings.dataset.key = findingsKey;
+    n.findings.replaceChildren(...findingsNodes(item));
+  }
+  n.findings.hidden = !n.findings.childNodes.length;
   const reason = S.dropReasons.get(item.id);
   n.reason.hidden = !(item.state === "dropped" && reason);
   n.reason.textContent = reason ? t("reason_was", { reason }) : "";
   if (n.text.textContent !== plainText(item.text)) n.text.textContent = plainText(item.text);
-  n.grip.hidden = !live;
+  n.grip.hidden = !live || S.sort !== "queue";
   n.li.draggable = false;
   n.check.disabled = !live;
   n.check.checked = S.checked.has(item.id);
@@ -833,7 +1090,7 @@ function renderItem(item) {
   n.claimBtn.hidden = !live || claimed;
   n.unclaim.hidden = !live || !claimed || !isMe(item.claimed);
   n.takeover.hidden = !live || !claimed || isMe(item.claimed);
-  n.moves.hidden = !live;
+  n.moves.hidden = !live || S.sort !== "queue"; // moving is in queue order
   updateAge(item);
 }
 
@@ -854,7 +1111,7 @@ function scheduleRender() {
 }
 
 function renderQueue() {
-  const order = sortedItems();
+  const order = displayOrder();
   for (const item of order) {
     if (item.dirty) { item.dirty = false; renderItem(item); }
   }
@@ -872,7 +1129,26 @@ function renderQueue() {
     if (here !== item.node) V.queueList.insertBefore(item.node, here || null);
   });
   if (focused && focused !== document.activeElement && document.contains(focused)) focused.focus({ preventScroll: true });
+  // The filter: hide what it leaves out (the keyboard skips it too).
+  let shown = 0;
+  const flagNames = new Set();
+  for (const item of order) {
+    const visible = matchesFilter(item);
+    if (item.node.hidden === visible) item.node.hidden = !visible;
+    if (visible && undecided(item)) shown += 1;
+    if (undecided(item)) policyFlags(item).forEach((f) => flagNames.add(f));
+  }
+  renderFilterOptions([...flagNames]);
   V.queueEmpty.hidden = count > 0;
+  V.filterEmpty.hidden = count === 0 || shown > 0;
+  const shownText = S.filter === "all" ? "" : t("shown_count", { n: shown, total: count });
+  if (V.shownCount.textContent !== shownText) V.shownCount.textContent = shownText;
+  const unflagged = unflaggedPending().length;
+  if (V.approveUnflagged.dataset.n !== String(unflagged)) {
+    V.approveUnflagged.dataset.n = String(unflagged);
+    V.approveUnflagged.replaceChildren(t("approve_unflagged"), " ", el("span", { class: "n" }, `(${unflagged})`));
+  }
+  V.approveUnflagged.disabled = unflagged === 0;
   renderCounters();
   renderBulk();
 }
@@ -881,9 +1157,11 @@ function renderCounters() {
   const open = [...S.items.values()].filter(undecided);
   const held = open.filter((i) => i.state === "held").length;
   const forwarded = open.filter((i) => i.state === "forwarded").length;
+  const flagged = open.filter((i) => policyFlags(i).length).length;
   V.statQueue.textContent = String(open.length);
-  if (held || forwarded) {
-    const parts = [held ? t("stat_held", { n: held }) : "", forwarded ? t("stat_forwarded", { n: forwarded }) : ""];
+  if (held || forwarded || flagged) {
+    const parts = [held ? t("stat_held", { n: held }) : "", forwarded ? t("stat_forwarded", { n: forwarded }) : "",
+      flagged ? t("stat_flagged", { n: flagged }) : ""];
     V.statQueueDetail.textContent = parts.filter(Boolean).join(" · ");
     V.statQueue.append(" ", V.statQueueDetail);
   }
@@ -902,9 +1180,9 @@ function renderCounters() {
 function renderBulk() {
   for (const id of [...S.checked]) {
     const item = S.items.get(id);
-    if (!item || !undecided(item)) S.checked.delete(id);
+    if (!item || !undecided(item) || !matchesFilter(item)) S.checked.delete(id);
   }
-  const selectable = [...S.items.values()].filter(undecided).length;
+  const selectable = [...S.items.values()].filter((i) => undecided(i) && matchesFilter(i)).length;
   const n = S.checked.size;
   V.selectedCount.textContent = n ? t("n_selected", { n }) : "";
   V.bulkButtons.forEach((b) => { b.disabled = n === 0; });
@@ -915,7 +1193,7 @@ function renderBulk() {
 
 function onSelectAll() {
   S.checked.clear();
-  if (V.selectAll.checked) for (const item of S.items.values()) if (undecided(item)) S.checked.add(item.id);
+  if (V.selectAll.checked) for (const item of S.items.values()) if (undecided(item) && matchesFilter(item)) S.checked.add(item.id);
   for (const item of S.items.values()) item.n.check.checked = S.checked.has(item.id);
   renderBulk();
 }
@@ -938,8 +1216,8 @@ function selectItem(id, focus = true) {
 // The item under the keyboard: the selected one, else the first waiting.
 function currentItem() {
   const item = S.items.get(S.selected);
-  if (item) return item;
-  const first = sortedUndecided()[0];
+  if (item && matchesFilter(item)) return item;
+  const first = shownOrder().filter(undecided)[0];
   if (first) selectItem(first.id);
   return first || null;
 }
@@ -1003,6 +1281,153 @@ function bulk(sub) {
   for (const item of S.items.values()) item.n.check.checked = false;
   if (sub === "DROP") V.bulkReason.value = "";
   act("QUEUE", params, t("done_bulk", { n: ids.length, action: label }));
+}
+
+// ------------------------------------------------------------------ approve all unflagged
+
+// The pending questions no policy flagged, in queue order (whatever the
+// sort and filter shown), but not those another moderator claimed.
+function unflaggedPending() {
+  return sortedUndecided().filter((i) => i.state === "pending" && !policyFlags(i).length && !(i.claimed && !isMe(i.claimed)));
+}
+
+// Comma lists of ids, each short enough for one line.
+function idBatches(ids, channel) {
+  const room = APPROVE_LINE_MAX - new TextEncoder().encode(`QUEUE ${channel} APPROVE `).length;
+  const batches = [];
+  let current = [];
+  let length = 0;
+  for (const id of ids) {
+    const more = String(id).length + (current.length ? 1 : 0);
+    if (current.length && length + more > room) { batches.push(current); current = []; length = 0; }
+    length += String(id).length + (current.length ? 1 : 0);
+    current.push(id);
+  }
+  if (current.length) batches.push(current);
+  return batches;
+}
+
+function openApproveUnflagged() {
+  const items = unflaggedPending();
+  if (!items.length) return;
+  S.unflagged = items.map((i) => i.id);
+  const n = items.length;
+  V.confirmText.textContent = t("unflagged_confirm", { n });
+  const preview = items.slice(0, 10);
+  V.confirmList.replaceChildren(...preview.map((i) => el("li", {},
+    el("span", { class: "nick", dir: "auto" }, plainText(i.author)), ": ",
+    el("span", { class: "message-text", dir: "auto" }, plainText(i.text)))));
+  V.confirmMore.hidden = n <= preview.length;
+  V.confirmMore.textContent = t("unflagged_more", { n: n - preview.length });
+  V.confirmOk.textContent = t("unflagged_ok", { n });
+  V.confirm.showModal();
+  V.confirmOk.focus();
+}
+
+async function confirmApproveUnflagged() {
+  const wanted = new Set(S.unflagged);
+  V.confirm.close();
+  // Still pending and unflagged now: the others are left alone.
+  const ids = unflaggedPending().filter((i) => wanted.has(i.id)).map((i) => i.id);
+  if (!ids.length) return;
+  const channel = S.channel;
+  let sent = 0;
+  for (const batch of idBatches(ids, channel)) {
+    if (channel !== S.channel) return;
+    const replies = await act("QUEUE", [channel, "APPROVE", batch.join(",")]);
+    if (replies === null && !online()) break;
+    sent += batch.length;
+  }
+  if (sent) announce(t("done_unflagged", { n: sent }));
+}
+
+// ------------------------------------------------------------------ shield mode
+
+// Whether the focus is nowhere, or still on `node` now hidden: after an
+// action hid the control that did it.
+function lostFocus(node) {
+  const active = document.activeElement;
+  return !active || active === document.body || !document.contains(active) || (node.contains(active) && !active.checkVisibility());
+}
+
+function shieldFromInfo(info) {
+  if (info.shield === undefined) return;
+  const on = info.shield === "on" || info.shield === "closed";
+  const was = S.shield;
+  S.shield = { on, closed: info.shield === "closed", by: on && was.on ? was.by : null, reason: on ? info.shield_reason || "" : "" };
+  renderShield();
+}
+
+function onShield(line) {
+  const wasOn = S.shield.on;
+  S.shield = { on: line.on, closed: line.on ? S.shield.closed : false, by: line.by, reason: line.on ? line.reason : "" };
+  renderShield();
+  if (!line.on) announce(t("shield_lowered", { by: line.by || "?" }));
+  if (line.on && !wasOn && line.by === "auto") showAlert(t("shield_auto_alert", { reason: line.reason }), "warn");
+  // The event does not say whether new visitors are refused: ask.
+  if (line.on) refreshShield();
+}
+
+async function refreshShield() {
+  const channel = S.channel;
+  const replies = await load("CONF", [channel, "INFO"], null);
+  if (!replies || channel !== S.channel) return;
+  const info = conferenceInfo(replies);
+  if (info.shield === undefined) return;
+  const on = info.shield !== "off";
+  if (on !== S.shield.on) return; // changed again meanwhile: its own event follows
+  S.shield.closed = info.shield === "closed";
+  if (on && info.shield_reason) S.shield.reason = info.shield_reason;
+  renderShield();
+}
+
+function renderShield() {
+  const { on, closed, by, reason } = S.shield;
+  const why = reason ? plainText(reason) : t("shield_no_reason");
+  let text;
+  if (!on) text = t("shield_off");
+  else if (by === "auto") text = t("shield_on_auto", { reason: why });
+  else if (by) text = t("shield_on_by", { reason: why, by });
+  else text = t("shield_on", { reason: why });
+  if (V.shieldText.textContent !== text) V.shieldText.textContent = text;
+  V.shield.dataset.on = String(on);
+  V.shield.classList.toggle("on", on);
+  V.shield.classList.toggle("auto", on && by === "auto");
+  V.shieldDetail.hidden = !on;
+  V.shieldDetail.textContent = on ? `${t("shield_effects")}${closed ? ` ${t("shield_refusing")}` : ""}` : "";
+  V.shieldLower.hidden = !on;
+  V.shieldOpen.hidden = on;
+  if (on) toggleShieldForm(false);
+}
+
+function toggleShieldForm(open, refocus = false) {
+  const wasOpen = !V.shieldForm.hidden;
+  V.shieldForm.hidden = !open;
+  V.shieldOpen.setAttribute("aria-expanded", String(open));
+  if (open) V.shieldReason.focus();
+  else if (refocus && wasOpen) V.shieldOpen.focus();
+}
+
+function raiseShield(event) {
+  event.preventDefault();
+  const reason = V.shieldReason.value.trim();
+  const params = [S.channel, "SHIELD", "ON"];
+  if (V.shieldClosed.checked) params.push("CLOSED");
+  if (reason) params.push(reason);
+  act("CONF", params).then((replies) => {
+    if (!replies) return;
+    V.shieldReason.value = "";
+    V.shieldClosed.checked = false;
+    if (lostFocus(V.shieldForm) && !V.shieldLower.hidden) V.shieldLower.focus();
+  });
+  // Until the event comes: a moderator's own shield refuses new visitors if asked.
+  S.shield.closed = V.shieldClosed.checked;
+}
+
+function lowerShield() {
+  act("CONF", [S.channel, "SHIELD", "OFF"]).then((replies) => {
+    if (replies && lostFocus(V.shieldLower) && !V.shieldOpen.hidden) V.shieldOpen.focus();
+  });
 }
 
 function openEditor(item) {
@@ -1082,7 +1507,7 @@ function isTyping(target) {
 }
 
 function onKey(event) {
-  if (V.console.hidden || !S.shortcuts) return;
+  if (V.console.hidden || !S.shortcuts || V.confirm.open) return;
   if (event.ctrlKey || event.metaKey || event.altKey || isTyping(event.target)) return;
   const handled = shortcut(event.key);
   if (handled) event.preventDefault();
@@ -1096,7 +1521,7 @@ function shortcut(key) {
   }
   if (key === "n") { releaseNext(); return true; }
   if (key === "j" || key === "k") {
-    const order = sortedItems().filter((i) => undecided(i) || i.id === S.selected);
+    const order = shownOrder().filter((i) => undecided(i) || i.id === S.selected);
     if (!order.length) return true;
     const index = order.findIndex((i) => i.id === S.selected);
     const next = index < 0 ? 0 : Math.max(0, Math.min(order.length - 1, index + (key === "j" ? 1 : -1)));
@@ -1106,6 +1531,10 @@ function shortcut(key) {
   if (!"adefhcxJKt".includes(key) || key.length !== 1) return false;
   const item = currentItem();
   if (!item) return true;
+  if ("JKt".includes(key) && S.sort !== "queue") {
+    announce(t("move_in_queue_order"));
+    return true;
+  }
   switch (key) {
     case "a": queueAction("APPROVE", item); break;
     case "d": openDropper(item); break;
@@ -1143,7 +1572,7 @@ function tick() {
     const n = item.n;
     if (!n.editor.hidden || !n.dropper.hidden) continue;
     const hadFocus = n.li.contains(document.activeElement);
-    const order = sortedItems();
+    const order = shownOrder();
     const index = order.indexOf(item);
     S.items.delete(item.id);
     n.li.remove();
@@ -1155,7 +1584,7 @@ function tick() {
       if (next) selectItem(next.id, hadFocus);
     }
     if (hadFocus && (document.activeElement === document.body || !document.contains(document.activeElement))) {
-      const next = S.items.get(S.selected) || sortedUndecided()[0];
+      const next = S.items.get(S.selected) || shownOrder().filter(undecided)[0];
       if (next) next.node.focus({ preventScroll: true });
       else document.getElementById("queue-title").focus({ preventScroll: true });
     }
