@@ -43,6 +43,7 @@ def conf_info(ctx: Context) -> None:
         shield = conference.shield
         info["shield"] = ("closed" if shield.closed else "on") if shield.on else "off"
         info["shield_reason"] = shield.reason
+        info["shield_by"] = shield.by
     info["role"] = role.value
     for key, value in info.items():
         server.reply(client, "CONF", channel.name, "INFO", key, value)
