@@ -245,6 +245,7 @@ def test_the_scrape_has_every_family_the_deploy_files_are_about(exported):
         "confchat_storage_errors_total", "confchat_storage_failing", "confchat_storage_commit_seconds_bucket",
         "confchat_storage_pending", "confchat_policy_decisions_total", "confchat_policy_failures_total",
         "confchat_policy_seconds_bucket", "confchat_shield_raised_total", "confchat_shield",
+        "confchat_login_failures_total",
         "confchat_process_resident_memory_bytes",
         "confchat_process_cpu_seconds_total", "confchat_process_open_fds", "confchat_process_max_fds",
     }
@@ -326,7 +327,7 @@ def alert_rules() -> list[dict]:
 EXPECTED_ALERTS = {
     "ConfchatDown", "ModerationQueueWaitingTooLong", "ModerationQueueGrowing", "SendQEvictions",
     "StorageErrors", "StorageCommitsSlow", "FanoutSlow", "HighFileDescriptorUsage", "ConnectionsRefused",
-    "PolicyFailing", "ShieldUp",
+    "PolicyFailing", "ShieldUp", "LoginFailuresHigh",
 }
 
 
@@ -450,6 +451,16 @@ ALERT_CASES: dict[str, tuple[list[dict], list[tuple[str, list[dict]]]]] = {
             {"series": f'confchat_shield{{{B}, conference="#q"}}', "values": "0x5"},
         ],
         [("1m", []), ("3m", [{"severity": "warning", **LA, "conference": "#q"}]), ("4m", [])],
+    ),
+    "LoginFailuresHigh": (
+        [
+            # a: 10 wrong passwords a minute, then the back-off refuses more.
+            {"series": f'confchat_login_failures_total{{{A}, reason="wrong_password"}}', "values": "0+10x10 100x10"},
+            {"series": f'confchat_login_failures_total{{{A}, reason="throttled"}}', "values": "0x10 0+20x10"},
+            # b: staff mistyping now and then.
+            {"series": f'confchat_login_failures_total{{{B}, reason="wrong_password"}}', "values": "0+1x20"},
+        ],
+        [("2m", []), ("6m", [{"severity": "warning", **LA}]), ("15m", [{"severity": "warning", **LA}])],
     ),
 }
 

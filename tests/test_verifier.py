@@ -11,11 +11,13 @@ import attrs
 import pytest
 import trio
 
-from confchat.config import Account, Config
+from argon2 import PasswordHasher, extract_parameters
+
+from confchat.config import Account, Config, Oper
 from confchat.core.client import Client
 from confchat.core.outbox import Outbox
 from confchat.core.server import Server
-from confchat.verifier import Verifier
+from confchat.verifier import Verifier, decoy_hash, decoy_hashes
 
 pytestmark = pytest.mark.anyio
 
@@ -47,14 +49,18 @@ class Gate:
 
 
 def a_core() -> Server:
-    return Server(attrs.evolve(Config(), accounts=(Account("moda", "$argon2id$stored"),)))
+    # Cheap hashes: the verifier makes its decoys with their parameters at start.
+    cheap = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1).hash("stored")
+    return Server(Config(accounts=(Account("moda", cheap),), opers=(Oper("boss", cheap),)))
 
 
-def start_login(core: Server, nick: str, password: str = PASSWORD) -> tuple[Client, Outbox]:
+def start_login(
+    core: Server, nick: str, password: str = PASSWORD, account: str = "moda"
+) -> tuple[Client, Outbox]:
     outbox = Outbox(100_000)
     client = core.connect("192.0.2.1", outbox)
     assert client is not None
-    blob = base64.b64encode(f"moda\0moda\0{password}".encode()).decode()
+    blob = base64.b64encode(f"{account}\0{account}\0{password}".encode()).decode()
     for line in ("CAP LS 302", "CAP REQ sasl", f"NICK {nick}", f"USER {nick} 0 * :x", "AUTHENTICATE PLAIN", f"AUTHENTICATE {blob}", "CAP END"):
         core.receive(client, line.encode())
     outbox.take()
@@ -124,3 +130,50 @@ async def test_a_check_that_raises_fails_closed():
         await wait_for(lambda: b" 904 " in outbox.take())
         nursery.cancel_scope.cancel()
     assert client.account is None and not client.gone
+
+
+# ---------------------------------------------------------------- decoys for unknown names
+
+CHEAP = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
+OTHER = PasswordHasher(time_cost=2, memory_cost=128, parallelism=1)
+
+
+class Recorder:
+    """A stand-in for argon2 that says yes to everything and records the
+    hashes it was asked to check against."""
+
+    def __init__(self) -> None:
+        self.hashes: list[str] = []
+
+    def __call__(self, stored_hash: str, password: str) -> bool:
+        self.hashes.append(stored_hash)
+        return True
+
+
+async def test_an_unknown_account_is_checked_against_a_decoy_and_fails():
+    stored = CHEAP.hash(PASSWORD)
+    core = Server(attrs.evolve(Config(), accounts=(Account("moda", stored),)))
+    verify = Recorder()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(Verifier(core, verify=verify).run)
+        client, outbox = start_login(core, "guesser", account="nobody")
+        await wait_for(lambda: b" 904 " in outbox.take())  # even though the check said yes
+        nursery.cancel_scope.cancel()
+    [decoy] = verify.hashes
+    assert decoy != stored and extract_parameters(decoy) == extract_parameters(stored)
+    assert client.account is None and core.stats.login_failures["unknown_name"] == 1
+
+
+def test_a_decoy_has_the_parameters_most_hashes_have():
+    hashes = [OTHER.hash("a"), CHEAP.hash("b"), CHEAP.hash("c"), "not a hash"]
+    assert extract_parameters(decoy_hash(hashes)) == extract_parameters(hashes[1])
+    assert extract_parameters(decoy_hash(hashes[:2])) == extract_parameters(hashes[0])  # a tie: the first
+    assert extract_parameters(decoy_hash([])) == extract_parameters(PasswordHasher().hash("x"))  # confchat passwd's
+    assert decoy_hash(hashes[1:2]) != decoy_hash(hashes[1:2])  # a random secret each time
+
+
+def test_accounts_and_operators_have_a_decoy_each():
+    config = Config(accounts=(Account("moda", CHEAP.hash("a")),), opers=(Oper("boss", OTHER.hash("b")),))
+    decoys = decoy_hashes(config)
+    assert extract_parameters(decoys["account"]) == extract_parameters(config.accounts[0].password_hash)
+    assert extract_parameters(decoys["oper"]) == extract_parameters(config.opers[0].password_hash)

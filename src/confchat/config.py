@@ -94,6 +94,17 @@ class LimitsSection:
     monitor_limit: int = 100
     # Nick changes and quits remembered for WHOWAS.
     whowas_length: int = 1000
+    # Password checks (SASL, PASS account:password, OPER) from one address, or
+    # on one account name, before each further attempt must wait (Ergo's
+    # login-throttling allows 3 a minute per account)...
+    login_failures_allowed: int = 3
+    # ...this many seconds after the latest check, doubled after each further
+    # one; an attempt during the wait is refused at once, without a check...
+    login_backoff: float = 1.0
+    # ...up to this many seconds.
+    login_backoff_max: float = 60.0
+    # Seconds without a check after which an address or name starts afresh.
+    login_failure_memory: float = 900.0
 
 
 @attrs.frozen

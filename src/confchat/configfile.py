@@ -91,6 +91,17 @@ COMMENTS: dict[str, str] = {
     "limits.max_targets": "Targets in one PRIVMSG, NOTICE or JOIN (ISUPPORT TARGMAX).",
     "limits.monitor_limit": "Entries in one client's MONITOR list.",
     "limits.whowas_length": "Nick changes and quits remembered for WHOWAS.",
+    "limits.login_failures_allowed": (
+        "Password checks (SASL, PASS account:password, OPER) from one address, or\n"
+        "on one account name, before each further attempt must wait..."
+    ),
+    "limits.login_backoff": (
+        "...this many seconds after the latest check, doubled after each further\n"
+        "one. An attempt during the wait is refused at once, without a check.\n"
+        "Addresses in connection_limit_exempt count only by account name."
+    ),
+    "limits.login_backoff_max": "...up to this many seconds.",
+    "limits.login_failure_memory": "Seconds without a check after which an address or name starts afresh.",
     "channels": "Channel policy.",
     "channels.users_may_create": "Whether any registered client may create a channel by joining it.",
     "channels.default_modes": 'Modes a newly created channel gets ("nt": no outside messages,\n'

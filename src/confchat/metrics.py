@@ -22,7 +22,7 @@ from prometheus_client.metrics_core import (
 )
 
 from . import __version__
-from .core.stats import Histogram
+from .core.stats import LOGIN_FAILURE_REASONS, Histogram
 from .moderation.conference import STAFF, Role
 from .moderation.queue import State
 from .vocab import ConferenceState
@@ -77,6 +77,10 @@ class ConfchatCollector:
         yield self._counter("received_bytes", "Bytes received from clients.", ["transport"], stats.bytes_in)
         yield self._counter("received_lines", "Lines (commands) received from clients.", ["transport"], stats.lines_in)
         yield self._counter("sent_bytes", "Bytes sent to clients.", ["transport"], stats.bytes_out)
+        # Every reason listed, 0 included: the alert's rate needs the series
+        # before the first failure.
+        yield self._counter("login_failures", "Failed logins (SASL, PASS account:password, OPER), by reason.",
+                            ["reason"], {reason: stats.login_failures[reason] for reason in LOGIN_FAILURE_REASONS})
 
         # ---- fan-out
         yield self._counter("deliveries", "Messages queued to a recipient (one per recipient).", [], {(): stats.deliveries})

@@ -13,15 +13,26 @@ CPU busy and holds 64 MiB for its duration, so a crowd logging in at the
 start of an event, or a run of wrong passwords from many connections, slows
 logins down, never the chat. A check whose client has gone by its turn is
 skipped.
+
+A name nobody has is checked all the same, against a *decoy*: a hash of a
+random secret made at start (before the first check, in a thread) with the
+argon2 parameters of the configured hashes, one for the accounts and one
+for the operators. It takes as long as a real check and always fails, so
+the time an answer takes does not tell whether an account exists.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+import os
+from collections import Counter
+from typing import Callable, Iterable
 
 import structlog
 import trio
+from argon2 import Parameters, PasswordHasher, extract_parameters
+from argon2.exceptions import InvalidHashError
 
+from .config import Config
 from .core.logins import Verification
 from .core.passwords import verify_password
 from .core.server import Server
@@ -35,6 +46,34 @@ WORKERS = 2
 log = structlog.get_logger("confchat.verifier")
 
 
+def decoy_hash(hashes: Iterable[str]) -> str:
+    """A hash of a random secret with the parameters most of ``hashes``
+    have (the first of them on a tie; ``confchat passwd``'s defaults if
+    none is valid): checking against it costs what checking one of them
+    does, and nothing matches it."""
+    seen: Counter[tuple] = Counter()
+    first: dict[tuple, Parameters] = {}
+    for stored in hashes:
+        try:
+            parameters = extract_parameters(stored)
+        except (InvalidHashError, ValueError):
+            continue
+        key = (parameters.type, parameters.version, parameters.salt_len, parameters.hash_len,
+               parameters.time_cost, parameters.memory_cost, parameters.parallelism)
+        seen[key] += 1
+        first.setdefault(key, parameters)
+    hasher = PasswordHasher.from_parameters(first[seen.most_common(1)[0][0]]) if seen else PasswordHasher()
+    return hasher.hash(os.urandom(32).hex())
+
+
+def decoy_hashes(config: Config) -> dict[str, str]:
+    """The decoys by kind of name (Verification.decoy)."""
+    return {
+        "account": decoy_hash(account.password_hash for account in config.accounts),
+        "oper": decoy_hash(oper.password_hash for oper in config.opers),
+    }
+
+
 class Verifier:
     def __init__(
         self, core: Server, workers: int = WORKERS, verify: Callable[[str, str], bool] = verify_password
@@ -43,6 +82,7 @@ class Verifier:
         self.verify = verify
         self.limiter = trio.CapacityLimiter(workers)
         self._wakeup = trio.Event()
+        self.decoys: dict[str, str] = {}  # made when run() starts
         core.logins.wake = self._wake
 
     def _wake(self) -> None:
@@ -52,6 +92,8 @@ class Verifier:
         """Check passwords until cancelled; a check cancelled in its thread
         is abandoned (the thread finishes, its answer is dropped)."""
         logins = self.core.logins
+        # Made once, before any check: a check asked for meanwhile waits.
+        self.decoys = await trio.to_thread.run_sync(decoy_hashes, self.core.config, abandon_on_cancel=True)
         async with trio.open_nursery() as nursery:
             while True:
                 request = logins.next()
@@ -70,15 +112,14 @@ class Verifier:
 
     async def _check(self, request: Verification) -> None:
         try:
-            ok = await trio.to_thread.run_sync(
-                self.verify, request.stored_hash, request.password, abandon_on_cancel=True
-            )
+            stored = self.decoys[request.decoy] if request.decoy else request.stored_hash
+            ok = await trio.to_thread.run_sync(self.verify, stored, request.password, abandon_on_cancel=True)
         except Exception:  # verify_password returns False for bad hashes; fail closed anyway
             log.exception("verifier.check_failed", request=repr(request))
             ok = False
         finally:
             self.limiter.release_on_behalf_of(request)
-        self._answer(request, ok)
+        self._answer(request, ok and not request.decoy)
 
     def _answer(self, request: Verification, ok: bool) -> None:
         try:

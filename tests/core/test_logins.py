@@ -80,3 +80,11 @@ def test_the_password_is_not_in_the_repr():
     request = a_request()
     assert "hunter2" not in repr(request) and "argon2" not in repr(request)
     assert "AUTHENTICATE" in repr(request)
+
+
+def test_a_decoy_request_says_so_and_carries_no_hash():
+    client = a_client()
+    request = Verification(client, "OPER", "", "hunter2", [].append, decoy="oper")
+    assert request.decoy == "oper" and request.stored_hash == ""
+    assert repr(request) == "<Verification OPER for client 1 (decoy oper)>"
+    assert a_request().decoy == ""  # a real check

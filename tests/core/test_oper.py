@@ -49,12 +49,38 @@ def test_oper_answer_waits_for_the_password_check(oper_config):
     assert alice.client.oper == "boss"
 
 
-def test_an_unknown_oper_name_fails_without_a_check(oper_config):
+def test_an_unknown_oper_name_is_checked_against_the_decoy_and_fails(oper_config):
+    # Answered at once, an unknown name would tell which operators exist.
     net = Net(oper_config)
     alice = net.register("alice")
     net.verify_at_once = False
-    assert commands(alice.ask("OPER nobody :correct horse")) == ["464"]
+    assert alice.ask("OPER nobody :correct horse") == []
+    [request] = net.server.logins.pending
+    assert request.decoy == "oper" and request.stored_hash == ""
+    net.run_verifications()
+    assert commands(alice.take()) == ["464"]
+    assert alice.client.oper is None
+
+
+def test_oper_guesses_back_off(oper_config):
+    net = Net(oper_config)
+    net.verify_at_once = False
+    for i in range(3):  # three connections from one address, one guess each
+        guesser = net.register(f"guesser{i}")
+        guesser.send("OPER boss wrong")
+        assert net.run_verifications() == 1
+        assert commands(guesser.take()) == ["464"]
+    guesser = net.register("guesser3", caps=("standard-replies",))
+    got = guesser.ask("OPER boss :correct horse")  # even the right password
     assert not net.server.logins.pending
+    assert commands(got) == ["FAIL", "464"]
+    assert got[0].params[:3] == ("OPER", "RATE_LIMITED", "1")
+    assert guesser.client.oper is None
+    net.advance(1)
+    guesser.send("OPER boss :correct horse")
+    assert net.run_verifications() == 1
+    assert guesser.client.oper == "boss"
+    assert net.server.stats.login_failures == {"wrong_password": 3, "throttled": 1}
 
 
 def test_repeated_wrong_oper_passwords_end_the_connection(oper_config):

@@ -317,11 +317,11 @@ PASSWORD = "correct horse"
 HASH = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1).hash(PASSWORD)
 
 
-def staff_net() -> Net:
+def staff_net(**limits) -> Net:
     """A server with one staff account whose password checks wait until
     the test answers them (``net.run_verifications``), as the shell's
-    worker threads would."""
-    net = Net(attrs.evolve(Config(), accounts=(Account("moda", HASH),)))
+    worker threads would; ``limits`` changes [limits]."""
+    net = Net(with_limits(attrs.evolve(Config(), accounts=(Account("moda", HASH),)), **limits))
     net.verify_at_once = False
     return net
 
@@ -371,7 +371,7 @@ def test_other_clients_are_served_while_a_check_is_pending():
 
 
 def test_pipelined_wrong_passwords_are_answered_in_turn_up_to_the_limit():
-    net = staff_net()
+    net = staff_net(login_failures_allowed=MAX_LOGIN_FAILURES)  # the back-off is tested below
     conn = sasl_started(net)
     wrong = plain(password="wrong")
     conn.send(f"AUTHENTICATE {wrong}")
@@ -442,13 +442,314 @@ def test_pass_account_login_waits_for_its_check():
     assert "001" in commands(got) and conn.client.account == "moda"
 
 
-def test_an_unknown_account_fails_at_once_without_a_check():
+def test_an_unknown_account_is_checked_against_the_decoy_and_fails():
+    # Answered at once, an unknown name would tell which accounts exist.
     net = staff_net()
     conn = net.connect()
-    replies = conn.ask("PASS nobody:whatever")
+    assert conn.ask("PASS nobody:whatever") == []
+    [request] = net.server.logins.pending
+    assert request.decoy == "account" and request.stored_hash == ""
+    net.run_verifications()
+    assert "ACCOUNT_INVALID" in one(conn.take(), "NOTICE").params[-1]
+    assert conn.client.failed_logins == 1 and conn.client.account is None
+
+
+def test_a_decoy_check_fails_whatever_the_answer():
+    net = staff_net()
+    conn = sasl_started(net, nick="someone")
+    conn.send(f"AUTHENTICATE {plain('nobody')}")
+    request = net.server.logins.next()
+    assert request is not None and request.decoy == "account"
+    net.server.verified(request, True)  # a shell that got it wrong
+    assert commands(conn.take()) == ["904"]
+    assert conn.client.account is None
+    assert net.server.stats.login_failures["unknown_name"] == 1
+
+
+# ---------------------------------------------------------------- an account's nick is its own
+
+
+def staff_login(net: Net, nick: str = "moda", password: str = PASSWORD) -> Conn:
+    """A client that asks for ``nick``, logs in with SASL during its CAP
+    negotiation, then ends it; the checks answered."""
+    conn = sasl_started(net, nick=nick)
+    conn.send(f"AUTHENTICATE {plain(password=password)}")
+    conn.send("CAP END")
+    net.run_verifications()
+    return conn
+
+
+def never_ending(net: Net, nick: str = "moda", ip: str = "198.51.100.66") -> Conn:
+    """A connection that asks for ``nick`` and never ends its CAP
+    negotiation (so never completes registration)."""
+    conn = net.connect(ip)
+    assert conn is not None
+    conn.send("CAP LS 302")
+    conn.send(f"NICK {nick}")
+    conn.send(f"USER {nick} 0 * :{nick}")
+    conn.take()
+    return conn
+
+
+def test_a_connection_that_never_ends_its_cap_negotiation_does_not_hold_an_account_nick():
+    net = staff_net()
+    squatters = [never_ending(net, ip=f"198.51.100.{i}") for i in (1, 2)]
+    assert net.server.nicks.get("moda") is None
+    moda = staff_login(net)
+    got = moda.take()
+    assert "433" not in commands(got)
+    assert one(got, "001").params[0] == "moda"
+    assert net.server.find_nick("moda") is moda.client
+    for squatter in squatters:
+        refused = one(squatter.ask("CAP END"), "433")
+        assert refused.params[1:] == ("moda", "Nickname is reserved for a registered account")
+        assert not squatter.client.registered and squatter.client.nick == "*"
+    assert net.server.find_nick("moda") is moda.client
+
+
+def test_a_client_that_logs_in_while_registering_keeps_the_account_nick():
+    net = staff_net()
+    got = staff_login(net).take()
+    assert commands(got)[:3] == ["900", "903", "001"]
+    assert got[0].params[:3] == ("moda", "moda!~moda@192.0.2.1", "moda")
+
+
+def test_without_a_login_the_account_nick_is_refused_at_registration_and_after():
+    net = staff_net()
+    conn = net.connect()
+    conn.send("NICK MODA")
+    refused = one(conn.ask("USER x 0 * :X"), "433")
+    assert refused.params[1:] == ("MODA", "Nickname is reserved for a registered account")
+    assert "001" in commands(conn.ask("NICK carol"))
+    refused = one(conn.ask("NICK moda"), "433")
+    assert refused.params[1:] == ("moda", "Nickname is reserved for a registered account")
+    assert net.server.nicks.get("moda") is None and conn.client.nick == "carol"
+
+
+def holder_without_the_account(net: Net, registered: bool = True) -> Conn:
+    """A client holding the account's nick without being logged in to it.
+    The rules above no longer let this happen (an unregistered connection
+    used to hold it until its registration timeout), so it is made here
+    with the accounts out of the way; a login repairs it all the same."""
+    accounts, net.server.accounts = net.server.accounts, {}
+    try:
+        conn = net.register("moda", ip="198.51.100.7") if registered else never_ending(net, ip="198.51.100.7")
+    finally:
+        net.server.accounts = accounts
+    assert net.server.nicks["moda"] is conn.client
+    return conn
+
+
+def test_a_staff_login_takes_its_nick_back_from_a_registered_holder():
+    net = staff_net()
+    holder = holder_without_the_account(net)
+    peer = net.register("peer")
+    holder.send("JOIN #room")
+    peer.send("JOIN #room")
+    holder.take(), peer.take()
+    moda = staff_login(net)
+    got = holder.take()
+    renamed = one(got, "NICK")
+    assert renamed.source == "moda!~moda@198.51.100.7"
+    guest = renamed.params[0]
+    assert guest.startswith("Guest")
+    assert "NICK_RESERVED" in one(got, "NOTICE").params[-1]
+    assert one(peer.take(), "NICK").params == (guest,)
+    assert net.server.find_nick(guest) is holder.client
+    assert one(moda.take(), "001").params[0] == "moda"
+    assert net.server.find_nick("moda") is moda.client
+
+
+def test_a_staff_login_takes_its_nick_back_from_an_unregistered_holder():
+    net = staff_net()
+    holder = holder_without_the_account(net, registered=False)
+    moda = staff_login(net)
+    refused = one(holder.take(), "433")
+    assert refused.params[1:] == ("moda", "Nickname is reserved for a registered account")
+    assert holder.client.nick == "*"
+    assert one(moda.take(), "001").params[0] == "moda"
+    assert "001" not in commands(holder.ask("CAP END"))  # no nick: registration waits for one
+    assert "001" in commands(holder.ask("NICK carol"))
+
+
+def test_a_second_connection_to_the_account_does_not_take_the_nick_from_the_first():
+    net = staff_net()
+    first = staff_login(net)
+    first.take()
+    second = sasl_started(net, nick="moda")  # its NICK got 433: in use
+    second.send(f"AUTHENTICATE {plain()}")
+    second.send("CAP END")
+    net.run_verifications()
+    assert "001" not in commands(second.take()) and second.client.account == "moda"
+    assert first.take() == [] and net.server.find_nick("moda") is first.client
+    assert one(second.ask("NICK moda_"), "001").params[0] == "moda_"
+
+
+# ---------------------------------------------------------------- guesses back off
+
+
+def guess(net: Net, account: str = "moda", password: str = "wrong", ip: str = "192.0.2.1") -> tuple[Conn, list, int]:
+    """One SASL attempt on a new connection, as a guesser that reconnects
+    each time: (the connection, its replies, the checks it took)."""
+    conn = net.connect(ip)
+    assert conn is not None
+    conn.send("CAP REQ :sasl standard-replies")
+    conn.send("AUTHENTICATE PLAIN")
+    conn.send(f"AUTHENTICATE {plain(account, password)}")
+    checks = net.run_verifications()
+    return conn, [m for m in conn.take() if m.command not in ("CAP", "AUTHENTICATE")], checks
+
+
+def refusal(replies: list) -> str:
+    """The wait a throttled attempt was told, in seconds; its replies are
+    the FAIL then the 904, at once."""
+    assert commands(replies) == ["FAIL", "904"], replies
+    fail = replies[0]
+    assert fail.params[:2] == ("AUTHENTICATE", "RATE_LIMITED")
+    assert fail.params[3] == f"Too many failed logins: wait {fail.params[2]} s before trying again"
+    return fail.params[2]
+
+
+def test_guesses_from_one_address_back_off_across_connections():
+    net = staff_net(login_backoff_max=5.0)
+    for name in ("moda", "nobody", "someone"):  # three names: the address counts them all
+        _, replies, checks = guess(net, name)
+        assert checks == 1 and commands(replies) == ["904"]
+    told = []
+    for _ in range(5):
+        _, replies, checks = guess(net, "another")
+        assert checks == 0  # refused without a hash
+        told.append(refusal(replies))
+        net.advance(int(told[-1]))
+        _, replies, checks = guess(net, "another")
+        assert checks == 1 and commands(replies) == ["904"]
+    assert told == ["1", "2", "4", "5", "5"]  # doubling, up to login_backoff_max
+
+
+def test_refused_attempts_do_not_make_the_wait_longer():
+    net = staff_net()
+    for _ in range(3):
+        guess(net)
+    for _ in range(20):
+        assert refusal(guess(net)[1]) == "1"
+    net.advance(0.5)
+    assert refusal(guess(net)[1]) == "1"  # rounded up
+    net.advance(0.5)
+    assert guess(net)[2] == 1
+
+
+def test_guesses_on_one_account_back_off_whatever_the_address():
+    net = staff_net()
+    for i in range(3):
+        assert guess(net, ip=f"203.0.113.{i}")[2] == 1
+    _, replies, checks = guess(net, ip="203.0.113.99")
+    assert checks == 0 and refusal(replies) == "1"
+    assert guess(net, "other", ip="203.0.113.99")[2] == 1  # other names are not held up
+
+
+def test_during_the_wait_even_the_right_password_is_refused_unchecked():
+    net = staff_net()
+    for _ in range(3):
+        guess(net)
+    conn, replies, checks = guess(net, password=PASSWORD)
+    assert checks == 0 and refusal(replies) == "1" and conn.client.account is None
+    net.advance(1)
+    conn, replies, checks = guess(net, password=PASSWORD)
+    assert checks == 1 and commands(replies) == ["900", "903"] and conn.client.account == "moda"
+
+
+def test_logins_that_succeed_are_not_counted():
+    net = staff_net()
+    for _ in range(10):
+        conn, replies, checks = guess(net, password=PASSWORD)
+        assert checks == 1 and conn.client.account == "moda"
+
+
+def test_guesses_sent_at_once_from_many_connections_get_no_more_checks():
+    net = staff_net()
+    conns = []
+    for _ in range(10):
+        conn = net.connect()
+        conn.send("CAP REQ :sasl")
+        conn.send("AUTHENTICATE PLAIN")
+        conn.send(f"AUTHENTICATE {plain(password='wrong')}")  # not answered yet
+        conns.append(conn)
+    assert len(net.server.logins.pending) == 3
+    assert sum("904" in commands(conn.take()) for conn in conns) == 7
+
+
+def test_pass_logins_back_off_too():
+    net = staff_net()
+    for _ in range(3):
+        net.connect().send("PASS moda:wrong")
+        net.run_verifications()
+    conn = net.connect()
+    replies = conn.ask("PASS moda:wrong")
     assert not net.server.logins.pending
-    assert "ACCOUNT_INVALID" in one(replies, "NOTICE").params[-1]
+    assert [m.params[-1] for m in replies] == [
+        "PASS RATE_LIMITED: Too many failed logins: wait 1 s before trying again",
+        "PASS ACCOUNT_INVALID: Invalid account name or password",
+    ]
     assert conn.client.failed_logins == 1
+
+
+def test_an_exempt_address_counts_only_by_account():
+    # limits.connection_limit_exempt: a proxy or a venue's Wi-Fi, many
+    # people behind one address; one of them guessing does not hold up the rest.
+    net = staff_net(connection_limit_exempt=("192.0.2.50",))
+    for n in range(6):
+        assert guess(net, f"name{n}", ip="192.0.2.50")[2] == 1
+    for _ in range(3):
+        guess(net, ip="192.0.2.50")
+    assert refusal(guess(net, ip="192.0.2.50")[1]) == "1"
+
+
+def test_failures_are_forgotten_after_the_memory_and_memory_is_freed_on_tick():
+    net = staff_net(login_failure_memory=600.0)
+    for _ in range(3):
+        guess(net)
+    throttle = net.server.login_throttle
+    assert len(throttle) == 2  # the address and the name
+    net.advance(599)
+    net.server.tick()
+    assert len(throttle) == 2
+    net.advance(1)
+    net.server.tick()
+    assert len(throttle) == 0
+    for _ in range(3):
+        assert guess(net)[2] == 1
+
+
+def recording(net: Net) -> list:
+    events: list = []
+    net.server.log = lambda event, level="info", **fields: events.append((event, level, fields))
+    return events
+
+
+def test_failed_logins_are_logged_and_counted_by_reason():
+    net = staff_net()
+    events = recording(net)
+    guess(net, "nobody")
+    guess(net)
+    guess(net)
+    guess(net)
+    assert net.server.stats.login_failures == {"unknown_name": 1, "wrong_password": 2, "throttled": 1}
+    failed = [fields["reason"] for event, level, fields in events if event == "account.login_failed"]
+    assert failed == ["unknown_name", "wrong_password", "wrong_password"]
+    [(level, fields)] = [(level, fields) for event, level, fields in events if event == "account.login_throttled"]
+    assert level == "warning"
+    assert fields["by"] == "address" and fields["wait"] == 1 and fields["command"] == "AUTHENTICATE"
+    assert "address" not in fields  # personal data, see below
+
+
+def test_the_throttled_address_is_logged_only_with_log_personal_data():
+    config = attrs.evolve(Config(), accounts=(Account("moda", HASH),))
+    net = Net(attrs.evolve(config, logging=attrs.evolve(config.logging, log_personal_data=True)))
+    events = recording(net)
+    for _ in range(4):
+        guess(net, ip="198.51.100.4")
+    [fields] = [fields for event, _, fields in events if event == "account.login_throttled"]
+    assert fields["address"] == "198.51.100.4" and fields["by"] == "address"
 
 
 # ---------------------------------------------------------------- counters and derived state

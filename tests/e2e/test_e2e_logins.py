@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import time
+import urllib.request
 
 import pytest
 from argon2 import PasswordHasher
@@ -97,3 +98,87 @@ def test_pipelined_wrong_passwords_still_end_the_connection(slow_server):
     rest = guesser.wait_closed(timeout=30)
     assert [m.command for m in rest].count("904") == 3
     assert rest[-1].command == "ERROR" and "Too many failed login attempts" in rest[-1].params[0]
+
+
+# ---------------------------------------------------------------- staff nicks, guesses, unknown names
+
+
+def test_a_connection_that_never_ends_cap_does_not_hold_a_staff_nick(slow_server):
+    # It used to keep the nick until its registration timed out, and the
+    # moderator's own sign-in failed meanwhile.
+    squatter = slow_server.client()
+    squatter.send("CAP LS 302")
+    squatter.send("NICK quick")
+    squatter.send("USER quick 0 * :quick")
+    squatter.roundtrip()  # the server has taken its NICK
+    staff = slow_server.client()
+    staff.send("CAP LS 302")
+    staff.send("CAP REQ :sasl")
+    staff.send("NICK quick")
+    staff.send("USER quick 0 * :quick")
+    staff.send("AUTHENTICATE PLAIN")
+    staff.expect("AUTHENTICATE")
+    staff.send(f"AUTHENTICATE {credentials('quick')}")
+    staff.send("CAP END")
+    answer = staff.expect(lambda m: m.command in ("001", "433"))
+    assert answer.command == "001" and answer.params[0] == "quick"
+    squatter.send("CAP END")
+    refused = squatter.expect("433")
+    assert refused.params[1:] == ("quick", "Nickname is reserved for a registered account")
+    assert not [m for m in squatter.received if m.command == "001"]
+
+
+@pytest.fixture
+def patient_server(start_server):
+    """A server whose back-off makes the first wait an hour, so that the
+    attempt after the allowed ones is surely within it."""
+    quick = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1).hash(PASSWORD)
+    return start_server({
+        "accounts": [{"name": "quick", "password_hash": quick}],
+        "limits": {"login_backoff": 3600.0, "login_backoff_max": 3600.0},
+    })
+
+
+def metric(server, name: str) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{server.http_port}/metrics", timeout=10) as response:
+        lines = response.read().decode().splitlines()
+    return next(line.rsplit(" ", 1)[1] for line in lines if line.startswith(name + " "))
+
+
+def test_after_three_wrong_passwords_from_an_address_the_next_attempt_is_refused_unchecked(patient_server):
+    for n in range(3):  # a guesser that reconnects for each guess
+        guesser = start_sasl(patient_server, f"guesser{n}")
+        guesser.send(f"AUTHENTICATE {credentials('quick', 'wrong')}")
+        guesser.expect("904")
+        guesser.close()
+    guesser = start_sasl(patient_server, "guesser3")
+    guesser.send(f"AUTHENTICATE {credentials('quick')}")  # the right password, now
+    guesser.expect("904")
+    commands = [m.command for m in guesser.received]
+    assert "903" not in commands and "900" not in commands  # no check was run
+    [told] = [m.params[-1] for m in guesser.received if m.command == "NOTICE" and "RATE_LIMITED" in m.params[-1]]
+    assert told == "AUTHENTICATE RATE_LIMITED: Too many failed logins: wait 3600 s before trying again"
+    assert commands.index("NOTICE") < commands.index("904")
+    assert metric(patient_server, 'confchat_login_failures_total{reason="wrong_password"}') == "3.0"
+    assert metric(patient_server, 'confchat_login_failures_total{reason="throttled"}') == "1.0"
+    assert "account.login_throttled" in patient_server.log
+
+
+@pytest.fixture
+def lone_slow_server(start_server, slow_hash):
+    """One account, with the slow hash: the decoy shares its parameters."""
+    return start_server({"accounts": [{"name": "slowpoke", "password_hash": slow_hash}]})
+
+
+@pytest.mark.parametrize("account", ["slowpoke", "nobody"])
+def test_an_unknown_account_is_answered_no_sooner_than_a_known_one(lone_slow_server, account):
+    # Both wait for a check (about a second with the slow hash): a viewer's
+    # PING sent after the credentials is answered before either.
+    viewer = lone_slow_server.client("viewer", caps=("server-time",))
+    guesser = start_sasl(lone_slow_server, "guesser")
+    guesser.send(f"AUTHENTICATE {credentials(account, 'wrong')}")
+    time.sleep(0.2)  # let the server take the credentials first, as above
+    viewer.send("PING during-check")
+    pong = viewer.expect(lambda m: m.command == "PONG" and m.params[-1] == "during-check")
+    failed = guesser.expect("904")
+    assert pong.tags["time"] < failed.tags["time"], (pong, failed)

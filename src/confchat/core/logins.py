@@ -16,6 +16,13 @@ While a client's check is in flight, the lines it sends next wait in its
 request, in order, and are handled once the answer is in: a pipelined
 ``CAP END`` must not register the client before its SASL outcome is known.
 A client that goes away meanwhile is simply forgotten when its answer comes.
+
+A name that no account (or operator) has is checked too, against a
+*decoy*: a hash the shell made at start with the parameters of the
+configured ones (``decoy`` says whose: "account" or "oper"). Its answer is
+always no and takes as long as a real one, so the time an answer takes
+does not tell which accounts exist. The back-off of repeated guesses
+(core/throttle.py) is decided before a check is asked for.
 """
 
 from __future__ import annotations
@@ -41,15 +48,26 @@ MAX_HELD_BYTES = 2 * MAX_LINE_BYTES
 class Verification:
     """One password check the core is waiting for, and what waits with it."""
 
-    __slots__ = ("client", "command", "stored_hash", "password", "then", "label", "captured", "held", "held_bytes")
+    __slots__ = (
+        "client", "command", "stored_hash", "password", "then", "decoy", "label", "captured", "held", "held_bytes",
+    )
 
     def __init__(
-        self, client: Client, command: str, stored_hash: str, password: str, then: Callable[[bool], None]
+        self,
+        client: Client,
+        command: str,
+        stored_hash: str,
+        password: str,
+        then: Callable[[bool], None],
+        decoy: str = "",
     ) -> None:
         self.client = client
         self.command = command  # for the error reply if ``then`` fails
-        self.stored_hash = stored_hash
+        self.stored_hash = stored_hash  # "" for a decoy: the shell has it
         self.password = password
+        # "" for a real check; for an unknown name, whose hashes ("account",
+        # "oper") the decoy's parameters are those of. The answer is False.
+        self.decoy = decoy
         self.then = then  # called with the answer, on the event loop
         # labeled-response: the label of the command that asked, and the
         # replies it had sent so far; the answer's replies join them.
@@ -79,7 +97,8 @@ class Verification:
         self.held_bytes = sum(len(raw) if isinstance(raw, bytes) else MAX_LINE_BYTES for raw in held)
 
     def __repr__(self) -> str:  # never the password
-        return f"<Verification {self.command} for client {self.client.id}>"
+        decoy = f" (decoy {self.decoy})" if self.decoy else ""
+        return f"<Verification {self.command} for client {self.client.id}{decoy}>"
 
 
 class Verifications(Requests[Verification]):

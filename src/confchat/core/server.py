@@ -53,6 +53,7 @@ from .journal import Journal
 from .logins import Verification, Verifications
 from .screening import Screenings
 from .stats import Stats
+from .throttle import LoginThrottle
 from .outbox import Outbox
 
 
@@ -115,6 +116,11 @@ class Server:
         )
         self.screenings = Screenings()  # asynchronous policies, for the shell
         self.logins = Verifications()  # password checks for the shell to run
+        # Back-off of password guesses, per address and per name (core/throttle.py).
+        self.login_throttle = LoginThrottle(
+            self.limits.login_failures_allowed, self.limits.login_backoff, self.limits.login_backoff_max,
+            self.limits.login_failure_memory, shared=self.limits.connection_limit_exempt,
+        )
         self.stats = Stats()
         # Conferences: restored from storage, with the config file's edits.
         stored = {c.folded: c for c in restored}
@@ -222,6 +228,7 @@ class Server:
             effects = self.engine.tick(conference)
             if effects:
                 apply(self, self.channels[conference.folded], effects)
+        self.login_throttle.prune(now)
         self._reap()
 
     def shutdown(self, reason: str = "Server shutting down") -> None:
@@ -301,11 +308,14 @@ class Server:
     # check, the shell runs it in a worker thread and calls ``verified``.
 
     def check_password(
-        self, client: Client, command: str, stored_hash: str, password: str, then: Callable[[bool], None]
+        self, client: Client, command: str, stored_hash: str, password: str, then: Callable[[bool], None],
+        decoy: str = "",
     ) -> None:
-        """Have ``password`` checked against ``stored_hash``; ``then(ok)``
-        runs with the answer. Meanwhile ``client``'s next lines wait."""
-        request = Verification(client, command, stored_hash, password, then)
+        """Have ``password`` checked against ``stored_hash`` (or, for a name
+        nobody has, against the shell's ``decoy`` hash for that kind of name:
+        "account" or "oper"); ``then(ok)`` runs with the answer. Meanwhile
+        ``client``'s next lines wait."""
+        request = Verification(client, command, stored_hash, password, then, decoy)
         client.verifying = request
         self.logins.request(request)
 

@@ -20,6 +20,13 @@ TIME_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.
 POLICY_BUCKETS = (0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.1, 0.5, 1.0, 2.0, 5.0)
 
 
+# Why a login (SASL, PASS account:password, OPER) failed: a wrong password
+# for a known name, a name no account or operator has (checked against a
+# decoy all the same, core/logins.py), or refused without a check by the
+# back-off (core/throttle.py).
+LOGIN_FAILURE_REASONS = ("wrong_password", "unknown_name", "throttled")
+
+
 class Histogram:
     __slots__ = ("buckets", "counts", "sum", "count")
 
@@ -71,6 +78,7 @@ class Stats:
         # Microseconds to seconds: a chain costs tens of microseconds.
         self.policy_seconds = Histogram(POLICY_BUCKETS)
         self.shield_raised: Counter[tuple[str, str]] = Counter()
+        self.login_failures: Counter[str] = Counter()  # one of LOGIN_FAILURE_REASONS
 
     def message(self, conference: str, outcome: str, decider: str = "none") -> None:
         self.messages[(conference, outcome, decider)] += 1

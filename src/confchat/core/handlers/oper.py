@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..server import Server
 from ..presence import refresh_roles
-from .registration import login_failed
+from .registration import check_login, login_failed
 
 
 def handle_oper(server: Server, client: Client, msg: Message) -> None:
@@ -20,7 +20,6 @@ def handle_oper(server: Server, client: Client, msg: Message) -> None:
 
     def checked(ok: bool) -> None:
         if oper is None or not ok:
-            server.log("oper.failed", level="warning", cid=client.id, oper=name)
             server.numeric(client, N.ERR_PASSWDMISMATCH, "Password incorrect")
             login_failed(server, client)
             return
@@ -31,11 +30,9 @@ def handle_oper(server: Server, client: Client, msg: Message) -> None:
         server.log("oper.up", cid=client.id, oper=name)
         refresh_roles(server, client)  # operators are admins in every conference
 
-    if oper is None:
-        checked(False)  # no hash to check against
-    else:
-        # The password is checked off the event loop (core/logins.py).
-        server.check_password(client, "OPER", oper.password_hash, password, checked)
+    # The password is checked off the event loop (core/logins.py), an
+    # unknown name against a decoy, after the back-off (core/throttle.py).
+    check_login(server, client, "OPER", "oper:" + name, oper.password_hash if oper else None, password, checked)
 
 
 def handle_kill(server: Server, client: Client, msg: Message) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import itertools
+import math
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable
 
@@ -100,22 +102,81 @@ def handle_nick(server: Server, client: Client, msg: Message) -> None:
         return
     folded = casefold(nick)
     holder = server.nicks.get(folded)
-    if holder is not None and holder is not client:
+    if holder is not None and holder is not client and not squatting(server, holder, folded):
         server.numeric(client, N.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
         return
     if nick == client.nick:
         return
-    if client.registered and reserved_for_other(server, client, folded):
-        server.numeric(client, N.ERR_NICKNAMEINUSE, nick, "Nickname is reserved for a registered account")
+    reserved = reserved_for_other(server, client, folded)
+    if client.registered:
+        if reserved:
+            server.numeric(client, N.ERR_NICKNAMEINUSE, nick, "Nickname is reserved for a registered account")
+            return
+        rename(server, client, nick)
         return
+    if client.folded and server.nicks.get(client.folded) is client:
+        del server.nicks[client.folded]
+    client.nick, client.folded = nick, folded
+    # An account's name goes only to connections logged in to it. One that
+    # is still registering may log in before it completes (SASL during CAP
+    # negotiation), so it keeps the name it asked for, but the name is not
+    # entered in the nick table: it holds it from nobody, and registration
+    # refuses it unless the login came (try_register).
+    if not reserved:
+        take_nick(server, client, folded)
+    try_register(server, client)
+
+
+def squatting(server: Server, holder: Client, folded: str) -> bool:
+    """Whether ``holder`` has an account's nick without being logged in
+    to that account: it does not keep it (:func:`take_nick`)."""
+    return folded in server.accounts and casefold(holder.account or "") != folded
+
+
+def take_nick(server: Server, client: Client, folded: str) -> None:
+    """Enter ``client`` in the nick table under ``folded``, which is free
+    or held by a squatter (who loses it)."""
+    holder = server.nicks.get(folded)
+    if holder is not None and holder is not client:
+        assert squatting(server, holder, folded), (holder, folded)
+        evict(server, holder, client)
+    server.nicks[folded] = client
+
+
+def evict(server: Server, squatter: Client, by: Client) -> None:
+    """Take an account's nick from a squatter: a registered one becomes a
+    Guest (a NICK to it and its peers), an unregistered one is told with 433
+    and left without a nick."""
+    server.log("account.nick_reclaimed", level="warning", cid=squatter.id, by=by.id)
+    if squatter.registered:
+        old = squatter.nick
+        guest = guest_nick(server, squatter)
+        rename(server, squatter, guest)
+        server.note(squatter, "NICK", "NICK_RESERVED", f"{old} is reserved for a registered account; you are now {guest}", old)
+    else:
+        server.numeric(squatter, N.ERR_NICKNAMEINUSE, squatter.nick, "Nickname is reserved for a registered account")
+        del server.nicks[squatter.folded]
+        squatter.nick, squatter.folded = "*", ""
+
+
+def guest_nick(server: Server, client: Client) -> str:
+    """A free nick that is no account's, for a client that loses its own."""
+    for n in itertools.count(client.id):
+        nick = f"Guest{n}"
+        folded = casefold(nick)
+        if folded not in server.nicks and folded not in server.accounts:
+            return nick
+    raise AssertionError("unreachable")
+
+
+def rename(server: Server, client: Client, nick: str) -> None:
+    """Change a registered client's nick, and tell it and its peers."""
+    folded = casefold(nick)
     old_nick, old_prefix = client.nick, client.prefix
     if client.folded and server.nicks.get(client.folded) is client:
         del server.nicks[client.folded]
-    server.nicks[folded] = client
+    take_nick(server, client, folded)
     client.nick, client.folded = nick, folded
-    if not client.registered:
-        try_register(server, client)
-        return
     server.relay({client, *server.peers(client)}, old_prefix, "NICK", (nick,))
     server.whowas.appendleft(
         (casefold(old_nick), old_nick, client.user, client.host, client.realname, server.wallclock())
@@ -141,27 +202,93 @@ def handle_user(server: Server, client: Client, msg: Message) -> None:
 def login(
     server: Server, client: Client, command: str, name: str, password: str, then: Callable[[bool], None]
 ) -> None:
-    """Have an account's password checked (off the event loop, see
-    core/logins.py), then ``then(ok)``. On success the client is logged in
-    and its status in the conferences it is in follows its new role; a
-    failure counts towards MAX_LOGIN_FAILURES."""
-    account = server.accounts.get(casefold(name))
+    """Have an account's password checked (see :func:`check_login`), then
+    ``then(ok)``. On success the client is logged in, gets the account's
+    nick if it asked for it (:func:`claim_account_nick`), and its status in
+    the conferences it is in follows its new role; a failure counts towards
+    MAX_LOGIN_FAILURES."""
+    folded = casefold(name)
+    account = server.accounts.get(folded)
 
     def checked(ok: bool) -> None:
         if account is None or not ok:
-            server.log("account.login_failed", level="warning", cid=client.id)
             login_failed(server, client)
             then(False)
             return
         client.account = account.name
         server.log("account.login", cid=client.id, account=account.name)
+        claim_account_nick(server, client, folded)
         refresh_roles(server, client)
         then(True)
 
-    if account is None:
-        checked(False)  # no hash to check against
+    stored = account.password_hash if account is not None else None
+    check_login(server, client, command, "account:" + folded, stored, password, checked)
+
+
+def check_login(
+    server: Server,
+    client: Client,
+    command: str,
+    name_key: str,
+    stored_hash: str | None,
+    password: str,
+    then: Callable[[bool], None],
+) -> None:
+    """A login's password check (SASL, PASS, OPER), the same whether or not
+    the name exists: ``stored_hash`` None (no such name) is checked against
+    the shell's decoy and always fails (core/logins.py). Before that, the
+    back-off of core/throttle.py, by address and by ``name_key``: an attempt
+    during a wait is refused at once, with ``FAIL <command> RATE_LIMITED``,
+    and no check. Failures are logged and counted here; ``then(ok)`` gives
+    the command's own answer."""
+    throttle = server.login_throttle
+    now = server.clock()
+    wait, by = throttle.wait(client.ip, name_key, now)
+    if wait > 0:
+        seconds = max(1, math.ceil(wait))
+        server.stats.login_failures["throttled"] += 1
+        personal = {"address": client.ip} if server.config.logging.log_personal_data else {}
+        server.log(
+            "account.login_throttled", level="warning", cid=client.id, command=command, by=by, wait=seconds, **personal
+        )
+        server.fail(
+            client, command, "RATE_LIMITED",
+            f"Too many failed logins: wait {seconds} s before trying again", str(seconds),
+        )
+        then(False)
+        return
+    throttle.attempt(client.ip, name_key, now)
+    kind = name_key.partition(":")[0]  # "account" or "oper": whose decoy, if need be
+
+    def checked(ok: bool) -> None:
+        if stored_hash is not None and ok:
+            throttle.forgive(client.ip, name_key)
+            then(True)
+            return
+        reason = "unknown_name" if stored_hash is None else "wrong_password"
+        server.stats.login_failures[reason] += 1
+        server.log(
+            "oper.failed" if kind == "oper" else "account.login_failed", level="warning", cid=client.id,
+            command=command, reason=reason,
+        )
+        then(False)
+
+    if stored_hash is None:
+        server.check_password(client, command, "", password, checked, decoy=kind)
     else:
-        server.check_password(client, command, account.password_hash, password, checked)
+        server.check_password(client, command, stored_hash, password, checked)
+
+
+def claim_account_nick(server: Server, client: Client, folded: str) -> None:
+    """``client`` has just logged in to the account named ``folded``, whose
+    nick is the account's: whoever holds it without being logged in to it
+    loses it, and a client still registering that asked for it gets it."""
+    holder = server.nicks.get(folded)
+    if holder is not None and holder is not client and squatting(server, holder, folded):
+        evict(server, holder, client)
+        holder = None
+    if holder is None and not client.registered and client.folded == folded:
+        server.nicks[folded] = client
 
 
 def login_failed(server: Server, client: Client) -> None:
@@ -230,11 +357,21 @@ def reserved_for_other(server: Server, client: Client, folded_nick: str) -> bool
 def try_register(server: Server, client: Client) -> None:
     if client.registered or client.cap_negotiating or not client.user or client.nick == "*":
         return
-    if reserved_for_other(server, client, client.folded):
-        server.numeric(client, N.ERR_NICKNAMEINUSE, client.nick, "Nickname is reserved for a registered account")
-        del server.nicks[client.folded]
-        client.nick, client.folded = "*", ""
-        return
+    # The nick is entered in the nick table now if it was not yet (an
+    # account's name, asked for before the login that allows it).
+    holder = server.nicks.get(client.folded)
+    if holder is not client:
+        if reserved_for_other(server, client, client.folded):
+            refusal = "Nickname is reserved for a registered account"
+        elif holder is not None and not squatting(server, holder, client.folded):
+            refusal = "Nickname is already in use"  # another connection logged in to the account
+        else:
+            refusal = ""
+            take_nick(server, client, client.folded)
+        if refusal:
+            server.numeric(client, N.ERR_NICKNAMEINUSE, client.nick, refusal)
+            client.nick, client.folded = "*", ""
+            return
     if server.config.server.password and not client.password_ok:
         server.numeric(client, N.ERR_PASSWDMISMATCH, "Password incorrect")
         server.disconnect(client, "Bad password", kind="bad_password")
