@@ -8,8 +8,10 @@ This is the sans-IO heart of confchat. The transport calls four entry points:
 * :meth:`Server.tick` about once a second (registration and ping timeouts);
 
 plus :meth:`Server.shutdown`; the password checker hands each answer back
-through :meth:`Server.verified` (see core/logins.py). Output goes into each
-client's :class:`Outbox` and is never awaited; a client to be disconnected
+through :meth:`Server.verified` (see core/logins.py), the screener its
+decisions through :meth:`Server.screened` (core/screening.py). Output (the
+methods of :class:`~.output.Output`) goes into each client's :class:`Outbox`
+and is never awaited; a client to be disconnected
 gets its outbox closed and the transport closes the socket once that is
 flushed. Time comes from injected clocks, so tests drive everything without
 sockets or sleeps.
@@ -34,17 +36,15 @@ from ..proto.codec import (
     ProtocolError,
     TagsTooLong,
     decode_line,
-    format_line,
 )
 from ..proto.message import Message
-from ..proto.servertime import format_server_time
 from ..moderation.conference import Conference, Role
 from ..moderation.engine import Engine
 from ..moderation.intake import Outcome
 from ..moderation.policybook import PolicyBook
 from ..moderation.shield import Thresholds
 from .channel import Channel, isupport_modes
-from .client import TAGS_MESSAGE, TAGS_TIME, Client
+from .client import Client
 from .commands import COMMANDS
 from .effects import apply
 from .exports import ExportTokens
@@ -55,13 +55,14 @@ from .screening import Screenings
 from .stats import Stats
 from .throttle import LoginThrottle
 from .outbox import Outbox
+from .output import Output
 
 
 def _no_log(event: str, **fields: Any) -> None:
     return None
 
 
-class Server:
+class Server(Output):
     def __init__(
         self,
         config: Config,
@@ -352,120 +353,6 @@ class Server:
         assert client.verifying is not None
         if not client.verifying.hold(raw):
             self.disconnect(client, "Excess Flood", kind="excess_flood")
-
-    # ------------------------------------------------------------------ output
-
-    def new_msgid(self) -> str:
-        return f"{self._msgid_prefix}{next(self._msgids):x}"
-
-    def server_time(self) -> str:
-        return format_server_time(self.wallclock())
-
-    @staticmethod
-    def encode(msg: Message, tagmask: int, extra: dict[str, str] | None = None) -> bytes:
-        """Serialize ``msg`` with the tags a client of ``tagmask`` may see."""
-        tags = msg.tags
-        if tags:
-            if tagmask == TAGS_MESSAGE | TAGS_TIME:
-                pass
-            elif tagmask == TAGS_TIME:
-                tags = {"time": tags["time"]} if "time" in tags else {}
-            elif tagmask == TAGS_MESSAGE:
-                tags = {k: v for k, v in tags.items() if k != "time"}
-            else:
-                tags = {}
-        if extra:
-            tags = {**tags, **extra}
-        if tags is not msg.tags:
-            msg = Message(msg.command, msg.params, msg.source, tags)
-        return format_line(msg, strict=False).encode("utf-8", "surrogateescape") + b"\r\n"
-
-    def _push(self, client: Client, msg: Message, durable: bool = True) -> None:
-        durable = durable and client.welcomed  # see Client.welcomed
-        extra = {}
-        for key in ("label", "batch"):
-            if key in msg.tags:
-                extra[key] = msg.tags[key]
-        self._push_bytes(client, self.encode(msg, client.tagmask, extra or None), durable)
-
-    def _push_bytes(self, client: Client, data: bytes, durable: bool = True) -> None:
-        if not client.outbox.push(data, durable) and not client.gone:
-            self._doomed.append((client, "SendQ exceeded"))
-
-    def send(self, client: Client, msg: Message, durable: bool = True) -> None:
-        """Send one message to one client, stamped with server-time.
-        ``durable=False``: it tells of nothing stored (see Outbox.push)."""
-        if "time" not in msg.tags:
-            msg = Message(msg.command, msg.params, msg.source, {**msg.tags, "time": self.server_time()})
-        if client is self._capture:
-            self._captured.append(msg)
-        else:
-            self._push(client, msg, durable)
-
-    def reply(self, client: Client, command: str, *params: str) -> None:
-        self.send(client, Message(command, params, self.name))
-
-    def numeric(self, client: Client, code: str, *params: str) -> None:
-        self.send(client, Message(code, (client.nick, *params), self.name))
-
-    def fail(self, client: Client, command: str, code: str, description: str, *context: str) -> None:
-        self._standard_reply(client, "FAIL", command, code, description, context)
-
-    def note(self, client: Client, command: str, code: str, description: str, *context: str) -> None:
-        self._standard_reply(client, "NOTE", command, code, description, context)
-
-    def _standard_reply(
-        self, client: Client, kind: str, command: str, code: str, description: str, context: tuple[str, ...]
-    ) -> None:
-        if "standard-replies" in client.caps:
-            self.reply(client, kind, command, code, *context, description)
-        else:  # clients that did not ask for FAIL/NOTE get a NOTICE they can show
-            self.reply(client, "NOTICE", client.nick, f"{command} {code}: {description}")
-
-    def relay(
-        self,
-        recipients: Iterable[Client],
-        source: str,
-        command: str,
-        params: tuple[str, ...],
-        client_tags: dict[str, str] | None = None,
-        *,
-        only_caps: str | None = None,
-        msgid: str | None = None,
-    ) -> str:
-        """Deliver one user message to many clients: the fan-out path.
-
-        The line is encoded once per tag variant (at most four) and the same
-        bytes object is queued for every recipient. Returns the msgid; pass
-        ``msgid`` to send one event in several shapes (e.g. extended-join).
-        """
-        msgid = msgid or self.new_msgid()
-        tags = {"time": self.server_time(), "msgid": msgid}
-        if client_tags:
-            tags.update(client_tags)
-        msg = Message(command, params, source, tags)
-        encoded: dict[int, bytes] = {}
-        capture = self._capture
-        started = self.clock()
-        delivered = 0
-        for client in recipients:
-            if client.gone or (only_caps and only_caps not in client.caps):
-                continue
-            if client is capture:
-                self._captured.append(msg)
-                continue
-            mask = client.tagmask
-            data = encoded.get(mask)
-            if data is None:
-                data = encoded[mask] = self.encode(msg, mask)
-            delivered += 1
-            if not client.outbox.push(data):
-                self._doomed.append((client, "SendQ exceeded"))
-        stats = self.stats
-        stats.deliveries += delivered
-        if delivered > 1:
-            stats.fanout_seconds.observe(self.clock() - started)
-        return msgid
 
     # ------------------------------------------------------------------ lifecycle
 
