@@ -81,6 +81,20 @@ class LimitsSection:
     max_connections_per_ip: int = 100
     # Addresses exempt from max_connections_per_ip (e.g. a reverse proxy).
     connection_limit_exempt: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    # The HTTP port (web pages, downloads, /metrics, /healthz, WebSocket
+    # upgrades): requests in progress and idle keep-alive connections from one
+    # address (connection_limit_exempt aside); past it a newcomer gets 503.
+    # A WebSocket, once upgraded, is an IRC client and counts against
+    # max_connections_per_ip instead.
+    http_connections_per_ip: int = 64
+    # The same, from all addresses together; keep it well below the process's
+    # file descriptor limit (ulimit -n), which IRC connections share.
+    http_connections: int = 2048
+    # Seconds a request's headers have to arrive whole (slowloris), then 408
+    # and close; an idle keep-alive connection is closed after as long.
+    http_header_timeout: float = 10.0
+    # Seconds a request's body has to arrive whole once its headers are in.
+    http_body_timeout: float = 10.0
     nick_length: int = 30
     channel_length: int = 64
     topic_length: int = 390

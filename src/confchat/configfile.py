@@ -82,6 +82,22 @@ COMMENTS: dict[str, str] = {
     "limits.connection_limit_exempt": (
         "Addresses exempt from max_connections_per_ip (e.g. a reverse proxy)."
     ),
+    "limits.http_connections_per_ip": (
+        "Open connections to the HTTP port from one address: requests in progress\n"
+        "and idle keep-alive connections (a browser holds a few). Past it a new\n"
+        "connection gets 503 and is closed; connection_limit_exempt addresses are\n"
+        "not limited. A WebSocket, once upgraded, is an IRC client: it counts\n"
+        "against max_connections_per_ip instead."
+    ),
+    "limits.http_connections": (
+        "Open connections to the HTTP port from all addresses together (WebSockets\n"
+        "aside), then 503. Keep it well below the file descriptor limit (ulimit -n)."
+    ),
+    "limits.http_header_timeout": (
+        "Seconds a request's headers have to arrive whole, then 408 and close\n"
+        "(slowloris); an idle keep-alive connection is closed after as long."
+    ),
+    "limits.http_body_timeout": "Seconds a request's body has to arrive whole once its headers are in, then 408.",
     "limits.nick_length": "Longest nickname, in bytes.",
     "limits.channel_length": "Longest channel name, in bytes.",
     "limits.topic_length": "Longest channel topic, in bytes.",

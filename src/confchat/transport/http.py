@@ -6,6 +6,22 @@ h11; a ``GET /ws`` asking for a WebSocket upgrade, once its Origin is
 allowed, is handed to :mod:`.websocket` with the request's headers and
 whatever the client sent behind them (h11's ``trailing_data``).
 
+Limits (``[limits]``), so that one address cannot take the port from the
+others (``/healthz`` answers while one holds hundreds of half-sent
+requests):
+
+* :class:`Admission`: open connections from one address
+  (``http_connections_per_ip``) and from all (``http_connections``); past
+  either a newcomer gets 503 and is closed at once. A WebSocket leaves the
+  count once upgraded: it is an IRC client, which the core counts
+  (``max_connections_per_ip``);
+* a request's headers must arrive whole within ``http_header_timeout``
+  seconds and its body within ``http_body_timeout`` more, else 408 and close;
+  an idle keep-alive connection is closed (without 408) after the former;
+* a message with both ``Content-Length`` and ``Transfer-Encoding`` (request
+  smuggling) gets 400 and the connection is closed (RFC 9112 section 6.1:
+  h11 would read it as chunked and keep the connection).
+
 Routes are plain async functions ``(Request) -> Response`` registered by the
 application; this module knows nothing of what they serve.
 """
@@ -13,7 +29,8 @@ application; this module knows nothing of what they serve.
 from __future__ import annotations
 
 import urllib.parse
-from typing import Awaitable, Callable
+from collections import Counter
+from typing import Awaitable, Callable, Iterable
 
 import attrs
 import h11
@@ -24,11 +41,18 @@ from ..core.server import Server
 from .tcp import accept_loops, peer_ip
 from .websocket import serve_websocket
 
-# Seconds a client has to send a whole request (slowloris protection).
-REQUEST_TIMEOUT = 10.0
 MAX_REQUEST_HEAD = 16 * 1024
 MAX_BODY = 64 * 1024
 RECV_CHUNK = 16384
+# After an error response the server stops sending and reads (and drops)
+# what the client still sends, for this long or this many bytes, before it
+# closes: closing with unread input sends a reset, which may reach the
+# client before it has read the answer (nginx's lingering_close).
+LINGER_SECONDS = 1.0
+LINGER_BYTES = 64 * 1024
+# A refusal is a few hundred bytes into a fresh socket's empty buffer; a
+# client that somehow does not take them is not waited for.
+REFUSAL_SECONDS = 1.0
 
 log = structlog.get_logger("confchat.http")
 
@@ -38,6 +62,21 @@ BASE_HEADERS = [
     ("Referrer-Policy", "no-referrer"),
     ("Cache-Control", "no-store"),
 ]
+
+
+def _refusal(text: bytes) -> bytes:
+    """The whole answer to a connection refused at accept, built once."""
+    headers = [
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Content-Length", str(len(text))),
+        ("Retry-After", "10"),
+        ("Connection", "close"),
+        *BASE_HEADERS,
+    ]
+    return b"HTTP/1.1 503 Service Unavailable\r\n" + b"".join(f"{n}: {v}\r\n".encode() for n, v in headers) + b"\r\n" + text
+
+
+REFUSED = _refusal(b"Too many connections; try again soon.\n")
 
 
 @attrs.define
@@ -63,6 +102,61 @@ class Response:
 
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+
+class Admission:
+    """Which connections the HTTP port holds: at most ``per_ip`` from one
+    address (``exempt`` ones aside) and ``total`` in all. Pure bookkeeping:
+    :meth:`admit` says why not (the reason counted in the metrics) or takes
+    a place, :meth:`release` gives it back."""
+
+    __slots__ = ("per_ip", "total", "exempt", "by_ip", "open")
+
+    def __init__(self, per_ip: int, total: int, exempt: Iterable[str] = ()) -> None:
+        self.per_ip = per_ip
+        self.total = total
+        self.exempt = frozenset(exempt)
+        self.by_ip: Counter[str] = Counter()
+        self.open = 0
+
+    def admit(self, ip: str) -> str | None:
+        """None, with a place taken for ``ip``; or the reason it is refused."""
+        if self.open >= self.total:
+            return "http_limit"
+        if self.by_ip[ip] >= self.per_ip and ip not in self.exempt:
+            return "http_per_ip_limit"
+        self.by_ip[ip] += 1
+        self.open += 1
+        return None
+
+    def release(self, ip: str) -> None:
+        self.open -= 1
+        left = self.by_ip[ip] - 1
+        if left:
+            self.by_ip[ip] = left
+        else:
+            del self.by_ip[ip]
+
+
+class BadRequest(Exception):
+    """A request the server answers with ``status`` and then closes."""
+
+    def __init__(self, status: int, text: str) -> None:
+        super().__init__(text)
+        self.status = status
+        self.text = text
+
+
+def framing_error(head: h11.Request) -> BadRequest | None:
+    """RFC 9112 section 6.1: a message with both Transfer-Encoding and
+    Content-Length may be an attempt at request smuggling or response
+    splitting; a server ought to treat it as an error and must close after
+    responding. (h11 refuses codings other than chunked and repeated
+    Transfer-Encoding itself.)"""
+    names = {name for name, _ in head.headers}
+    if b"transfer-encoding" in names and b"content-length" in names:
+        return BadRequest(400, "Content-Length and Transfer-Encoding together")
+    return None
 
 
 def origin_allowed(origin: str | None, host: str | None, allowed: tuple[str, ...]) -> bool:
@@ -91,34 +185,71 @@ class HttpServer:
         self.routes = routes  # exact paths
         self.prefix_routes = prefix_routes or {}  # "/static/" -> handler
         self.allowed_origins = allowed_origins
+        limits = core.limits
+        self.admission = Admission(
+            limits.http_connections_per_ip, limits.http_connections, limits.connection_limit_exempt
+        )
+        self.header_timeout = limits.http_header_timeout
+        self.body_timeout = limits.http_body_timeout
 
     async def handle(self, stream: trio.SocketStream) -> None:
         ip = peer_ip(stream)
         if ip is None:
             await stream.aclose()
             return
+        await self.serve_connection(stream, ip)
+
+    async def serve_connection(self, stream: trio.abc.HalfCloseableStream, ip: str) -> None:
+        """One connection from ``ip``, admitted or refused; closed on return."""
+        refused = self.admission.admit(ip)
+        if refused is not None:
+            self.core.stats.connections_refused[refused] += 1
+            log.debug("http.refused", reason=refused)
+            with trio.move_on_after(REFUSAL_SECONDS):
+                try:
+                    await stream.send_all(REFUSED)
+                except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                    pass
+            with trio.CancelScope(shield=True), trio.move_on_after(1):
+                await stream.aclose()
+            return
+        place = [ip]  # emptied when given back: at the end, or on becoming a WebSocket
+
+        def leave() -> None:
+            if place:
+                self.admission.release(place.pop())
+
         try:
-            await self._serve(stream, ip)
+            await self._serve(stream, ip, leave)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             pass
         except Exception:
             log.exception("http.crashed")
         finally:
+            leave()
             with trio.CancelScope(shield=True), trio.move_on_after(1):
                 await stream.aclose()
 
-    async def _serve(self, stream: trio.SocketStream, ip: str) -> None:
+    async def _serve(self, stream: trio.abc.HalfCloseableStream, ip: str, leave: Callable[[], None]) -> None:
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_REQUEST_HEAD)
         while True:
-            with trio.move_on_after(REQUEST_TIMEOUT) as timeout:
-                try:
-                    request = await self._read_request(conn, stream, ip)
-                except h11.RemoteProtocolError as exc:
-                    await self._send_error(conn, stream, exc.error_status_hint, "Bad request")
-                    return
-            if timeout.cancelled_caught or request is None:
+            try:
+                head = await self._read_head(conn, stream)
+                if head is None:
+                    return  # closed, or idle too long, between requests
+                request = self._request(head, ip)
+                with trio.move_on_after(self.body_timeout) as reading:
+                    request.body = await self._read_body(conn, stream)
+                if reading.cancelled_caught:
+                    raise BadRequest(408, "The request's body did not arrive in time")
+            except h11.RemoteProtocolError as exc:
+                await self._close_with_error(conn, stream, exc.error_status_hint, "Bad request")
+                return
+            except BadRequest as exc:
+                await self._close_with_error(conn, stream, exc.status, exc.text)
                 return
             if request.path == "/ws" and "websocket" in request.headers.get("upgrade", "").lower():
+                leave()  # an IRC client from now on: the core counts it
                 await self._websocket(stream, request, conn.trailing_data[0])
                 return
             response = await self._dispatch(request)
@@ -130,30 +261,43 @@ class HttpServer:
             except h11.LocalProtocolError:
                 return
 
-    async def _read_request(self, conn: h11.Connection, stream: trio.SocketStream, ip: str) -> Request | None:
-        head: h11.Request | None = None
+    async def _read_head(self, conn: h11.Connection, stream: trio.abc.HalfCloseableStream) -> h11.Request | None:
+        """The next request's head; None at end of file or after
+        ``header_timeout`` with nothing of a request received (an idle
+        keep-alive connection). Part of a head by then: 408."""
+        with trio.move_on_after(self.header_timeout) as waiting:
+            while True:
+                event = conn.next_event()
+                if event is h11.NEED_DATA:
+                    data = await stream.receive_some(RECV_CHUNK)
+                    conn.receive_data(data)  # b"" means EOF
+                    continue
+                if isinstance(event, h11.Request):
+                    if (problem := framing_error(event)) is not None:
+                        raise problem
+                    return event
+                return None  # ConnectionClosed (or PAUSED, which no request reaches here)
+        assert waiting.cancelled_caught
+        if conn.trailing_data[0].strip():
+            raise BadRequest(408, "The request's headers did not arrive in time")
+        return None
+
+    async def _read_body(self, conn: h11.Connection, stream: trio.abc.HalfCloseableStream) -> bytes:
         body = bytearray()
         while True:
             event = conn.next_event()
             if event is h11.NEED_DATA:
-                data = await stream.receive_some(RECV_CHUNK)
-                conn.receive_data(data)  # b"" means EOF
-                if not data and head is None:
-                    return None
-                continue
-            if isinstance(event, h11.Request):
-                head = event
+                conn.receive_data(await stream.receive_some(RECV_CHUNK))  # b"": h11 raises
                 continue
             if isinstance(event, h11.Data):
                 body += event.data
                 if len(body) > MAX_BODY:
                     raise h11.RemoteProtocolError("body too large", error_status_hint=413)
                 continue
-            if isinstance(event, h11.EndOfMessage) or event is h11.PAUSED:
-                break
-            if isinstance(event, h11.ConnectionClosed):
-                return None
-        assert head is not None
+            # EndOfMessage, or PAUSED after an upgrade request
+            return bytes(body)
+
+    def _request(self, head: h11.Request, ip: str) -> Request:
         target = head.target.decode("latin-1")
         path, _, query = target.partition("?")
         headers: dict[str, str] = {}
@@ -161,15 +305,14 @@ class HttpServer:
             key = name.decode("latin-1").lower()
             text = value.decode("latin-1")
             headers[key] = f"{headers[key]}, {text}" if key in headers else text
-        request = Request(
+        return Request(
             head.method.decode("ascii", "replace"),
             urllib.parse.unquote(path),
             dict(urllib.parse.parse_qsl(query)),
             headers,
-            bytes(body),
+            b"",
             ip,
         )
-        return request
 
     async def _dispatch(self, request: Request) -> Response:
         handler = self.routes.get(request.path)
@@ -188,7 +331,7 @@ class HttpServer:
             log.exception("http.handler_failed", path=request.path)
             return Response.text(500, "Internal error")
 
-    async def _websocket(self, stream: trio.SocketStream, request: Request, trailing: bytes) -> None:
+    async def _websocket(self, stream: trio.abc.HalfCloseableStream, request: Request, trailing: bytes) -> None:
         if not origin_allowed(request.headers.get("origin"), request.headers.get("host"), self.allowed_origins):
             log.warning("websocket.origin_refused", origin=request.headers.get("origin"))
             await stream.send_all(
@@ -197,9 +340,12 @@ class HttpServer:
             )
             return
         headers = list(request.headers.items())
+        assert isinstance(stream, trio.SocketStream)  # direct writes need its socket
         await serve_websocket(self.core, stream, request.ip, headers, request.path, trailing)
 
-    async def _send(self, conn: h11.Connection, stream: trio.SocketStream, response: Response, head: bool = False) -> None:
+    async def _send(
+        self, conn: h11.Connection, stream: trio.abc.HalfCloseableStream, response: Response, head: bool = False
+    ) -> None:
         headers = [
             ("Content-Type", response.content_type),
             ("Content-Length", str(len(response.body))),
@@ -212,13 +358,25 @@ class HttpServer:
         data += conn.send(h11.EndOfMessage())
         await stream.send_all(data)
 
-    async def _send_error(self, conn: h11.Connection, stream: trio.SocketStream, status: int, text: str) -> None:
+    async def _close_with_error(
+        self, conn: h11.Connection, stream: trio.abc.HalfCloseableStream, status: int, text: str
+    ) -> None:
+        """Answer ``status`` with ``Connection: close``, then linger: stop
+        sending and drop what the client still sends for a moment, so the
+        answer is read before the connection closes."""
         if conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
             return
+        response = Response.text(status, text)
+        response.headers.append(("Connection", "close"))
         try:
-            await self._send(conn, stream, Response.text(status, text))
+            await self._send(conn, stream, response)
         except h11.LocalProtocolError:
-            pass
+            return
+        with trio.move_on_after(LINGER_SECONDS):
+            await stream.send_eof()
+            dropped = 0
+            while dropped < LINGER_BYTES and (data := await stream.receive_some(RECV_CHUNK)):
+                dropped += len(data)
 
 
 async def serve_http(
