@@ -107,18 +107,27 @@ def http_routes(core: Server, writer: Writer, running: Running) -> dict[str, Any
 
 def export_route(core: Server, writer: Writer, config: Config) -> Any:
     """/export/<token>: a transcript, for the moderator who asked for the
-    link with CONF <channel> EXPORT (single use, five minutes)."""
+    link with CONF <channel> EXPORT (single use, five minutes). Only a GET
+    takes the token: a HEAD or POST (a link checker, a chat's preview) gets
+    405 and leaves the link working."""
     import time
 
+    from .storage.sqlite import read_snapshot
     from .transcript import build, render, transcript_name
 
     types = {"html": "text/html; charset=utf-8", "md": "text/markdown; charset=utf-8",
              "json": "application/json", "txt": "text/plain; charset=utf-8"}
+    path = writer.store.path
+    # Exports read and rendered at once; more wait their turn. Each takes a
+    # worker thread and holds a whole transcript in memory.
+    exporting = trio.CapacityLimiter(2)
 
     def transcript(folded: str, fmt: str, internal: bool) -> tuple[bytes, str] | None:
-        # In the storage thread: reading and rendering a whole conference
-        # must not hold up the event loop.
-        data = writer.store.read(folded)
+        # In a worker thread, through a read-only connection of its own and
+        # outside the writer's lock: reading and rendering a whole conference
+        # holds up neither the event loop nor the commits (which every
+        # acknowledgement waits for).
+        data = read_snapshot(path, folded)
         if data is None:
             return None
         now = time.time()
@@ -126,11 +135,13 @@ def export_route(core: Server, writer: Writer, config: Config) -> Any:
         return body, transcript_name(data["conference"]["channel"], now, internal, fmt)
 
     async def download(request: Request) -> Response:
+        if request.method != "GET":
+            return Response(405, b"Download links answer GET only.\n", headers=[("Allow", "GET")])
         found = core.exports.take(request.path[len("/export/"):])
         if found is None:
             return Response.text(404, "This download link is unknown, used or expired; ask for a new one.")
         folded, fmt, internal = found
-        result = await writer.in_store(transcript, folded, fmt, internal)
+        result = await trio.to_thread.run_sync(transcript, folded, fmt, internal, limiter=exporting)
         if result is None:
             return Response.text(404, "No such conference.")
         body, name = result

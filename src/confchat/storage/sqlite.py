@@ -4,6 +4,8 @@ Blocking code, meant to run in one worker thread at a time (the trio shell
 calls it through ``trio.to_thread``); never called from the event loop
 directly. Rows are the plain dicts of :mod:`confchat.storage.rows`,
 kept as JSON in a ``data`` column beside the few columns queries need.
+Exports read apart (:func:`read_snapshot`): a read-only connection of their
+own, beside the writer's, so that a long one delays no commit.
 
 Durability: every batch is one ``BEGIN IMMEDIATE … COMMIT`` transaction.
 ``synchronous = "full"`` (the default) fsyncs the WAL at each commit, so a
@@ -19,6 +21,7 @@ import json
 import os
 import sqlite3
 import time
+import urllib.parse
 from typing import Any, Iterable
 
 from ..moderation.conference import Conference
@@ -157,9 +160,9 @@ class Store:
             conferences.append(
                 restore_conference(
                     json.loads(data),
-                    self._items(folded),
-                    (p for p in self._publications(folded) if p["redacted_at"] is None),
-                    self._audit(folded),
+                    _items(db, folded),
+                    (p for p in _publications(db, folded) if p["redacted_at"] is None),
+                    _audit(db, folded),
                 )
             )
         return conferences
@@ -170,35 +173,7 @@ class Store:
     def read(self, folded: str) -> dict[str, Any] | None:
         """Everything about one conference, for transcripts: its row, every
         item, every publication (redacted ones marked), the audit log."""
-        row = self._db().execute("SELECT data FROM conferences WHERE folded = ?", (folded,)).fetchone()
-        if row is None:
-            return None
-        return {
-            "conference": json.loads(row[0]),
-            "items": self._items(folded),
-            "publications": self._publications(folded),
-            "audit": self._audit(folded),
-        }
-
-    def _items(self, folded: str) -> list[dict[str, Any]]:
-        rows = self._db().execute("SELECT data FROM items WHERE conference = ? ORDER BY id", (folded,))
-        return [json.loads(data) for (data,) in rows]
-
-    def _publications(self, folded: str) -> list[dict[str, Any]]:
-        rows = self._db().execute(
-            "SELECT data, redacted_at, redacted_by FROM publications WHERE conference = ? ORDER BY seq",
-            (folded,),
-        )
-        return [{**json.loads(data), "redacted_at": at, "redacted_by": by} for data, at, by in rows]
-
-    def _audit(self, folded: str) -> list[dict[str, Any]]:
-        rows = self._db().execute(
-            "SELECT at, actor, action, item, detail FROM audit WHERE conference = ? ORDER BY seq", (folded,)
-        )
-        return [
-            {"at": at, "actor": actor, "action": action, "item": item, "detail": json.loads(detail)}
-            for at, actor, action, item, detail in rows
-        ]
+        return _read(self._db(), folded)
 
     # ------------------------------------------------------------ writing
 
@@ -285,6 +260,62 @@ class Store:
         if self.db is None:
             raise StorageError("the store is not open")
         return self.db
+
+
+def read_snapshot(path: str, folded: str) -> dict[str, Any] | None:
+    """:meth:`Store.read` through a connection of its own, read-only, for
+    exports: in WAL mode a reader works beside the writer, so a long export
+    holds up no commit (and so no acknowledgement). One transaction, so the
+    conference, items, publications and audit log are of one moment. Any
+    thread may call it; each call opens and closes its connection."""
+    uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro"
+    try:
+        db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=5.0)
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot open the database {path} to read: {exc}") from exc
+    try:
+        db.execute("BEGIN")
+        try:
+            return _read(db, folded)
+        finally:
+            db.execute("ROLLBACK")  # it only read
+    finally:
+        db.close()
+
+
+def _read(db: sqlite3.Connection, folded: str) -> dict[str, Any] | None:
+    row = db.execute("SELECT data FROM conferences WHERE folded = ?", (folded,)).fetchone()
+    if row is None:
+        return None
+    return {
+        "conference": json.loads(row[0]),
+        "items": _items(db, folded),
+        "publications": _publications(db, folded),
+        "audit": _audit(db, folded),
+    }
+
+
+def _items(db: sqlite3.Connection, folded: str) -> list[dict[str, Any]]:
+    rows = db.execute("SELECT data FROM items WHERE conference = ? ORDER BY id", (folded,))
+    return [json.loads(data) for (data,) in rows]
+
+
+def _publications(db: sqlite3.Connection, folded: str) -> list[dict[str, Any]]:
+    rows = db.execute(
+        "SELECT data, redacted_at, redacted_by FROM publications WHERE conference = ? ORDER BY seq",
+        (folded,),
+    )
+    return [{**json.loads(data), "redacted_at": at, "redacted_by": by} for data, at, by in rows]
+
+
+def _audit(db: sqlite3.Connection, folded: str) -> list[dict[str, Any]]:
+    rows = db.execute(
+        "SELECT at, actor, action, item, detail FROM audit WHERE conference = ? ORDER BY seq", (folded,)
+    )
+    return [
+        {"at": at, "actor": actor, "action": action, "item": item, "detail": json.loads(detail)}
+        for at, actor, action, item, detail in rows
+    ]
 
 
 def _statements(script: str) -> list[str]:
