@@ -80,3 +80,24 @@ def test_a_labeled_join_nests_the_history_batch():
     assert inner.params[1] == "chathistory" and inner.tags["batch"] == outer_ref
     (line,) = find(got, "PRIVMSG")
     assert line.tags["batch"] == inner.params[0][1:]
+
+
+def test_a_message_replayed_to_a_late_joiner_has_the_time_it_was_delivered_with():
+    """server-time: the live line and its replay carry one time, even when the
+    wall clock moves between two readings (as it does for real)."""
+    net = make_net()
+    ticking = net.wall
+
+    def reading() -> float:  # every reading of the clock is 0.7 ms later
+        ticking.advance(0.0007)
+        return ticking.now
+
+    net.server.wallclock = net.server.engine.wallclock = reading
+    viewer = net.register("viewer", ("server-time", "message-tags"), ip="192.0.2.60")
+    viewer.send(f"JOIN {CHAN}")
+    viewer.take()
+    say(net, "speaker", ["first", "second"])
+    live = {m.params[1]: m.tags["time"] for m in find(viewer.take(), "PRIVMSG")}
+    late = net.register("late", ("server-time", "message-tags"), ip="192.0.2.61")
+    replayed = {m.params[1]: m.tags["time"] for m in find(late.ask(f"JOIN {CHAN}"), "PRIVMSG")}
+    assert replayed == live and len(live) == 2

@@ -44,7 +44,7 @@ def apply(server: Server, channel: Channel, effects: Iterable[fx.Effect]) -> Non
             source = effect.source or server.name
             server.relay(
                 recipients, source, effect.command, (channel.name, *effect.params), effect.tags,
-                only_caps=effect.only_caps, msgid=effect.msgid,
+                only_caps=effect.only_caps, msgid=effect.msgid, at=effect.at,
             )
         elif isinstance(effect, fx.Notify):
             client = server.clients.get(effect.to)

@@ -109,15 +109,19 @@ class Output:
         *,
         only_caps: str | None = None,
         msgid: str | None = None,
+        at: float | None = None,
     ) -> str:
         """Deliver one user message to many clients: the fan-out path.
 
         The line is encoded once per tag variant (at most four) and the same
         bytes object is queued for every recipient. Returns the msgid; pass
-        ``msgid`` to send one event in several shapes (e.g. extended-join).
+        ``msgid`` to send one event in several shapes (e.g. extended-join),
+        and ``at`` to stamp it with a recorded time (a publication's, so that
+        history replays it with the very same ``time``).
         """
         msgid = msgid or self.new_msgid()
-        tags = {"time": self.server_time(), "msgid": msgid}
+        stamp = format_server_time(at) if at is not None else self.server_time()
+        tags = {"time": stamp, "msgid": msgid}
         if client_tags:
             tags.update(client_tags)
         msg = Message(command, params, source, tags)

@@ -66,6 +66,7 @@ class Broadcast:
     msgid: str | None = None
     only_caps: str | None = None
     without_caps: str | None = None
+    at: float | None = None  # a publication's recorded time, for its time tag
 
 
 @attrs.frozen

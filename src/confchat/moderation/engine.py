@@ -157,8 +157,10 @@ class Engine:
     ) -> tuple[str, Broadcast]:
         """Record one message as published; the broadcast that delivers it."""
         msgid = self.new_msgid()
-        conference.add_publication(Publication(msgid, source, text, self.wallclock(), dict(tags), command, item))
-        return msgid, Broadcast(Audience.EVERYONE, command, (text,), source, tags, skip, msgid)
+        at = self.wallclock()
+        conference.add_publication(Publication(msgid, source, text, at, dict(tags), command, item))
+        # The live line carries the recorded time: history replays the same.
+        return msgid, Broadcast(Audience.EVERYONE, command, (text,), source, tags, skip, msgid, at=at)
 
     def _publish_item(self, conference: Conference, item: Item, skip: int | None = None) -> list[Effect]:
         """An approved question, to everyone, as its author said it."""
