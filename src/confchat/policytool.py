@@ -96,7 +96,8 @@ def summary(text: str, rows: list[dict[str, Any]], result: Result) -> dict[str, 
     }
 
 
-def run_test(config: Config, channel: str, texts: list[str], as_json: bool, out: TextIO = sys.stdout) -> None:
+def run_test(config: Config, channel: str, texts: list[str], as_json: bool, out: TextIO | None = None) -> None:
+    out = out if out is not None else sys.stdout
     policies = policies_for(config, channel)
     if policies.error:
         raise ConfigError(policies.error)
