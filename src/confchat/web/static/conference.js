@@ -120,6 +120,7 @@ export function parseFindings(msg) {
 //   CONF <channel> VOTES <id> <votes>
 //   CONF <channel> RESTRICTION ban|mute <mask> <set-by> <expires-unix or 0> :<reason>
 //   CONF <channel> SHIELD on|off <by> :<reason>   (by: an account, or "auto")
+//   CONF <channel> MEMBER <nick> <user>@<host> <account or *>
 //   CONF <channel> END :<text>
 export function parseConf(msg) {
   const [channel = "", sub = "", ...rest] = msg.params;
@@ -147,11 +148,28 @@ export function parseConf(msg) {
       const [state = "", by, reason = ""] = rest;
       return { type: "shield", channel, on: state.toLowerCase() === "on", by: nobody(by), reason };
     }
+    case "MEMBER": {
+      const [nick = "", userhost = "", account] = rest;
+      const at = userhost.lastIndexOf("@");
+      return { type: "member", channel, nick, user: at < 0 ? "" : userhost.slice(0, at),
+        host: at < 0 ? userhost : userhost.slice(at + 1), account: nobody(account) };
+    }
     case "END":
       return { type: "end", channel, text: rest[rest.length - 1] ?? "" };
     default:
       return null;
   }
+}
+
+// A paged listing (QUEUE LIST, CONF AUDIT, QUESTIONS, AUDIENCE) sends at
+// most a page, then `<COMMAND> <channel> MORE <next> :<n> more` when more
+// follow: where the next page starts among `replies`, or null (the listing
+// ended).
+export function nextPage(replies, command) {
+  for (const msg of replies) {
+    if (msg.command === command && msg.params[1] === "MORE") return itemId(msg.params[2]) || null;
+  }
+  return null;
 }
 
 // The INFO lines among `replies` as one object (key -> value).

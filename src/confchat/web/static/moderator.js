@@ -10,13 +10,18 @@
 // in one go, and the messages the policies dropped are listed apart. Shield
 // mode is shown in a banner, and raised or lowered from it.
 //
+// A large event fits: the paged listings (the queue, the published
+// questions) are read page after page, the console usable from the first;
+// past the server's NAMES limit the audience is a count, its list is read a
+// page at a time from the server and searched there.
+//
 // Every user-supplied string reaches the page through textContent (el());
 // no inline script or style (the page has a strict CSP).
 
 import { DEFAULT_CAPS, IrcClient, RequestError, el, pageSettings, parseLine, plainText } from "./irc.js";
 import {
-  LOCALE, VOCAB, conferenceInfo, fold, messageItem, parseBroadcast, parseConf, parseFindings, parseQueueItem,
-  parseReply, t, unansweredText,
+  LOCALE, VOCAB, conferenceInfo, fold, messageItem, nextPage, parseBroadcast, parseConf, parseFindings,
+  parseQueueItem, parseReply, t, unansweredText,
 } from "./conference.js";
 
 const settings = pageSettings();
@@ -34,6 +39,19 @@ const AUTO_DROPS_MAX = 50; // the automatic drops listed (the counter counts the
 const ALERT_FLAGS = ["policy-error", "policy-config"];
 const SCREENING_FLAG = "screening";
 const APPROVE_LINE_MAX = 400; // bytes of "QUEUE <channel> APPROVE <ids>" (the server takes 512)
+// The pages of a listing after its first follow one another this far apart:
+// under the server's default flood rate (5 lines a second), so that the
+// moderator's own actions never wait behind a long listing.
+const PAGE_PAUSE_MS = 250;
+// The questions on the page: the first this many the filter shows (and
+// those between them it hides), then a button for as many more. Thousands
+// of questions in the page would slow the whole console down.
+const QUEUE_WINDOW = 300;
+// The server's limits.names_audience_max by default: past it, NAMES gives
+// the staff a count instead of the audience. The console asks NAMES again
+// when the audience it counts crosses it (or doubles, or halves).
+const NAMES_AUDIENCE_MAX = 500;
+const SEARCH_DELAY_MS = 300; // typing in the audience's search box: the request waits for a pause
 
 // ------------------------------------------------------------------ helpers
 
@@ -143,7 +161,22 @@ const S = {
   autoDropTotal: 0,
   shield: { on: false, closed: false, by: null, reason: "" },
   unflagged: [], // the ids the confirmation is about
+  gen: 0, // one per conference shown: a request of an earlier one is ignored
+  window: QUEUE_WINDOW, // questions shown (QUEUE_WINDOW)
+  paging: false, // the queue's later pages are still coming
+  queueTotal: 0, // questions waiting, as the latest page of the queue said (with the events since)
+  namesNote: null, // the NOTE NAMES AUDIENCE count of the NAMES being received
+  namesAsked: false,
+  audience: newAudience(),
 };
+
+// The audience panel's state: `large` once NAMES gave the staff only and a
+// count; the visitors shown are then a listing from the server (`rows`, by
+// nick, page after page), for the search in the filter box.
+function newAudience() {
+  return { large: false, count: 0, base: 0, rows: [], next: null, total: 0, search: "", token: 0, timer: null,
+    loading: false };
+}
 
 const serverNow = () => Date.now() + S.skew;
 const isMe = (who) => !!who && (fold(who) === fold(S.account) || (S.irc && fold(who) === fold(S.irc.nick)));
@@ -235,6 +268,8 @@ function buildPage() {
   V.queueList = el("ol", { id: "queue-list", class: "queue", "aria-labelledby": "queue-title" });
   V.queueEmpty = el("p", { class: "empty status" }, t("queue_empty"));
   V.filterEmpty = el("p", { class: "empty status", hidden: true }, t("filter_empty"));
+  V.queueLoading = el("p", { class: "status loading", id: "queue-loading", hidden: true });
+  V.queueMore = el("button", { type: "button", id: "queue-more", class: "small secondary", hidden: true, onclick: showMoreQuestions });
   V.queueCount = el("span", { class: "count" });
 
   // Filter and sort by what the policies found; approve the unflagged.
@@ -278,9 +313,11 @@ function buildPage() {
       el("span", { class: "bulk-reason" }, el("label", { for: "bulk-reason" }, t("bulk_reason")), V.bulkReason),
       el("span", { class: "bulk-buttons" }, V.bulkButtons)),
     V.tools,
+    V.queueLoading,
     V.queueEmpty,
     V.filterEmpty,
     V.queueList,
+    V.queueMore,
     el("datalist", { id: "drop-reasons" }, t.list("reasons").map((r) => el("option", { value: r }))));
 
   // Messages the automatic policies dropped: not in the queue, listed here.
@@ -330,17 +367,23 @@ function buildPage() {
     V.streamList);
 
   // Audience.
-  V.filter = el("input", { id: "audience-filter", type: "search", autocomplete: "off", oninput: () => scheduleAudience() });
+  V.filter = el("input", { id: "audience-filter", type: "search", autocomplete: "off", oninput: onFilterInput });
+  V.filterLabel = el("label", { for: "audience-filter" }, t("filter_audience"));
   V.staffList = el("ul", { class: "members staff-list", "aria-label": t("staff") });
   V.visitorList = el("ul", { class: "members visitor-list", id: "visitor-list", "aria-label": t("visitors") });
   V.audienceEmpty = el("p", { class: "empty status" }, t("audience_empty"));
   V.audienceMore = el("p", { class: "status", hidden: true });
+  V.audienceMoreButton = el("button", { type: "button", id: "audience-more", class: "small secondary", hidden: true,
+    onclick: () => loadAudience(true) });
+  V.audienceNote = el("p", { class: "status audience-note", id: "audience-note", hidden: true });
+  V.audienceShown = el("p", { class: "status", id: "audience-shown", role: "status", hidden: true });
   V.audienceCount = el("span", { class: "count" });
   V.audience = el("section", { class: "audience-panel", id: "audience", "aria-labelledby": "audience-title" },
     el("h2", { id: "audience-title" }, t("audience_title"), " ", V.audienceCount),
-    field(t("filter_audience"), V.filter),
+    V.audienceNote,
+    el("div", { class: "field" }, V.filterLabel, V.filter),
     el("h3", {}, t("staff")), V.staffList,
-    el("h3", {}, t("visitors")), V.audienceEmpty, V.visitorList, V.audienceMore);
+    el("h3", {}, t("visitors")), V.audienceShown, V.audienceEmpty, V.visitorList, V.audienceMore, V.audienceMoreButton);
 
   // Bans and mutes.
   V.bansList = el("ul", { id: "bans-list", class: "bans" });
@@ -524,8 +567,19 @@ async function loadConferences() {
 }
 
 function resetConference() {
-  S.items.forEach((item) => item.node.remove());
+  S.gen += 1;
+  S.paging = false;
+  S.listing = false;
+  S.queueTotal = 0;
+  S.namesOpen = false;
+  S.namesNote = null;
+  S.namesAsked = false;
+  clearTimeout(S.audience.timer);
+  S.audience = newAudience();
+  V.filter.value = "";
+  S.items.forEach((item) => { if (item.node) item.node.remove(); });
   S.items.clear();
+  S.window = QUEUE_WINDOW;
   S.checked.clear();
   S.selected = null;
   S.members.forEach((m) => m.node.remove());
@@ -559,6 +613,10 @@ function openConference(channel) {
   if (online()) joinConference(true);
 }
 
+const moderating = () => S.role === "moderator" || S.role === "admin";
+
+// Loading a conference: it is ready (data-ready) once the first page of
+// each listing is in; the later pages follow in the background.
 async function joinConference(fresh) {
   const irc = S.irc;
   const channel = S.channel;
@@ -568,19 +626,18 @@ async function joinConference(fresh) {
     resetConference();
     S.channel = channel;
   }
-  const current = () => irc === S.irc && channel === S.channel;
+  const gen = S.gen;
+  const current = () => irc === S.irc && channel === S.channel && gen === S.gen;
   const retry = () => { if (current() && online()) joinConference(false); };
   if (!(await load("JOIN", [channel], retry)) || !current()) return;
   if (!(await refreshInfo(retry)) || !current()) return;
-  if (S.role === "moderator" || S.role === "admin" || S.role === "guest") {
+  if (moderating() || S.role === "guest") {
     if (!(await refreshQuestions(retry)) || !current()) return;
   }
-  if (S.role === "moderator" || S.role === "admin") {
-    S.listing = true;
-    const listed = await load("QUEUE", [channel, "LIST"], retry);
-    S.listing = false;
-    if (!listed || !current()) return;
+  if (moderating()) {
+    if (!(await loadQueue(retry)) || !current()) return;
     refreshBans();
+    if (S.audience.large) loadAudience();
   } else {
     showAlert(`${t("not_moderator", { account: S.account, channel })}${S.role === "guest" ? ` ${t("guest_hint")}` : ""}`);
   }
@@ -601,10 +658,18 @@ async function refreshInfo(retry) {
   return true;
 }
 
-// Votes and answered marks of the questions replayed at join.
+// Votes and answered marks of the questions replayed at join: the first
+// page now, the others after.
 async function refreshQuestions(retry) {
-  const replies = await load("CONF", [S.channel, "QUESTIONS"], retry);
+  const channel = S.channel;
+  const replies = await load("CONF", [channel, "QUESTIONS"], retry);
   if (!replies) return false;
+  questionsPage(replies);
+  followPages("CONF", nextPage(replies, "CONF"), (from) => load("CONF", [channel, "QUESTIONS", String(from)]), questionsPage);
+  return true;
+}
+
+function questionsPage(replies) {
   for (const line of replies.map(parseConf)) {
     if (!line || line.type !== "question") continue;
     const entry = S.messages.get(line.msgid) || S.questions.get(line.id);
@@ -613,8 +678,105 @@ async function refreshQuestions(retry) {
     if (line.status === "answered") entry.status = "answered";
     renderEntry(entry);
   }
+}
+
+const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
+
+// The pages of a `command` listing (QUEUE or CONF) after its first, from
+// `next` (the first page's MORE line; null: it had no more):
+// `request(from)` asks for the page at `from` (its replies, or null when
+// unanswered), `handle(replies)` takes it in, `start(next)` says where to
+// start from at that moment (a view kept up to date by the events may know
+// better than the MORE line of a page asked for a while ago). Paced
+// (PAGE_PAUSE_MS); it stops when the conference shown changes. Whether
+// every page came.
+async function followPages(command, next, request, handle, start = (n) => n) {
+  const gen = S.gen;
+  while (next) {
+    await sleep(PAGE_PAUSE_MS);
+    if (gen !== S.gen || !online()) return false;
+    const from = start(next);
+    const replies = await request(from);
+    if (!replies || gen !== S.gen) return false;
+    handle(replies);
+    next = nextPage(replies, command);
+  }
   return true;
 }
+
+// ------------------------------------------------------------------ loading the queue
+
+// QUEUE LIST, a page at a time: the first page before the console is ready,
+// the others streaming in after it (rendered as they come). Meanwhile the
+// item events keep every position known exact (shiftPositions), so that
+// the next page starts right after the known top of the queue: nothing is
+// missed when the queue moves between two pages.
+async function loadQueue(retry) {
+  const channel = S.channel;
+  const first = await listQueue(channel, null, retry);
+  if (!first) return false;
+  const next = nextPage(first, "QUEUE");
+  if (next) pageQueue(channel, next);
+  return true;
+}
+
+async function listQueue(channel, from, retry) {
+  S.listing = true;
+  let replies;
+  try {
+    replies = await load("QUEUE", from ? [channel, "LIST", String(from)] : [channel, "LIST"], retry);
+  } finally {
+    S.listing = false;
+  }
+  if (replies) {
+    const end = replies.map(parseQueueEnd).find(Boolean);
+    if (end) S.queueTotal = end.count;
+    scheduleRender();
+  }
+  return replies;
+}
+
+async function pageQueue(channel, next) {
+  const gen = S.gen;
+  S.paging = true;
+  const resume = (from) => () => { if (gen === S.gen && online()) pageQueue(channel, from); };
+  const done = await followPages("QUEUE", next, (from) => listQueue(channel, from, resume(from)), () => {},
+    (n) => Math.min(n, knownTop() + 1));
+  // Unanswered: the alert's Retry goes on from that page (still paging).
+  if (gen !== S.gen || !done) return;
+  S.paging = false;
+  renumber();
+  scheduleRender();
+}
+
+// QUEUE <channel> END :<n> waiting
+function parseQueueEnd(msg) {
+  if (msg.command !== "QUEUE" || msg.params[1] !== "END") return null;
+  return { count: parseInt(msg.params[2], 10) || 0 };
+}
+
+// How many questions from the top of the queue are all known: positions
+// 1..n are there.
+function knownTop() {
+  const positions = new Set();
+  for (const item of S.items.values()) if (undecided(item)) positions.add(item.pos);
+  let n = 0;
+  while (positions.has(n + 1)) n += 1;
+  return n;
+}
+
+// While the later pages come: how far the queue is loaded.
+function renderLoading(known) {
+  V.queueLoading.hidden = !S.paging;
+  if (S.paging) V.queueLoading.textContent = t("queue_loading", { known: number(known), total: number(waitingCount(known)) });
+}
+
+// Questions waiting: those known, or while the queue is still loading the
+// count of its latest page (with the events since).
+const waitingCount = (known) => (S.paging ? Math.max(known, S.queueTotal) : known);
+
+const numberFormat = new Intl.NumberFormat(LOCALE);
+const number = (n) => numberFormat.format(n);
 
 function renderInfo() {
   const info = S.info;
@@ -639,7 +801,9 @@ function onMessage(msg) {
   switch (msg.command) {
     case "QUEUE": {
       const line = parseQueueItem(msg);
-      if (line && sameChannel(line.channel)) onItem({ ...line, ...parseFindings(msg) });
+      // A page of QUEUE LIST comes in its labelled batch (an event, alone).
+      const listing = S.listing && (!!msg.tags.batch || !S.irc.caps.has("labeled-response"));
+      if (line && sameChannel(line.channel)) onItem({ ...line, ...parseFindings(msg) }, listing);
       break;
     }
     case "PRIVMSG":
@@ -659,7 +823,7 @@ function onMessage(msg) {
       if (sameChannel(msg.params[2])) onNames(msg.params[3] || "");
       break;
     case "366":
-      if (S.namesOpen && sameChannel(msg.params[1])) endNames();
+      if ((S.namesOpen || S.namesNote !== null) && sameChannel(msg.params[1])) endNames();
       break;
     case "JOIN":
     case "PART":
@@ -717,6 +881,8 @@ function onNote(msg) {
     // (The shield's banner is a status of its own: it says it.)
     if (code !== "SHIELD") announce(description);
     if (["BAN", "UNBAN", "MUTE", "UNMUTE"].includes(code) && sameChannel(reply.channel)) refreshBans();
+  } else if (command === "NAMES" && code === "AUDIENCE" && sameChannel(reply.channel)) {
+    S.namesNote = reply.audience; // a large audience (for staff): the NAMES ends with this count
   } else if (code === "RATE_LIMITED") {
     showAlert(description, "warn");
   }
@@ -735,7 +901,7 @@ function onConf(msg) {
 
 // ------------------------------------------------------------------ the queue
 
-function onItem(line) {
+function onItem(line, listing = false) {
   const { id, state, author, submitted, claimed, decided, flags, text, score, reasons } = line;
   let item = S.items.get(id);
   if (!UNDECIDED.has(state)) {
@@ -748,32 +914,60 @@ function onItem(line) {
     // Where the keyboard goes next, in the order shown, before it changes.
     const shown = shownOrder();
     const after = shown.slice(shown.indexOf(item) + 1).find(undecided);
+    const was = item.pos;
     Object.assign(item, { state, decided, claimed, flags, score, reasons, text, decidedAt: Date.now(),
       sortKey: item.pos - 0.5, pos: 0, dirty: true });
     S.checked.delete(id);
-    renumber();
-    if (!isMe(decided) && (S.selected === id || item.node.contains(document.activeElement))) {
+    if (S.paging) {
+      shiftPositions(item, was, null);
+      S.queueTotal -= 1;
+    } else {
+      renumber();
+    }
+    if (!isMe(decided) && (S.selected === id || (item.node && item.node.contains(document.activeElement)))) {
       announce(t("decided_elsewhere", { id, state: t(`state_${state}`).toLowerCase(), who: decided }));
     }
     if (isMe(decided) && S.selected === id) {
       // Decided here: the keyboard moves on to the next waiting question.
       const next = after || shownOrder().filter(undecided).pop();
-      if (next) selectItem(next.id, document.activeElement === item.node);
+      if (next) selectItem(next.id, !!item.node && document.activeElement === item.node);
     }
     scheduleRender();
     return;
   }
   const isNew = !item;
+  const was = isNew || !undecided(item) ? null : item.pos;
   if (isNew) {
-    item = { id, node: null, dirty: true };
+    item = { id, n: null, node: null, dirty: true }; // its node: once it is in the window (renderQueue)
     S.items.set(id, item);
-    createItemNode(item);
-    if (!S.listing) noteNewItem(author);
+    if (!listing) noteNewItem(author);
   }
   Object.assign(item, { state, pos: line.position, author, submitted, claimed, decided, flags, score, reasons, text, dirty: true });
-  if (S.listing) item.sortKey = item.pos; // LIST gives every position, in order
-  else renumber(item);
+  if (listing) {
+    item.sortKey = item.pos; // LIST gives every position, in order
+  } else if (S.paging) {
+    shiftPositions(item, was, item.pos);
+    if (isNew) S.queueTotal += 1;
+  } else {
+    renumber(item);
+  }
   scheduleRender();
+}
+
+// While the queue is still loading, the questions known are not all the
+// questions: a change moves the others as the server moves them (those
+// below where it left go up one, those from where it arrives go down one),
+// keeping every known position exact.
+function shiftPositions(changed, from, to) {
+  for (const other of S.items.values()) {
+    if (other === changed || !undecided(other)) continue;
+    let pos = other.pos;
+    if (from !== null && pos > from) pos -= 1;
+    if (to !== null && pos >= to) pos += 1;
+    if (pos !== other.pos) { other.pos = pos; other.dirty = true; }
+    other.sortKey = pos;
+  }
+  if (to !== null) changed.sortKey = changed.pos;
 }
 
 // A line carries only the item that changed: the others' positions follow
@@ -834,7 +1028,7 @@ function setFilter(value) {
   // A ticked question the filter hides is not acted on by the bulk buttons.
   for (const id of [...S.checked]) {
     const item = S.items.get(id);
-    if (!item || !matchesFilter(item)) { S.checked.delete(id); if (item) item.n.check.checked = false; }
+    if (!item || !matchesFilter(item)) { S.checked.delete(id); if (item) item.dirty = true; }
   }
   scheduleRender();
 }
@@ -938,34 +1132,18 @@ function createItemNode(item) {
   n.reason = el("span", { class: "reason", hidden: true });
   n.text = el("p", { class: "message-text", id: `${base}-text`, dir: "auto" });
 
-  n.editText = el("textarea", { id: `${base}-edit`, rows: "3", maxlength: "400" });
-  n.editor = el("form", { class: "editor", id: `${base}-editor`, hidden: true, onsubmit: (e) => { e.preventDefault(); submitEdit(item); } },
-    el("label", { for: n.editText.id }, t("edit_label", { id })), n.editText,
-    el("div", { class: "form-buttons" },
-      el("button", { type: "submit", class: "small" }, t("publish_edit")),
-      button(t("cancel"), { cls: "small secondary", suffix: `: ${t("edit")}`, onclick: () => closeEditor(item, true) })));
-  n.editor.addEventListener("keydown", (e) => {
-    if (e.key === "Escape") { e.preventDefault(); closeEditor(item, true); }
-    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); submitEdit(item); }
-  });
-  n.dropReason = el("input", { id: `${base}-reason`, list: "drop-reasons", autocomplete: "off", maxlength: "300" });
-  n.dropper = el("form", { class: "dropper", id: `${base}-dropper`, hidden: true, onsubmit: (e) => { e.preventDefault(); submitDrop(item); } },
-    el("label", { for: n.dropReason.id }, t("drop_reason")),
-    el("div", { class: "inline" }, n.dropReason,
-      el("button", { type: "submit", class: "small danger" }, t("confirm_drop", { id })),
-      button(t("cancel"), { cls: "small secondary", suffix: `: ${t("drop")}`, onclick: () => closeDropper(item, true) })));
-  n.dropper.addEventListener("keydown", (e) => {
-    if (e.key === "Escape") { e.preventDefault(); closeDropper(item, true); }
-  });
+  // The editor and the drop form are made when first opened (ensureForms):
+  // thousands of forms in a page slow down everything (the browser looks
+  // through every form whenever one is added, for autofill).
+  n.editor = null;
+  n.dropper = null;
 
   const suffix = t("suffix", { id });
   n.approve = button(t("approve"), { cls: "small approve", suffix, onclick: () => queueAction("APPROVE", item) });
   n.edit = button(t("edit"), { cls: "small secondary", suffix, onclick: () => openEditor(item) });
   n.drop = button(t("drop_open"), { cls: "small secondary danger-outline", suffix, onclick: () => openDropper(item) });
   n.drop.setAttribute("aria-expanded", "false");
-  n.drop.setAttribute("aria-controls", n.dropper.id);
   n.edit.setAttribute("aria-expanded", "false");
-  n.edit.setAttribute("aria-controls", n.editor.id);
   n.forward = button(t("forward"), { cls: "small secondary", suffix, onclick: () => queueAction("FORWARD", item) });
   n.hold = button(t("hold"), { cls: "small secondary", suffix, onclick: () => queueAction("HOLD", item) });
   n.unhold = button(t("unhold"), { cls: "small secondary", suffix, onclick: () => queueAction("UNHOLD", item) });
@@ -986,8 +1164,7 @@ function createItemNode(item) {
       el("span", { class: "meta" }, n.idText, n.pos, n.age),
       el("span", { class: "badges" }, n.stateBadge, n.claim, n.flags)),
     n.text, n.findings, n.reason,
-    n.editor, n.dropper,
-    el("div", { class: "actions", role: "group", "aria-label": t("item_actions", { id }) },
+    n.actions = el("div", { class: "actions", role: "group", "aria-label": t("item_actions", { id }) },
       n.approve, n.edit, n.drop, n.forward, n.hold, n.unhold, n.claimBtn, n.unclaim, n.takeover, n.moves));
   n.li.addEventListener("focusin", () => { if (S.selected !== id) selectItem(id, false); });
   n.li.addEventListener("click", (e) => { if (e.target === n.li || e.target === n.text) selectItem(id, false); });
@@ -1029,6 +1206,40 @@ function createItemNode(item) {
   item.n = n;
   item.node = n.li;
 }
+
+// A question's editor and drop form, made the first time either is opened
+// (both then, in their place above the actions).
+function ensureForms(item) {
+  const n = item.n;
+  if (n.editor) return;
+  const id = item.id;
+  const base = `item-${id}`;
+  n.editText = el("textarea", { id: `${base}-edit`, rows: "3", maxlength: "400" });
+  n.editor = el("form", { class: "editor", id: `${base}-editor`, hidden: true, onsubmit: (e) => { e.preventDefault(); submitEdit(item); } },
+    el("label", { for: n.editText.id }, t("edit_label", { id })), n.editText,
+    el("div", { class: "form-buttons" },
+      el("button", { type: "submit", class: "small" }, t("publish_edit")),
+      button(t("cancel"), { cls: "small secondary", suffix: `: ${t("edit")}`, onclick: () => closeEditor(item, true) })));
+  n.editor.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") { e.preventDefault(); closeEditor(item, true); }
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); submitEdit(item); }
+  });
+  n.dropReason = el("input", { id: `${base}-reason`, list: "drop-reasons", autocomplete: "off", maxlength: "300" });
+  n.dropper = el("form", { class: "dropper", id: `${base}-dropper`, hidden: true, onsubmit: (e) => { e.preventDefault(); submitDrop(item); } },
+    el("label", { for: n.dropReason.id }, t("drop_reason")),
+    el("div", { class: "inline" }, n.dropReason,
+      el("button", { type: "submit", class: "small danger" }, t("confirm_drop", { id })),
+      button(t("cancel"), { cls: "small secondary", suffix: `: ${t("drop")}`, onclick: () => closeDropper(item, true) })));
+  n.dropper.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") { e.preventDefault(); closeDropper(item, true); }
+  });
+  n.edit.setAttribute("aria-controls", n.editor.id);
+  n.drop.setAttribute("aria-controls", n.dropper.id);
+  n.li.insertBefore(n.editor, n.actions);
+  n.li.insertBefore(n.dropper, n.actions);
+}
+
+const formOpen = (form) => !!form && !form.hidden;
 
 function clearDropMarks() {
   for (const node of V.queueList.querySelectorAll(".drop-before, .drop-after")) node.classList.remove("drop-before", "drop-after");
@@ -1094,12 +1305,19 @@ function renderItem(item) {
   updateAge(item);
 }
 
+// (Only what changed is written: a long queue has thousands of these.)
 function updateAge(item) {
-  item.n.age.hidden = !!item.decidedAt;
+  const age = item.n.age;
+  if (age.hidden !== !!item.decidedAt) age.hidden = !!item.decidedAt;
   const seconds = serverNow() / 1000 - item.submitted;
-  item.n.age.textContent = t("waiting_for", { age: formatAge(seconds) });
-  item.n.age.title = t("submitted_at", { time: clockFormat.format(new Date(item.submitted * 1000)) });
-  item.n.age.classList.toggle("late", undecided(item) && seconds >= 120);
+  const text = t("waiting_for", { age: formatAge(seconds) });
+  if (age.textContent !== text) age.textContent = text;
+  if (age.dataset.submitted !== String(item.submitted)) {
+    age.dataset.submitted = String(item.submitted);
+    age.title = t("submitted_at", { time: clockFormat.format(new Date(item.submitted * 1000)) });
+  }
+  const late = undecided(item) && seconds >= 120;
+  if (age.classList.contains("late") !== late) age.classList.toggle("late", late);
 }
 
 function scheduleRender() {
@@ -1112,31 +1330,64 @@ function scheduleRender() {
 
 function renderQueue() {
   const order = displayOrder();
+  // The window: every question in order up to the S.window-th waiting one
+  // that the filter shows; the others get no node until the window reaches
+  // them.
+  const inWindow = [];
+  let visible = 0;
+  let count = 0;
+  let shown = 0;
+  let beyond = 0;
+  const flagNames = new Set();
   for (const item of order) {
+    const matches = matchesFilter(item);
+    if (undecided(item)) {
+      count += 1;
+      if (matches) shown += 1;
+      policyFlags(item).forEach((f) => flagNames.add(f));
+    }
+    if (visible >= S.window) {
+      if (matches && undecided(item)) beyond += 1;
+      continue;
+    }
+    if (matches && undecided(item)) visible += 1;
+    inWindow.push(item);
+  }
+  for (const item of inWindow) {
+    if (!item.n) createItemNode(item);
     if (item.dirty) { item.dirty = false; renderItem(item); }
   }
   // Positions move the move buttons' limits: refresh those cheaply.
-  const count = order.filter(undecided).length;
-  for (const item of order) {
+  for (const item of inWindow) {
     if (!undecided(item)) continue;
-    item.n.top.disabled = item.n.up.disabled = item.pos <= 1;
-    item.n.down.disabled = item.n.bottom.disabled = item.pos >= count;
+    const first = item.pos <= 1;
+    const last = item.pos >= count;
+    if (item.n.up.disabled !== first) item.n.top.disabled = item.n.up.disabled = first;
+    if (item.n.down.disabled !== last) item.n.down.disabled = item.n.bottom.disabled = last;
   }
-  // Reorder the nodes only where needed, keeping the focus where it was.
+  // Reorder the nodes only where needed, keeping the focus where it was
+  // (one walk along the list: thousands of questions stay cheap).
   const focused = document.activeElement;
-  order.forEach((item, i) => {
-    const here = V.queueList.children[i];
-    if (here !== item.node) V.queueList.insertBefore(item.node, here || null);
-  });
+  let here = V.queueList.firstElementChild;
+  for (const item of inWindow) {
+    if (here === item.node) here = here.nextElementSibling;
+    else V.queueList.insertBefore(item.node, here);
+  }
+  while (here) { // out of the window now
+    const next = here.nextElementSibling;
+    here.remove();
+    here = next;
+  }
   if (focused && focused !== document.activeElement && document.contains(focused)) focused.focus({ preventScroll: true });
   // The filter: hide what it leaves out (the keyboard skips it too).
-  let shown = 0;
-  const flagNames = new Set();
-  for (const item of order) {
-    const visible = matchesFilter(item);
-    if (item.node.hidden === visible) item.node.hidden = !visible;
-    if (visible && undecided(item)) shown += 1;
-    if (undecided(item)) policyFlags(item).forEach((f) => flagNames.add(f));
+  for (const item of inWindow) {
+    const matches = matchesFilter(item);
+    if (item.node.hidden === matches) item.node.hidden = !matches;
+  }
+  V.queueMore.hidden = beyond === 0;
+  if (beyond) {
+    V.queueMore.replaceChildren(t("queue_show_more", { n: number(Math.min(beyond, QUEUE_WINDOW)) }), " ",
+      el("span", { class: "n" }, t("queue_not_shown", { n: number(beyond) })));
   }
   renderFilterOptions([...flagNames]);
   V.queueEmpty.hidden = count > 0;
@@ -1149,8 +1400,29 @@ function renderQueue() {
     V.approveUnflagged.replaceChildren(t("approve_unflagged"), " ", el("span", { class: "n" }, `(${unflagged})`));
   }
   V.approveUnflagged.disabled = unflagged === 0;
+  renderLoading(count);
   renderCounters();
   renderBulk();
+}
+
+// "Show more": the window grows, and the keyboard goes on with the first
+// question it brought.
+function showMoreQuestions() {
+  const before = shownOrder().filter(undecided).slice(0, S.window).length;
+  S.window += QUEUE_WINDOW;
+  renderQueue();
+  const first = shownOrder().filter(undecided)[before];
+  if (first) selectItem(first.id);
+}
+
+// A question the keyboard or a decision moves to, out of the window: the
+// window grows to it.
+function ensureShown(item) {
+  if (item.node && item.node.isConnected) return;
+  const index = shownOrder().indexOf(item);
+  if (index < 0) return;
+  S.window = Math.max(S.window, index + 1 + QUEUE_WINDOW / 2);
+  renderQueue();
 }
 
 function renderCounters() {
@@ -1158,22 +1430,22 @@ function renderCounters() {
   const held = open.filter((i) => i.state === "held").length;
   const forwarded = open.filter((i) => i.state === "forwarded").length;
   const flagged = open.filter((i) => policyFlags(i).length).length;
-  V.statQueue.textContent = String(open.length);
+  const waiting = waitingCount(open.length);
+  V.statQueue.textContent = number(waiting);
   if (held || forwarded || flagged) {
     const parts = [held ? t("stat_held", { n: held }) : "", forwarded ? t("stat_forwarded", { n: forwarded }) : "",
       flagged ? t("stat_flagged", { n: flagged }) : ""];
     V.statQueueDetail.textContent = parts.filter(Boolean).join(" · ");
     V.statQueue.append(" ", V.statQueueDetail);
   }
-  V.queueCount.textContent = `(${open.length})`;
+  V.queueCount.textContent = `(${number(waiting)})`;
   const oldest = open.reduce((min, i) => Math.min(min, i.submitted), Infinity);
   const age = Number.isFinite(oldest) ? serverNow() / 1000 - oldest : null;
   V.statOldest.textContent = age === null ? t("none") : formatAge(age);
   V.statOldest.classList.toggle("late", age !== null && age >= 120);
-  let audience = 0;
-  for (const m of S.members.values()) if (!m.staff) audience += 1;
-  V.statAudience.textContent = String(audience);
-  V.audienceCount.textContent = `(${audience})`;
+  const audience = audienceCount();
+  V.statAudience.textContent = number(audience);
+  V.audienceCount.textContent = `(${number(audience)})`;
   V.statAnswering.textContent = S.answering ? t("item_id", { id: S.answering }) : t("none");
 }
 
@@ -1194,7 +1466,7 @@ function renderBulk() {
 function onSelectAll() {
   S.checked.clear();
   if (V.selectAll.checked) for (const item of S.items.values()) if (undecided(item) && matchesFilter(item)) S.checked.add(item.id);
-  for (const item of S.items.values()) item.n.check.checked = S.checked.has(item.id);
+  for (const item of S.items.values()) if (item.n) item.n.check.checked = S.checked.has(item.id);
   renderBulk();
 }
 
@@ -1204,9 +1476,11 @@ function selectItem(id, focus = true) {
   if (previous) { previous.dirty = true; }
   const item = S.items.get(id);
   if (!item) return;
+  ensureShown(item);
+  if (!item.n) return;
   item.dirty = true;
   renderItem(item);
-  if (previous && previous !== item) renderItem(previous);
+  if (previous && previous !== item && previous.n) renderItem(previous);
   if (focus) {
     item.node.focus();
     item.node.scrollIntoView({ block: "nearest" });
@@ -1216,7 +1490,10 @@ function selectItem(id, focus = true) {
 // The item under the keyboard: the selected one, else the first waiting.
 function currentItem() {
   const item = S.items.get(S.selected);
-  if (item && matchesFilter(item)) return item;
+  if (item && matchesFilter(item)) {
+    ensureShown(item);
+    return item;
+  }
   const first = shownOrder().filter(undecided)[0];
   if (first) selectItem(first.id);
   return first || null;
@@ -1266,21 +1543,25 @@ function releaseNext() {
   return act("QUEUE", [S.channel, "NEXT"], t("done_next"));
 }
 
-function bulk(sub) {
+async function bulk(sub) {
   const ids = sortedUndecided().filter((i) => S.checked.has(i.id)).map((i) => i.id);
   if (!ids.length) return;
-  const params = [S.channel, sub, ids.join(",")];
-  const reason = V.bulkReason.value.trim();
-  if (sub === "DROP" && reason) {
-    params.push(reason);
-    ids.forEach((id) => S.dropReasons.set(id, reason));
-  }
+  const channel = S.channel;
+  const reason = sub === "DROP" ? V.bulkReason.value.trim() : "";
+  if (reason) ids.forEach((id) => S.dropReasons.set(id, reason));
   const label = { APPROVE: t("approve"), DROP: t("drop"), FORWARD: t("forward"), HOLD: t("hold") }[sub];
   S.checked.clear();
   renderBulk();
-  for (const item of S.items.values()) item.n.check.checked = false;
+  for (const item of S.items.values()) if (item.n) item.n.check.checked = false;
   if (sub === "DROP") V.bulkReason.value = "";
-  act("QUEUE", params, t("done_bulk", { n: ids.length, action: label }));
+  // A long selection (a "select all" in a long queue) goes in several lines.
+  const batches = idBatches(ids, channel, sub, reason ? ` :${reason}` : "");
+  for (const [i, batch] of batches.entries()) {
+    if (channel !== S.channel) return;
+    const params = [channel, sub, batch.join(","), ...(reason ? [reason] : [])];
+    const done = i === batches.length - 1 ? t("done_bulk", { n: ids.length, action: label }) : null;
+    if ((await act("QUEUE", params, done)) === null && !online()) return;
+  }
 }
 
 // ------------------------------------------------------------------ approve all unflagged
@@ -1291,9 +1572,10 @@ function unflaggedPending() {
   return sortedUndecided().filter((i) => i.state === "pending" && !policyFlags(i).length && !(i.claimed && !isMe(i.claimed)));
 }
 
-// Comma lists of ids, each short enough for one line.
-function idBatches(ids, channel) {
-  const room = APPROVE_LINE_MAX - new TextEncoder().encode(`QUEUE ${channel} APPROVE `).length;
+// Comma lists of ids, each short enough for one line
+// ("QUEUE <channel> <sub> <ids><rest>").
+function idBatches(ids, channel, sub = "APPROVE", rest = "") {
+  const room = APPROVE_LINE_MAX - new TextEncoder().encode(`QUEUE ${channel} ${sub} ${rest}`).length;
   const batches = [];
   let current = [];
   let length = 0;
@@ -1432,6 +1714,7 @@ function lowerShield() {
 
 function openEditor(item) {
   const n = item.n;
+  ensureForms(item);
   closeDropper(item, false);
   if (n.editor.hidden) n.editText.value = plainText(item.text);
   n.editor.hidden = false;
@@ -1446,7 +1729,7 @@ function openEditor(item) {
 
 function closeEditor(item, refocus) {
   const n = item.n;
-  if (n.editor.hidden) return;
+  if (!formOpen(n.editor)) return;
   n.editor.hidden = true;
   n.edit.setAttribute("aria-expanded", "false");
   if (item.autoClaimed && undecided(item) && isMe(item.claimed)) act("QUEUE", [S.channel, "UNCLAIM", item.id]);
@@ -1471,10 +1754,12 @@ function submitEdit(item) {
 function refocusQueue() {
   if (document.activeElement !== document.body && document.contains(document.activeElement)) return;
   const item = S.items.get(S.selected) || sortedUndecided()[0];
-  if (item) item.node.focus();
+  if (item) ensureShown(item);
+  if (item && item.node) item.node.focus();
 }
 
 function openDropper(item) {
+  ensureForms(item);
   closeEditor(item, false);
   item.n.dropper.hidden = false;
   item.n.drop.setAttribute("aria-expanded", "true");
@@ -1482,7 +1767,7 @@ function openDropper(item) {
 }
 
 function closeDropper(item, refocus) {
-  if (item.n.dropper.hidden) return;
+  if (!formOpen(item.n.dropper)) return;
   item.n.dropper.hidden = true;
   item.n.drop.setAttribute("aria-expanded", "false");
   if (refocus) item.n.drop.focus();
@@ -1545,7 +1830,7 @@ function shortcut(key) {
     case "x":
       if (undecided(item)) {
         if (S.checked.has(item.id)) S.checked.delete(item.id); else S.checked.add(item.id);
-        item.n.check.checked = S.checked.has(item.id);
+        if (item.n) item.n.check.checked = S.checked.has(item.id);
         renderBulk();
       }
       break;
@@ -1570,12 +1855,12 @@ function tick() {
   for (const item of [...S.items.values()]) {
     if (!item.decidedAt || now - item.decidedAt < keep) continue;
     const n = item.n;
-    if (!n.editor.hidden || !n.dropper.hidden) continue;
-    const hadFocus = n.li.contains(document.activeElement);
+    if (n && (formOpen(n.editor) || formOpen(n.dropper))) continue;
+    const hadFocus = !!n && n.li.contains(document.activeElement);
     const order = shownOrder();
     const index = order.indexOf(item);
     S.items.delete(item.id);
-    n.li.remove();
+    if (n) n.li.remove();
     removed = true;
     if (S.selected === item.id) {
       const rest = order.filter((i) => i !== item && undecided(i));
@@ -1585,13 +1870,14 @@ function tick() {
     }
     if (hadFocus && (document.activeElement === document.body || !document.contains(document.activeElement))) {
       const next = S.items.get(S.selected) || shownOrder().filter(undecided)[0];
-      if (next) next.node.focus({ preventScroll: true });
+      if (next) ensureShown(next);
+      if (next && next.node) next.node.focus({ preventScroll: true });
       else document.getElementById("queue-title").focus({ preventScroll: true });
     }
   }
   if (removed) scheduleRender();
   if (S.ticks % 5 === 0) {
-    for (const item of S.items.values()) updateAge(item);
+    for (const item of S.items.values()) if (item.node && item.node.isConnected) updateAge(item);
     renderCounters();
   }
 }
@@ -1794,13 +2080,30 @@ function upsertMember(nick, prefixes, host) {
 function removeMember(nick) {
   const key = fold(nick);
   const m = S.members.get(key);
-  if (!m) return;
+  if (!m) return null;
   S.members.delete(key);
   m.node.remove();
+  return m;
 }
 
-// NAMES (at join, and again when someone with an account joins: the server
-// does not tell peers the status a staff member gets on JOIN).
+// Someone left (PART, KICK, QUIT). In a large audience the visitors are a
+// count: it goes down unless they were staff.
+function memberLeft(nick) {
+  const m = removeMember(nick);
+  if (S.audience.large && !(m && m.staff)) S.audience.count = Math.max(0, S.audience.count - 1);
+}
+
+// The visitors: a count of their own in a large audience, else those listed.
+function audienceCount() {
+  if (S.audience.large) return S.audience.count;
+  let n = 0;
+  for (const m of S.members.values()) if (!m.staff) n += 1;
+  return n;
+}
+
+// NAMES (at join; again when someone with an account joins a small
+// audience: the server does not tell peers the status a staff member gets
+// on JOIN; and when the audience counted crosses the NAMES limit).
 function onNames(list) {
   if (!S.namesOpen) {
     S.namesOpen = true;
@@ -1815,31 +2118,74 @@ function onNames(list) {
   scheduleAudience();
 }
 
+// The end of a NAMES: whoever it did not list left, unless it came with a
+// count (NOTE NAMES AUDIENCE: a large audience, the staff only listed):
+// the visitors are then listed apart, a page at a time (CONF AUDIENCE).
 function endNames() {
+  const seen = S.namesOpen ? S.namesSeen : new Set();
+  const count = S.namesNote;
+  const large = count !== null;
+  const wasLarge = S.audience.large;
   S.namesOpen = false;
-  for (const key of [...S.members.keys()]) if (!S.namesSeen.has(key)) removeMember(key);
+  S.namesNote = null;
+  S.namesAsked = false;
+  for (const [key, m] of [...S.members]) {
+    if (!seen.has(key) && (m.staff || !large || !m.listed)) removeMember(key);
+  }
+  S.audience.large = large;
+  if (large) {
+    S.audience.count = count;
+  } else {
+    for (const m of S.members.values()) m.listed = false;
+    Object.assign(S.audience, { rows: [], next: null, total: 0, search: "" });
+  }
+  S.audience.base = audienceCount();
+  if (large !== wasLarge) {
+    V.filterLabel.textContent = large ? t("search_audience") : t("filter_audience");
+    if (large && S.joined && moderating()) loadAudience();
+  }
   scheduleAudience();
+}
+
+// NAMES again when the audience counted here crosses the server's NAMES
+// limit (or doubles, or halves, past it): the server says whether it is
+// large now.
+function checkNames() {
+  if (!S.joined || S.namesAsked || !online()) return;
+  const n = audienceCount();
+  const base = S.audience.base;
+  const grew = !S.audience.large && n > Math.max(NAMES_AUDIENCE_MAX, 2 * base);
+  const shrank = S.audience.large && n < Math.min(NAMES_AUDIENCE_MAX, base / 2);
+  if (!grew && !shrank) return;
+  S.namesAsked = true;
+  S.irc.send("NAMES", [S.channel]);
 }
 
 function onMembership(msg) {
   const me = S.irc && msg.nick && fold(msg.nick) === fold(S.irc.nick);
+  const large = S.audience.large;
   switch (msg.command) {
     case "JOIN":
       if (!sameChannel(msg.params[0]) || me) return;
+      if (large) {
+        // A visitor, counted (staff: the MODE that follows says so).
+        S.audience.count += 1;
+        break;
+      }
       upsertMember(msg.nick, "", parseSource(msg.source).host);
       // extended-join: an account may be staff; NAMES tells its status.
       if (msg.params[1] && msg.params[1] !== "*" && S.joined) S.irc.send("NAMES", [S.channel]);
       break;
     case "PART":
       if (!sameChannel(msg.params[0])) return;
-      removeMember(msg.nick);
+      memberLeft(msg.nick);
       break;
     case "KICK":
       if (!sameChannel(msg.params[0])) return;
-      removeMember(msg.params[1]);
+      memberLeft(msg.params[1]);
       break;
     case "QUIT":
-      removeMember(msg.nick);
+      memberLeft(msg.nick);
       break;
     case "NICK": {
       const m = S.members.get(fold(msg.nick));
@@ -1857,12 +2203,20 @@ function onMembership(msg) {
       for (const c of msg.params[1] || "") {
         if (c === "+" || c === "-") { sign = c; continue; }
         if ("ov".includes(c)) {
-          const m = S.members.get(fold(msg.params[arg++] || ""));
+          const nick = msg.params[arg++] || "";
+          let m = S.members.get(fold(nick));
+          // In a large audience, staff are listed from their status on.
+          if (!m && large && sign === "+") m = upsertMember(nick, "", "");
           if (!m) continue;
+          const wasStaff = m.staff;
           const p = c === "o" ? "@" : "+";
           m.prefixes = sign === "+" ? (m.prefixes.includes(p) ? m.prefixes : m.prefixes + p) : m.prefixes.replace(p, "");
           m.staff = /[@+]/.test(m.prefixes);
           m.dirty = true;
+          if (large && m.staff !== wasStaff) {
+            S.audience.count = Math.max(0, S.audience.count + (m.staff ? -1 : 1));
+            if (!m.staff && !m.listed) removeMember(nick);
+          }
         } else if ("bk".includes(c) || (c === "l" && sign === "+")) {
           arg += 1;
         }
@@ -1872,6 +2226,7 @@ function onMembership(msg) {
     default:
       return;
   }
+  checkNames();
   scheduleAudience();
 }
 
@@ -1917,6 +2272,12 @@ function createMemberNode(m) {
 }
 
 function renderShared(m) {
+  if (S.audience.large) {
+    // Only a page of the audience is known here.
+    m.n.shared.hidden = !m.host;
+    m.n.shared.textContent = t("same_address_unknown", { host: m.host });
+    return;
+  }
   const others = m.host ? [...S.members.values()].filter((o) => o !== m && !o.staff && o.host === m.host).length : 0;
   m.n.shared.hidden = others === 0;
   m.n.shared.textContent = t("same_address", { n: others });
@@ -1945,19 +2306,47 @@ function scheduleAudience() {
 }
 
 function renderAudience() {
-  const filter = fold(V.filter.value.trim());
-  const all = [...S.members.values()].sort((a, b) => fold(a.nick).localeCompare(fold(b.nick)));
+  const a = S.audience;
+  const byNick = (x, y) => fold(x.nick).localeCompare(fold(y.nick));
+  const all = [...S.members.values()];
   for (const m of all) if (m.dirty) { m.dirty = false; renderMember(m); }
-  const staff = all.filter((m) => m.staff);
-  const visitors = all.filter((m) => !m.staff && (!filter || fold(m.nick).includes(filter)));
-  const shown = visitors.slice(0, AUDIENCE_MAX);
+  const staff = all.filter((m) => m.staff).sort(byNick);
+  let shown;
+  let hidden = 0;
+  if (a.large) {
+    // The server's listing, page after page (those who left since go).
+    a.rows = a.rows.filter((m) => !m.staff && S.members.get(fold(m.nick)) === m);
+    shown = a.rows;
+  } else {
+    const filter = fold(V.filter.value.trim());
+    const visitors = all.filter((m) => !m.staff && (!filter || fold(m.nick).includes(filter))).sort(byNick);
+    shown = visitors.slice(0, AUDIENCE_MAX);
+    hidden = visitors.length - shown.length;
+  }
   const focused = document.activeElement;
   syncList(V.staffList, staff.map((m) => m.node));
   syncList(V.visitorList, shown.map((m) => m.node));
   if (focused && focused !== document.activeElement && document.contains(focused)) focused.focus({ preventScroll: true });
-  V.audienceEmpty.hidden = shown.length > 0;
-  V.audienceMore.hidden = visitors.length <= shown.length;
-  V.audienceMore.textContent = t("more_members", { n: visitors.length - shown.length });
+  V.audienceEmpty.hidden = shown.length > 0 || (a.large && a.loading);
+  V.audienceEmpty.textContent = a.large && a.search ? t("audience_no_match", { search: a.search }) : t("audience_empty");
+  V.audienceMore.hidden = hidden <= 0;
+  V.audienceMore.textContent = t("more_members", { n: hidden });
+  V.audienceNote.hidden = !a.large;
+  V.audienceShown.hidden = !a.large || a.loading && !shown.length;
+  // Unfiltered, the count kept up to date by the events is truer than the
+  // listing's, which is as old as its first page.
+  const total = a.search ? a.total : a.count;
+  const left = Math.max(a.next ? 1 : 0, total - shown.length);
+  if (a.large) {
+    V.audienceNote.textContent = t("audience_large", { n: a.count, count: number(a.count) });
+    const text = a.search
+      ? t("audience_matches", { n: a.total, count: number(a.total), shown: number(shown.length), search: a.search })
+      : t("audience_shown", { shown: number(shown.length), total: number(total) });
+    if (V.audienceShown.textContent !== text) V.audienceShown.textContent = text;
+    V.audienceMoreButton.replaceChildren(t("audience_show_more"), hiddenText(` ${t("audience_left", { left: number(left) })}`));
+  }
+  V.audienceMoreButton.hidden = !a.large || !a.next;
+  V.audienceMoreButton.disabled = a.loading;
   renderCounters();
 }
 
@@ -1967,16 +2356,87 @@ function syncList(list, nodes) {
   list.replaceChildren(...nodes);
 }
 
-// From a question's author to the audience panel's actions for them.
-function focusMember(nick) {
+// The audience's search box: a filter of the names here in a small
+// audience; in a large one, a search by the server, once typing pauses.
+function onFilterInput() {
+  if (!S.audience.large) {
+    scheduleAudience();
+    return;
+  }
+  clearTimeout(S.audience.timer);
+  S.audience.timer = setTimeout(() => loadAudience(), SEARCH_DELAY_MS);
+}
+
+// A large audience's visitors from the server (CONF AUDIENCE): the first
+// page of those matching the search box, or (`more`) the next page of the
+// listing shown. A request that a newer one overtook is ignored.
+async function loadAudience(more = false) {
+  const a = S.audience;
+  clearTimeout(a.timer);
+  if (!online() || !S.channel || !moderating() || (more && !a.next)) return false;
+  const gen = S.gen;
+  const search = more ? a.search : V.filter.value.trim();
+  const params = [S.channel, "AUDIENCE"];
+  // The next page starts after the visitors listed still here: whoever
+  // left since the last page does not make the server's start skip one.
+  if (more) params.push(String(Math.min(a.next, a.rows.filter((m) => S.members.get(fold(m.nick)) === m).length + 1)));
+  else if (/^[0-9]+$/.test(search)) params.push("1"); // digits alone would be read as a position
+  if (search) params.push(search);
+  const token = ++a.token;
+  a.loading = true;
+  scheduleAudience();
+  const replies = await load("CONF", params, () => { if (gen === S.gen) loadAudience(more); });
+  if (gen !== S.gen || token !== a.token) return false;
+  a.loading = false;
+  if (!replies) {
+    scheduleAudience();
+    return false;
+  }
+  const before = more ? [] : a.rows;
+  if (!more) a.rows = [];
+  a.search = search;
+  const listed = new Set(a.rows);
+  const first = a.rows.length;
+  for (const line of replies.map(parseConf)) {
+    if (!line) continue;
+    if (line.type === "member") {
+      const known = S.members.get(fold(line.nick));
+      if (known && known.staff) continue;
+      const m = upsertMember(line.nick, "", line.host);
+      m.listed = true;
+      m.account = line.account;
+      if (!listed.has(m)) { listed.add(m); a.rows.push(m); }
+    } else if (line.type === "end") {
+      a.total = parseInt(line.text, 10) || 0; // "<n> visitors"
+      if (!search) a.count = a.total;
+    }
+  }
+  for (const m of before) if (!listed.has(m) && !m.staff && S.members.get(fold(m.nick)) === m) removeMember(m.nick);
+  a.next = nextPage(replies, "CONF");
+  const hadFocus = document.activeElement === V.audienceMoreButton;
+  renderAudience();
+  // "Show more" gone with the last page: the keyboard goes on with the first visitor it brought.
+  if (hadFocus && V.audienceMoreButton.hidden && a.rows[first]) a.rows[first].n.toggle.focus();
+  return true;
+}
+
+// From a question's author to the audience panel's actions for them (in a
+// large audience, found by a search first).
+async function focusMember(nick) {
+  if (S.audience.large) {
+    V.filter.value = nick;
+    await loadAudience();
+  }
   const m = S.members.get(fold(nick));
-  if (!m || m.staff) {
+  if (!m || m.staff || (S.audience.large && !m.listed)) {
     announce(t("author_gone", { nick }));
     showAlert(t("author_gone", { nick }), "info");
     return;
   }
-  V.filter.value = m.nick;
-  renderAudience();
+  if (!S.audience.large) {
+    V.filter.value = m.nick;
+    renderAudience();
+  }
   if (m.n.panel.hidden) m.n.toggle.click();
   else m.n.reason.focus();
   m.node.scrollIntoView({ block: "nearest" });
