@@ -55,9 +55,9 @@ async def run_policies(screen: Screen, deadline: float) -> Result:
     drops = [d for d in decisions if d.verdict is Verdict.DROP]
     if drops:  # the first drop wins, as in a chain
         kept = [d for d in decisions if order.get(d.policy, 0) < order.get(drops[0].policy, 0)] + drops[:1]
-        return Chain._result(Verdict.DROP, kept, failures)
+        return Chain.combine(Verdict.DROP, kept, failures)
     held = any(d.verdict is Verdict.HOLD for d in decisions)
-    return Chain._result(Verdict.HOLD if held else Verdict.PUBLISH, decisions, failures)
+    return Chain.combine(Verdict.HOLD if held else Verdict.PUBLISH, decisions, failures)
 
 
 class Screener:

@@ -90,12 +90,14 @@ class Chain:
                 continue
             decisions.append(decision)
             if decision.verdict is Verdict.DROP:
-                return self._result(Verdict.DROP, decisions, failures)
+                return self.combine(Verdict.DROP, decisions, failures)
         held = any(d.verdict is Verdict.HOLD for d in decisions)
-        return self._result(Verdict.HOLD if held else Verdict.PUBLISH, decisions, failures)
+        return self.combine(Verdict.HOLD if held else Verdict.PUBLISH, decisions, failures)
 
     @staticmethod
-    def _result(verdict: Verdict, decisions: list[Decision], failures: list[Failure]) -> Result:
+    def combine(verdict: Verdict, decisions: list[Decision], failures: list[Failure]) -> Result:
+        """One result from decisions already made (also for the shell, which
+        runs the asynchronous policies itself)."""
         flags: dict[str, None] = {}
         score = 0.0
         for d in decisions:
