@@ -26,6 +26,7 @@ import trio
 from . import __version__
 from .config import Config, ConfigError, parse_hostport
 from .core.server import Server
+from .demo import Demo, banner
 from .storage.sqlite import Store, StorageError
 from .storage.writer import Writer
 from .plugins import check_policies, load_policies
@@ -237,8 +238,9 @@ async def serve(config: Config, *, task_status: Any = trio.TASK_STATUS_IGNORED) 
     log.info("server.stopped")
 
 
-def _announce(running: Running, config: Config) -> None:
-    """Tell the person who started the server where to connect."""
+def _announce(running: Running, config: Config, demo: Demo | None = None) -> None:
+    """Tell the person who started the server where to connect (and, with
+    the first-run demo, which pages to open with which accounts)."""
     lines = [f"confchat {__version__} is running as {config.server.name}."]
     for host, port in running.tcp_addresses:
         shown = f"[{host}]" if ":" in host else host
@@ -248,32 +250,48 @@ def _announce(running: Running, config: Config) -> None:
         lines.append(f"  Web chat:            http://{shown}:{port}/   (moderators: /moderator, guests: /guest)")
         lines.append(f"  IRC over WebSocket:  ws://{shown}:{port}/ws")
         lines.append(f"  Metrics and health:  http://{shown}:{port}/metrics  /healthz  /readyz")
+    if demo is not None:
+        origins = [f"http://{_url_host(host)}:{port}" for host, port in running.http_addresses]
+        lines.extend(banner(demo, origins))
     lines.append("  Stop with Ctrl-C.")
     print("\n".join(lines), flush=True)
 
 
-async def _main(config: Config) -> None:
+def _url_host(host: str) -> str:
+    """A bound address as a browser reaches it: all interfaces are reached
+    through the loopback one."""
+    if host in ("0.0.0.0", "::"):
+        return "127.0.0.1" if host == "0.0.0.0" else "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+async def _main(config: Config, demo: Demo | None = None) -> None:
     # Signals are caught before anything listens or is announced: a stop
     # sent the moment the server says it is running is a clean shutdown.
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async with trio.open_nursery() as nursery:
             running: Running = await nursery.start(serve, config)
-            _announce(running, config)
+            if demo is not None:
+                # Only now that it listens: a start that failed keeps no
+                # password that nobody saw.
+                await trio.to_thread.run_sync(demo.save)
+            _announce(running, config, demo)
             async for signum in signals:
                 log.info("signal.received", signal=signal.Signals(signum).name)
                 running.stop()
                 break
 
 
-def run(config: Config) -> None:
-    """Blocking entry point for ``confchat serve``."""
+def run(config: Config, demo: Demo | None = None) -> None:
+    """Blocking entry point for ``confchat serve``; ``demo``: the first-run
+    demo (confchat.demo), whose accounts ``config`` already holds."""
     # Fewer garbage-collector passes: a large audience is many long-lived
     # objects, and the default threshold (700) scans them over and over
     # during a fan-out (10,000 viewers flat out: 0.48 -> 0.63 M deliveries/s).
     gc.set_threshold(*GC_THRESHOLDS)
     failure: BaseException | None = None
     try:
-        trio.run(_main, config)
+        trio.run(_main, config, demo)
     except* (OSError, StorageError, ConfigError) as group:  # address in use, damaged database, bad policy…
         failure = group.exceptions[0]
     if failure is not None:

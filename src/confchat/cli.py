@@ -62,7 +62,12 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve",
         help="run the server",
-        description="Run the server until Ctrl-C or SIGTERM. Options override the config file.",
+        description=(
+            "Run the server until Ctrl-C or SIGTERM. Options override the config file. "
+            "With no [[conferences]] configured, a demo opens: a live moderated conference "
+            "and the accounts admin, moderator and guest, kept in DATA_DIR/demo.toml; "
+            "their passwords are printed at the first start."
+        ),
     )
     serve.add_argument(
         "--config", metavar="FILE", help="TOML config file (default: the built-in defaults)"
@@ -85,14 +90,27 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--log-format", choices=("console", "json"), help="log format (default: console)"
     )
+    serve.add_argument(
+        "--no-demo",
+        action="store_true",
+        help="no first-run demo (it is on when no [[conferences]] is configured)",
+    )
+    serve.add_argument(
+        "--reset-demo",
+        action="store_true",
+        help="new passwords for the demo accounts, printed once (the demo conference stays)",
+    )
     serve.set_defaults(func=_serve)
 
     init = commands.add_parser(
         "init",
-        help="write a commented config file with an operator account",
+        help="write a commented config file with an IRC operator",
         description=(
             "Write a config file listing every setting with its default, and an "
-            f'operator account "{INIT_OPER}" with a random password, printed once.'
+            f'IRC operator "{INIT_OPER}" ([[opers]], for /OPER in an IRC client) with a '
+            "random password, printed once. The web pages' staff (moderators, guests, "
+            "admins) are [[accounts]] entries, which you add (confchat passwd hashes "
+            "their passwords)."
         ),
     )
     init.add_argument("--path", default="config.toml", help="where to write (default: %(default)s)")
@@ -101,10 +119,12 @@ def _parser() -> argparse.ArgumentParser:
 
     passwd = commands.add_parser(
         "passwd",
-        help="hash a password for an [[opers]] entry",
+        help="hash a password for an [[accounts]] or [[opers]] entry",
         description=(
             "Read a password (from the terminal, or one line from standard input) "
-            "and print its argon2id hash for the password_hash key."
+            "and print its argon2id hash for the password_hash key of an [[accounts]] "
+            "entry (staff: moderators, guests and admins, who sign in at /moderator and "
+            "/guest or with SASL) or of an [[opers]] entry (IRC operators, who use /OPER)."
         ),
     )
     passwd.set_defaults(func=_passwd)
@@ -189,12 +209,24 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"confchat: config error: {e}", file=sys.stderr)
         return EXIT_USAGE
 
+    from confchat import demo
+
+    if args.reset_demo and not demo.wanted(config, args.no_demo):
+        why = "--no-demo was given" if args.no_demo else "the configuration has its own [[conferences]]"
+        print(f"confchat: --reset-demo: there is no demo ({why})", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        config, shown = demo.prepare(config, disabled=args.no_demo, reset=args.reset_demo)
+    except ConfigError as e:
+        print(f"confchat: config error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+
     configure_logging(config.logging)
     # Imported here: the server pulls in trio and the whole core, which
     # init and passwd do not need.
     from confchat.app import run
 
-    run(config)
+    run(config, shown)
     return EXIT_OK
 
 
@@ -269,11 +301,23 @@ def _init(args: argparse.Namespace) -> int:
         f.write(text)
     print(
         f"Wrote {args.path}.\n"
-        f'The operator account "{INIT_OPER}" has the password:\n'
+        f'The IRC operator "{INIT_OPER}" has the password:\n'
         f"\n    {password}\n\n"
         "Keep this password somewhere safe: it is shown only this once, and the\n"
-        "config file stores only its hash. Log in as operator with\n"
-        f"/OPER {INIT_OPER} <password>. Start the server with\n"
+        "config file stores only its hash.\n"
+        "\n"
+        f'"{INIT_OPER}" is an IRC operator ([[opers]]): it logs in from an IRC client\n'
+        f"with /OPER {INIT_OPER} <password>, not on the web pages. The staff who sign in\n"
+        "at /moderator and /guest (moderators, guests, admins) are [[accounts]]\n"
+        "entries: hash each password with confchat passwd and add\n"
+        "\n"
+        "    [[accounts]]\n"
+        '    name = "alice"\n'
+        '    password_hash = "$argon2id$..."\n'
+        "    admin = true          # or list alice in a conference's moderators\n"
+        "\n"
+        "and a [[conferences]] entry (README: Running a moderated event). With no\n"
+        "[[conferences]], the server opens its demo instead. Start the server with\n"
         f"confchat serve --config {args.path}"
     )
     return EXIT_OK

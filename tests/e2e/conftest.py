@@ -102,13 +102,16 @@ class ServerProcess:
 @pytest.fixture
 def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     """Start servers with ``start_server(config_dict_or_None, *extra_args)``;
-    each one gets its own data directory and is stopped at the end."""
+    each one gets its own data directory and is stopped at the end. The
+    first-run demo is off unless ``demo=True``."""
     started: list[ServerProcess] = []
 
-    def start(config: dict | None = None, *extra: str) -> ServerProcess:
+    def start(config: dict | None = None, *extra: str, demo: bool = False) -> ServerProcess:
         workdir = tmp_path / f"server{len(started)}"
         workdir.mkdir()
         args = ["serve", "--tcp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--data-dir", str(workdir / "data")]
+        if not demo:  # the first-run demo only where a test asks for it
+            args.append("--no-demo")
         if config is not None:
             path = workdir / "config.toml"
             path.write_text(tomli_w.dumps(config))
