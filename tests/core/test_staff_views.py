@@ -109,3 +109,30 @@ def test_staff_get_the_larger_send_queue_when_they_log_in():
     moda = login(net, "moda")
     viewer = net.register("viewer", CAPS, ip="203.0.113.1")
     assert moda.outbox.limit == 1024 * 1024 and viewer.outbox.limit == 64 * 1024
+
+
+def test_the_audit_log_pages_from_the_entries_held_once_older_ones_are_archived(monkeypatch):
+    from confchat.moderation import conference as conference_module
+
+    monkeypatch.setattr(conference_module, "KEEP_AUDIT", 100)
+    net = Net(config())
+    moda = login(net, "moda")
+    moda.send(f"JOIN {CHAN}")
+    citizen = net.register("citizen", CAPS, ip="203.0.113.2")
+    citizen.send(f"JOIN {CHAN}")
+    for n in range(300):
+        ask(citizen, f"question {n}")
+    moda.take()
+    conference = net.server.conferences[CHAN]
+    total = conference.audit_total
+    conference.take_changes()  # as storage does once the rows are written
+    assert len(conference.audit) == 100 and conference.audit_base == total - 100
+    replies = moda.ask(f"CONF {CHAN} AUDIT")
+    assert replies[0].params[1:3] == ("ARCHIVED", str(total - 100))
+    audit = [m for m in replies if m.params[1] == "AUDIT"]
+    assert [m.params[-2] for m in audit][:2] == [str(e.item) for e in conference.audit[:2]]
+    assert len(audit) == 100
+    assert replies[-1].params[1:] == ("END", f"{total} entries")
+    # A page asked by position inside the held entries needs no note.
+    inside = moda.ask(f"CONF {CHAN} AUDIT {total - 9}")
+    assert [m.params[1] for m in inside].count("AUDIT") == 10 and "ARCHIVED" not in [m.params[1] for m in inside]

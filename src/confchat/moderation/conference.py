@@ -75,6 +75,14 @@ class Restriction:
         return mask_match(self.mask, prefix)
 
 
+# What one conference holds in memory beyond its undecided items (the rest is
+# in storage, where exports read it): the most recently decided items, the
+# published questions still open to votes, the latest audit entries.
+KEEP_DECIDED = 1_000
+KEEP_OPEN_PUBLISHED = 5_000
+KEEP_AUDIT = 2_000
+
+
 @attrs.define
 class Publication:
     """One message published in the conference (question, answer, staff)."""
@@ -145,7 +153,10 @@ class Conference:
         self.queue = ModerationQueue()
         self.prepared: dict[str, tuple[str, str]] = {}  # name -> (author account, text)
         self.restrictions: list[Restriction] = []
+        # The audit log's most recent entries (the whole log is in storage):
+        # ``audit_base`` entries came before the first one held here.
         self.audit: list[AuditEntry] = []
+        self.audit_base = 0
         # Published messages by msgid, in publication order (REDACT removes).
         self.published: dict[str, Publication] = {}
         self.now_answering: int | None = None
@@ -272,7 +283,23 @@ class Conference:
         self._new_publications.clear()
         self._new_redactions.clear()
         self._audit_saved = len(self.audit)
+        self.let_go()
         return changes
+
+    @property
+    def audit_total(self) -> int:
+        return self.audit_base + len(self.audit)
+
+    def let_go(self) -> None:
+        """Everything is stored now: forget from memory what the event no
+        longer acts on (old decided items, old audit entries), so that a long
+        event's memory stays level whatever the audience sends."""
+        self.queue.retire(KEEP_DECIDED, KEEP_OPEN_PUBLISHED, () if self.now_answering is None else (self.now_answering,))
+        excess = len(self.audit) - KEEP_AUDIT
+        if excess > KEEP_AUDIT // 4:  # in steps, not one entry at a time
+            del self.audit[:excess]
+            self.audit_base += excess
+            self._audit_saved -= excess
 
     def prune_slow_mode(self, now: float) -> None:
         """Forget visitors whose slow-mode wait is over."""

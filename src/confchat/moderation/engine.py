@@ -439,9 +439,9 @@ class Engine:
         if msgid not in conference.published:
             raise QueueError("UNKNOWN_MSGID", "No published message has that msgid", context=(msgid,))
         now = self.wallclock()
-        conference.remove_publication(msgid, now, actor.name)
-        item = conference.queue.by_msgid(msgid)
-        if item is not None:
+        publication = conference.remove_publication(msgid, now, actor.name)
+        item = conference.queue.items.get(publication.item) if publication and publication.item else None
+        if item is not None and item.msgid == msgid:
             conference.queue.redact(item.id)
             if conference.now_answering == item.id:
                 conference.now_answering = None

@@ -11,6 +11,7 @@ never a double publication.
 from __future__ import annotations
 
 import enum
+import itertools
 from collections import Counter
 from typing import Iterable
 
@@ -88,12 +89,22 @@ class ModerationQueue:
         # queue, capped by the engine (moderation.max_pending_per_visitor).
         self.undecided_by: Counter[int] = Counter()
         self.next_id = first_id
+        # Decided items still in memory, oldest decision first, and the
+        # published ones still open (votable) moved aside when their turn to
+        # leave came: ``retire`` keeps both bounded (the rest is in storage).
+        self.decided_ids: dict[int, None] = {}
+        self.open_published: dict[int, None] = {}
+        self.retired = 0  # items let go from memory (they are in storage)
 
     # -- reading
 
     def get(self, item_id: int) -> Item:
         item = self.items.get(item_id)
         if item is None:
+            if 0 < item_id < self.next_id:
+                raise QueueError(
+                    "ALREADY_DECIDED", f"Item {item_id} was decided long ago (it is in the archive)", item_id
+                )
             raise QueueError("NO_SUCH_ITEM", f"There is no item {item_id}", item_id)
         return item
 
@@ -160,11 +171,55 @@ class ModerationQueue:
         item.reason = reason
         item.claimed_by = None
         self.order.remove(item.id)
+        self.decided_ids[item.id] = None
         if item.author_id is not None and self.undecided_by[item.author_id] > 0:
             self.undecided_by[item.author_id] -= 1
             if not self.undecided_by[item.author_id]:
                 del self.undecided_by[item.author_id]
         return item
+
+    def restored_decided(self) -> None:
+        """After a restore from storage: the decided items in the order they
+        were decided, so that ``retire`` lets the oldest go first."""
+        decided = sorted((i for i in self.items.values() if i.decided), key=lambda i: (i.decided_at or 0.0, i.id))
+        self.decided_ids = dict.fromkeys(i.id for i in decided)
+
+    def retire(self, keep_closed: int, keep_open: int, pinned: Iterable[int] = ()) -> list[int]:
+        """Let go of decided items beyond what moderators still act on, so
+        that memory does not grow with the event: the ``keep_closed`` most
+        recently decided items stay (a moderator racing on one finds it
+        decided), and of the published questions still open to votes and
+        answers the ``keep_open`` most recent. Call it only when every item
+        is stored (``pinned``: ids to keep whatever their age, such as the
+        one being answered). Returns the ids let go."""
+        gone: list[int] = []
+        keep = set(pinned)
+        while len(self.decided_ids) > keep_closed:
+            item_id = next(iter(self.decided_ids))
+            del self.decided_ids[item_id]
+            item = self.items.get(item_id)
+            if item is None:
+                continue
+            if item.state is State.PUBLISHED and not (item.answered or item.redacted):
+                self.open_published[item_id] = None
+            elif item_id in keep:
+                self.open_published[item_id] = None
+            else:
+                del self.items[item_id]
+                gone.append(item_id)
+        excess = len(self.open_published) - keep_open - sum(1 for k in keep if k in self.open_published)
+        if excess > 0:
+            for item_id in list(itertools.islice(self.open_published, excess + len(keep))):
+                if excess <= 0:
+                    break
+                if item_id in keep:
+                    continue
+                excess -= 1
+                del self.open_published[item_id]
+                if self.items.pop(item_id, None) is not None:
+                    gone.append(item_id)
+        self.retired += len(gone)
+        return gone
 
     def approve(self, item_id: int, actor: str, now: float, text: str | None = None) -> Item:
         """Publish (the caller relays it and records ``msgid``); ``text`` edits

@@ -146,4 +146,6 @@ def restore_conference(
         conference.published[publication.msgid] = publication
     conference.audit = [AuditEntry(a["at"], a["actor"], a["action"], a["item"], a["detail"]) for a in audit]
     conference._audit_saved = len(conference.audit)
+    queue.restored_decided()
+    conference.let_go()  # all of it is stored: keep in memory what a live conference keeps
     return conference

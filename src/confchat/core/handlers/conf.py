@@ -18,7 +18,7 @@ from ...vocab import ConferenceState, ExportFormat, values
 from ..effects import apply
 from ..exports import EXPORT_TTL
 from ..presence import refresh_status, welcome_to_conference
-from ..subcommands import ADMINS, Context, ServerSubcommand, Subcommand, dispatch, more, page
+from ..subcommands import ADMINS, PAGE, Context, ServerSubcommand, Subcommand, dispatch, more, page
 from .conference import actor_of, parse_item_id, run
 from .modes import normalize_mask
 
@@ -181,16 +181,27 @@ def conf_questions(ctx: Context) -> None:
 
 
 def conf_audit(ctx: Context) -> None:
+    """The audit log, a page at a time. Positions count from the event's
+    first entry; the oldest ones, once let go from memory, are in the
+    internal archive only, and a page asked there starts at the first entry
+    still held (its AUDIT lines carry their own positions)."""
     server, client, channel, conference = ctx.server, ctx.client, ctx.channel, ctx.conference
-    start, stop = page(ctx, len(conference.audit))
-    for entry in conference.audit[start:stop]:
+    total, base = conference.audit_total, conference.audit_base
+    start, stop = page(ctx, total)
+    if start < base:
+        start, stop = base, min(total, base + PAGE)
+        server.reply(
+            client, "CONF", channel.name, "ARCHIVED", str(base),
+            f"The first {base} entries are in the internal archive (CONF EXPORT)",
+        )
+    for entry in conference.audit[start - base : stop - base]:
         detail = json.dumps(entry.detail, ensure_ascii=False, separators=(",", ":"))
         server.reply(
             client, "CONF", channel.name, "AUDIT", str(int(entry.at)), entry.actor, entry.action,
             str(entry.item) if entry.item is not None else "*", detail,
         )
-    more(ctx, stop, len(conference.audit))
-    server.reply(client, "CONF", channel.name, "END", f"{len(conference.audit)} entries")
+    more(ctx, stop, total)
+    server.reply(client, "CONF", channel.name, "END", f"{total} entries")
 
 
 def conf_audience(ctx: Context) -> None:
