@@ -184,10 +184,12 @@ async def serve(config: Config, *, task_status: Any = trio.TASK_STATUS_IGNORED) 
     await trio.to_thread.run_sync(store.open)
     try:
         restored = await trio.to_thread.run_sync(store.load)
+        stored_accounts, account_audit = await trio.to_thread.run_sync(store.load_accounts)
         log.info("storage.opened", path=store.path, conferences=len(restored))
         policies = load_policies(_core_logger)
         check_policies(config, policies)
-        core = Server(config, log=_core_logger, restored=restored, policies=policies)
+        core = Server(config, log=_core_logger, restored=restored, policies=policies,
+                      stored_accounts=stored_accounts, account_audit=account_audit)
         core.journal.enable(core.conferences.values())
 
         async def after_commit(batch: list[dict[str, Any]]) -> None:

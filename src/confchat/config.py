@@ -242,6 +242,10 @@ class ModerationSection:
     # Questions one visitor connection may have waiting for the moderators at
     # once; the next is refused until one is decided (0: no cap).
     max_pending_per_visitor: int = 5
+    # And from one address, all its connections together (0: no cap); the
+    # addresses in limits.connection_limit_exempt (a venue's Wi-Fi, a proxy)
+    # have none.
+    max_pending_per_address: int = 50
     # Shield mode turns on by itself when, within shield_window seconds, a
     # conference receives more visitor messages or more new visitors than
     # these (0: never by itself). Off by default: the opening of a big event

@@ -228,6 +228,11 @@ COMMENTS: dict[str, str] = {
         "Questions one visitor may have waiting for the moderators at once; the next\n"
         "is refused until one is decided, so nobody can fill the queue (0: no cap)."
     ),
+    "moderation.max_pending_per_address": (
+        "Questions waiting from one address, all its connections together; the next is\n"
+        "refused until some are decided (0: no cap). Addresses in\n"
+        "limits.connection_limit_exempt (a venue's Wi-Fi, a trusted proxy) have none."
+    ),
     "moderation.shield_window": "Seconds over which the raid thresholds below are counted.",
     "moderation.shield_messages": (
         "Shield mode turns on by itself past this many visitor messages in one\n"

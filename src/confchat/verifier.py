@@ -33,8 +33,8 @@ from argon2 import Parameters, PasswordHasher, extract_parameters
 from argon2.exceptions import InvalidHashError
 
 from .config import Config
-from .core.logins import Verification
-from .core.passwords import verify_password
+from .core.logins import Hashing, Verification
+from .core.passwords import hash_password, verify_password
 from .core.server import Server
 
 # Checks running at once: two keep their memory at 2 x 64 MiB and bound the
@@ -76,10 +76,15 @@ def decoy_hashes(config: Config) -> dict[str, str]:
 
 class Verifier:
     def __init__(
-        self, core: Server, workers: int = WORKERS, verify: Callable[[str, str], bool] = verify_password
+        self,
+        core: Server,
+        workers: int = WORKERS,
+        verify: Callable[[str, str], bool] = verify_password,
+        hash: Callable[[str], str] = hash_password,
     ) -> None:
         self.core = core
         self.verify = verify
+        self.hash = hash  # for Hashing requests (ACCOUNTS CREATE, PASSWD)
         self.limiter = trio.CapacityLimiter(workers)
         self._wakeup = trio.Event()
         self.decoys: dict[str, str] = {}  # made when run() starts
@@ -111,17 +116,23 @@ class Verifier:
                     self._answer(request, False)  # (the core only lets go of it)
 
     async def _check(self, request: Verification) -> None:
+        hashing = isinstance(request, Hashing)  # a new password (ACCOUNTS): the answer is its hash
+        answer: bool | str
         try:
-            stored = self.decoys[request.decoy] if request.decoy else request.stored_hash
-            ok = await trio.to_thread.run_sync(self.verify, stored, request.password, abandon_on_cancel=True)
+            if hashing:
+                answer = await trio.to_thread.run_sync(self.hash, request.password, abandon_on_cancel=True)
+            else:
+                stored = self.decoys[request.decoy] if request.decoy else request.stored_hash
+                ok = await trio.to_thread.run_sync(self.verify, stored, request.password, abandon_on_cancel=True)
+                answer = ok and not request.decoy
         except Exception:  # verify_password returns False for bad hashes; fail closed anyway
             log.exception("verifier.check_failed", request=repr(request))
-            ok = False
+            answer = "" if hashing else False
         finally:
             self.limiter.release_on_behalf_of(request)
-        self._answer(request, ok and not request.decoy)
+        self._answer(request, answer)
 
-    def _answer(self, request: Verification, ok: bool) -> None:
+    def _answer(self, request: Verification, ok: bool | str) -> None:
         try:
             self.core.verified(request, ok)
         except Exception:  # one login's bug must not stop every other check

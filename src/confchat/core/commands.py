@@ -13,7 +13,7 @@ import attrs
 
 from ..proto.message import Message
 from .client import Client
-from .handlers import channels, conf, messaging, modes, oper, queries, queue, registration, stage
+from .handlers import admin, channels, conf, messaging, modes, oper, queries, queue, registration, stage
 
 
 
@@ -71,6 +71,7 @@ COMMANDS: dict[str, Command] = {
     "PREPARED": Command(stage.handle_prepared, 2),
     "VOTE": Command(stage.handle_vote, 2, cost=2),
     "REDACT": Command(stage.handle_redact, 2),
+    "ACCOUNTS": Command(admin.handle_account, 0),
     # operators
     "OPER": Command(oper.handle_oper, 2),
     "KILL": Command(oper.handle_kill, 2),

@@ -101,6 +101,20 @@ class Verification:
         return f"<Verification {self.command} for client {self.client.id}{decoy}>"
 
 
+class Hashing(Verification):
+    """Not a check: a new password to hash (``ACCOUNTS CREATE``, ``ACCOUNTS
+    PASSWD``), in the same worker threads and turns as the checks; the
+    answer handed to ``then`` is the hash ("" if hashing failed)."""
+
+    __slots__ = ()
+
+    def __init__(self, client: Client, command: str, password: str, then: Callable[[str], None]) -> None:
+        super().__init__(client, command, "", password, then)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:  # never the password
+        return f"<Hashing {self.command} for client {self.client.id}>"
+
+
 class Verifications(Requests[Verification]):
     """The checks the core has asked for and the shell has not taken yet."""
 

@@ -114,6 +114,8 @@ class Server(Output):
             budget=moderation.policy_timeout,
             shield=Thresholds(moderation.shield_window, moderation.shield_messages, moderation.shield_joins),
             max_pending=moderation.max_pending_per_visitor,
+            max_pending_per_address=moderation.max_pending_per_address,
+            shared_addresses=self.limits.connection_limit_exempt,
         )
         self.screenings = Screenings()  # asynchronous policies, for the shell
         self.logins = Verifications()  # password checks for the shell to run

@@ -35,6 +35,7 @@ class Actor:
     prefix: str  # nick!user@host
     account: str | None = None
     echo: bool = False  # has echo-message: gets its own messages back
+    address: str = ""  # the connection's address (per-address caps; "" for none)
 
     @property
     def name(self) -> str:

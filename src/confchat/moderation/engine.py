@@ -19,7 +19,7 @@ shield mode (``shield.py``) is decided there too.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Callable, Iterable
 
 import attrs
 
@@ -139,6 +139,8 @@ class Engine:
         budget: float = 2.0,
         shield: Thresholds = Thresholds(messages=0, joins=0),
         max_pending: int = 0,
+        max_pending_per_address: int = 0,
+        shared_addresses: Iterable[str] = (),
     ) -> None:
         self.wallclock = wallclock
         self.new_msgid = new_msgid
@@ -147,6 +149,8 @@ class Engine:
         self.budget = budget
         self.thresholds = shield
         self.max_pending = max_pending
+        self.max_pending_per_address = max_pending_per_address
+        self.shared_addresses = frozenset(shared_addresses)  # exempt from the per-address cap
         self._links = _make_links(self.book)
 
     # ---------------------------------------------------------- publishing
@@ -213,7 +217,7 @@ class Engine:
             outcome = attrs.evolve(outcome, flags=(*outcome.flags, SCREENING_FLAG))
         item = conference.queue.submit(
             author.nick, author.prefix, text, now, account=author.account, author_id=author.id,
-            flags=outcome.flags, state=State.HELD if waiting else State.PENDING,
+            flags=outcome.flags, state=State.HELD if waiting else State.PENDING, address=author.address,
         )
         item.score, item.reasons = outcome.score, outcome.reasons
         if waiting:
@@ -302,6 +306,16 @@ class Engine:
                 f"You have {waiting} messages waiting for the moderators; send more once they are decided",
                 context=(str(waiting),),
             )
+        cap = self.max_pending_per_address
+        if cap and author.address and author.address not in self.shared_addresses:
+            from_address = conference.queue.undecided_from.get(author.address, 0)
+            if from_address >= cap:
+                raise QueueError(
+                    "TOO_MANY_PENDING",
+                    f"{from_address} messages from your network are waiting for the moderators; "
+                    "send yours once some are decided",
+                    context=(str(from_address),),
+                )
         mute = conference.restricted("mute", author.prefix, author.account, now)
         if mute is not None:
             reason = f": {mute.reason}" if mute.reason else ""

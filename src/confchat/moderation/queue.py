@@ -72,6 +72,9 @@ class Item:
     redacted: bool = False  # published, then deleted by a moderator (REDACT)
     forwarded: bool = False  # was on the guest stage at some point
     votes: set[str] = attrs.field(factory=set)
+    # The author's address while the item waits (the per-address cap); not
+    # stored, like ``author_id``.
+    author_address: str = ""
 
     @property
     def decided(self) -> bool:
@@ -88,6 +91,8 @@ class ModerationQueue:
         # Undecided items by author connection id: a visitor's share of the
         # queue, capped by the engine (moderation.max_pending_per_visitor).
         self.undecided_by: Counter[int] = Counter()
+        # And by address: one address's share (moderation.max_pending_per_address).
+        self.undecided_from: Counter[str] = Counter()
         self.next_id = first_id
         # Decided items still in memory, oldest decision first, and the
         # published ones still open (votable) moved aside when their turn to
@@ -140,14 +145,18 @@ class ModerationQueue:
         author_id: int | None = None,
         flags: Iterable[str] = (),
         state: State = State.PENDING,
+        address: str = "",
     ) -> Item:
-        item = Item(self.next_id, author, author_prefix, account, author_id, text, now, state, flags=tuple(flags))
+        item = Item(self.next_id, author, author_prefix, account, author_id, text, now, state, flags=tuple(flags),
+                    author_address=address)
         item.rank = self.items[self.order[-1]].rank + 1.0 if self.order else 1.0
         self.next_id += 1
         self.items[item.id] = item
         self.order.append(item.id)
         if author_id is not None:
             self.undecided_by[author_id] += 1
+        if address:
+            self.undecided_from[address] += 1
         return item
 
     def _actionable(self, item_id: int, actor: str, allow: frozenset[State] = UNDECIDED) -> Item:
@@ -176,6 +185,10 @@ class ModerationQueue:
             self.undecided_by[item.author_id] -= 1
             if not self.undecided_by[item.author_id]:
                 del self.undecided_by[item.author_id]
+        if item.author_address and self.undecided_from[item.author_address] > 0:
+            self.undecided_from[item.author_address] -= 1
+            if not self.undecided_from[item.author_address]:
+                del self.undecided_from[item.author_address]
         return item
 
     def restored_decided(self) -> None:

@@ -13,9 +13,11 @@ import enum
 from typing import Any, Iterable
 
 from ..config import ConferenceConfig
+from ..core.accounts import AccountChanges
 from ..moderation.conference import AuditEntry, ChangeSet, Conference, Publication, Restriction, Role
 from ..moderation.queue import Item, State
 from ..moderation.shield import Shield
+from .accounts import account_rows
 
 #: Conference settings stored and restored as they are.
 SETTING_FIELDS = (
@@ -89,8 +91,11 @@ def audit_row(entry: AuditEntry) -> dict[str, Any]:
     return {"at": entry.at, "actor": entry.actor, "action": entry.action, "item": entry.item, "detail": entry.detail}
 
 
-def changes_rows(changes: ChangeSet) -> dict[str, Any]:
-    """One conference's changes as rows (one batch entry for ``Store.write``)."""
+def changes_rows(changes: ChangeSet | AccountChanges) -> dict[str, Any]:
+    """One conference's changes as rows (one batch entry for ``Store.write``);
+    the staff accounts' changes have rows of their own (storage/accounts.py)."""
+    if isinstance(changes, AccountChanges):
+        return account_rows(changes)
     return {
         "conference": changes.folded,
         "row": conference_row(changes.conference),

@@ -25,6 +25,7 @@ import urllib.parse
 from typing import Any, Iterable
 
 from ..moderation.conference import Conference
+from .accounts import MIGRATION as ACCOUNTS_MIGRATION, load_accounts, write_accounts
 from .rows import restore_conference
 from ..vocab import SyncMode, values
 
@@ -68,6 +69,7 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX audit_by_conference ON audit(conference, seq);
     """,
+    ACCOUNTS_MIGRATION,  # version 2: the accounts made with ACCOUNTS (storage/accounts.py)
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -167,6 +169,10 @@ class Store:
             )
         return conferences
 
+    def load_accounts(self) -> tuple[list[Any], list[Any]]:
+        """The accounts made with ACCOUNTS, and their audit log (storage/accounts.py)."""
+        return load_accounts(self._db())
+
     def conference_names(self) -> list[str]:
         return [json.loads(d)["channel"] for (d,) in self._db().execute("SELECT data FROM conferences ORDER BY folded")]
 
@@ -186,6 +192,9 @@ class Store:
         db.execute("BEGIN IMMEDIATE")
         try:
             for changes in batch:
+                if "accounts" in changes:  # the staff accounts' entry (storage/accounts.py)
+                    rows += write_accounts(db, changes)
+                    continue
                 folded = changes["conference"]
                 db.execute(
                     "INSERT INTO conferences(folded, data, updated_at) VALUES (?, ?, ?) "

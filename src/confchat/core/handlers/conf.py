@@ -19,6 +19,7 @@ from ..effects import apply
 from ..exports import EXPORT_TTL
 from ..presence import refresh_status, welcome_to_conference
 from ..subcommands import ADMINS, PAGE, Context, ServerSubcommand, Subcommand, dispatch, more, page
+from .admin import conf_roles
 from .conference import actor_of, parse_item_id, run
 from .modes import normalize_mask
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from ..client import Client
     from ..server import Server
 
-ROLES_GIVEN = (Role.MODERATOR, Role.GUEST, Role.VISITOR)
+ROLES_GIVEN = (Role.ADMIN, Role.MODERATOR, Role.GUEST, Role.VISITOR)
 
 
 def conf_info(ctx: Context) -> None:
@@ -76,7 +77,7 @@ def conf_role(ctx: Context) -> None:
         server.fail(client, "CONF", "NO_SUCH_ACCOUNT", f"No account named {account}", channel.name, account)
         return
     if role_name not in (r.value for r in ROLES_GIVEN):
-        server.fail(client, "CONF", "INVALID_ROLE", "Role must be moderator, guest or visitor", channel.name, role_name)
+        server.fail(client, "CONF", "INVALID_ROLE", "Role must be admin, moderator, guest or visitor", channel.name, role_name)
         return
     apply(server, channel, server.engine.set_role(ctx.conference, actor_of(client), account, Role(role_name)))
     server.note(client, "CONF", "ROLE", f"{account} is now {role_name} in {channel.name}", channel.name, account, role_name)
@@ -284,6 +285,7 @@ CONF_SUBCOMMANDS: dict[str, Subcommand | ServerSubcommand] = {
     "STATE": Subcommand(conf_state, MODERATING, 1),
     "SET": Subcommand(conf_set, MODERATING, 2),
     "ROLE": Subcommand(conf_role, ADMINS, 2),
+    "ROLES": Subcommand(conf_roles, ADMINS),
     "BAN": Subcommand(partial(conf_restrict, "ban"), MODERATING, 1),
     "UNBAN": Subcommand(partial(conf_unrestrict, "ban"), MODERATING, 1),
     "MUTE": Subcommand(partial(conf_restrict, "mute"), MODERATING, 1),
