@@ -262,3 +262,46 @@ def test_a_visitor_cannot_fill_the_queue():
     assert notes(viewer.ask(f"PRIVMSG {CHAN} :mine"), "HELD")  # others are not limited by it
     moda.send(f"QUEUE {CHAN} DROP {ids[0]}")
     assert notes(citizen.ask(f"PRIVMSG {CHAN} :one more"), "HELD")  # room again once one is decided
+
+
+def crowd_from(net: Net, ip: str, n: int, prefix: str) -> list:
+    conns = []
+    for i in range(n):
+        conn = net.register(f"{prefix}{i}", CAPS, ip=ip)
+        conn.send(f"JOIN {CHAN}")
+        conn.take()
+        conns.append(conn)
+    return conns
+
+
+def test_one_address_cannot_fill_the_queue_through_many_connections():
+    """The attack measured: one address, many connections, five questions
+    each. Its connections together stop at the per-address cap; another
+    address is not held back by it, and a decision makes room again."""
+    net = Net(policy_config(max_pending_per_address=12))
+    moda, mayor, viewer, citizen = room(net)
+    attackers = crowd_from(net, "198.18.0.9", 6, "flood")
+    held, refused = [], []
+    for conn in attackers:
+        for n in range(5):
+            replies = conn.ask(f"PRIVMSG {CHAN} :question {n} from {conn.nick}")
+            held += notes(replies, "HELD")
+            refused += fails(replies, "TOO_MANY_PENDING")
+    assert len(held) == 12 and len(refused) == 30 - 12
+    assert refused[0].params[3] == "12" and "your network" in refused[0].params[-1]
+    assert len(net.server.conferences[CHAN].queue.order) == 12
+    assert notes(citizen.ask(f"PRIVMSG {CHAN} :mine"), "HELD")  # another address
+    moda.send(f"QUEUE {CHAN} DROP {held[0].params[3]}")
+    assert notes(attackers[-1].ask(f"PRIVMSG {CHAN} :now there is room"), "HELD")
+    assert fails(attackers[-1].ask(f"PRIVMSG {CHAN} :but only one"), "TOO_MANY_PENDING")
+
+
+def test_an_exempt_shared_address_has_no_per_address_cap():
+    config = policy_config(max_pending_per_address=3)
+    config = attrs.evolve(config, limits=attrs.evolve(config.limits, connection_limit_exempt=("198.18.0.10",)))
+    net = Net(config)
+    room(net)
+    venue = crowd_from(net, "198.18.0.10", 5, "venue")
+    for conn in venue:
+        assert notes(conn.ask(f"PRIVMSG {CHAN} :a question from the hall"), "HELD")
+    assert len(net.server.conferences[CHAN].queue.order) == 5
