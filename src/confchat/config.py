@@ -25,7 +25,7 @@ from argon2.exceptions import InvalidHashError
 import attrs
 
 from .proto.casemap import casefold, is_valid_channel, is_valid_nick
-from .vocab import ConferenceState, ExportFormat, RoomMode, SyncMode, values
+from .vocab import ConferenceState, ExportFormat, QuestionOrder, RoomMode, SyncMode, values
 
 
 @attrs.frozen
@@ -176,6 +176,9 @@ class ConferenceConfig:
     auditorium: bool = True
     # Seconds a visitor must wait between two messages (0: no slow mode).
     slow_mode: int = 0
+    # The visitor page's default order of the questions: "recent" (as they
+    # were published) or "popular" (most votes first); each visitor may switch.
+    sort: str = "recent"
     # Automatic moderation for this conference, run on every visitor message
     # before the human queue: an array of tables, each {policy = "<name>", ...
     # its options} (docs/policies.md). With inherit_policies (the default),
@@ -538,6 +541,7 @@ CHOICES: dict[tuple[type[Any], str], tuple[str, ...]] = {
     (BrandingSection, "language"): ("en", "fr"),
     (ConferenceConfig, "state"): CONFERENCE_STATES,
     (ConferenceConfig, "mode"): ROOM_MODES,
+    (ConferenceConfig, "sort"): values(QuestionOrder),
 }
 
 

@@ -201,6 +201,10 @@ COMMENTS: dict[str, str] = {
         "shows them the staff and an audience count (keeps big rooms fast)."
     ),
     "conferences.slow_mode": "Seconds a visitor must wait between two messages (0: off).",
+    "conferences.sort": (
+        'How the visitor page orders the questions at first: "recent" (as they\n'
+        'were published) or "popular" (most votes first). Each visitor may switch.'
+    ),
     "conferences.policies": (
         "Automatic policies for this conference, as for [moderation] policies:\n"
         'policies = [{ policy = "links", action = "hold", allow = ["ville.example"] }].'

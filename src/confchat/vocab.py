@@ -45,6 +45,16 @@ class ExportFormat(str, enum.Enum):
         return self.value
 
 
+class QuestionOrder(str, enum.Enum):
+    """How the visitor page lists the published questions by default."""
+
+    RECENT = "recent"  # in the order they were published
+    POPULAR = "popular"  # most votes first
+
+    def __str__(self) -> str:
+        return self.value
+
+
 class SyncMode(str, enum.Enum):
     """SQLite ``synchronous``: FULL survives a power cut, NORMAL a crash."""
 

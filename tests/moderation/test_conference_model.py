@@ -207,7 +207,7 @@ def test_reopening_after_clearing_ends_stays_open():
 
 def test_settings_keys_are_the_documented_ones():
     assert set(SETTINGS) == {"title", "description", "opens", "starts", "ends", "mode", "slow_mode",
-                             "auditorium", "show_decline_reasons"}
+                             "auditorium", "show_decline_reasons", "sort"}
 
 
 @pytest.mark.parametrize(
@@ -277,11 +277,11 @@ def test_info_lists_the_settings_in_protocol_order_with_on_off():
     c = scheduled(slow_mode=30, auditorium=False, show_decline_reasons=True, mode="open")
     info = c.info()
     assert list(info) == ["title", "description", "state", "mode", "opens", "starts", "ends",
-                          "slow_mode", "auditorium", "show_decline_reasons"]
+                          "slow_mode", "auditorium", "show_decline_reasons", "sort"]
     assert info == {
         "title": "Ask the mayor", "description": "The new tram line", "state": "scheduled", "mode": "open",
         "opens": OPENS, "starts": STARTS, "ends": ENDS, "slow_mode": "30",
-        "auditorium": "off", "show_decline_reasons": "on",
+        "auditorium": "off", "show_decline_reasons": "on", "sort": "recent",
     }
 
 

@@ -26,6 +26,8 @@ def members_of(server: Server, channel: Channel, audience: fx.Audience) -> Itera
         return channel.members
     if audience is fx.Audience.STAFF:
         return channel.staff
+    if audience is fx.Audience.VISITORS:
+        return [c for c in channel.members if c not in channel.staff]
     return [c for c in channel.staff if server.role(c, channel) in MODERATING]
 
 

@@ -228,9 +228,12 @@ class Server(Output):
             elif now - client.ping_sent >= lim.ping_timeout:
                 self.disconnect(client, f"Ping timeout: {int(now - client.last_active)} seconds", kind="ping_timeout")
         for conference in self.conferences.values():
+            channel = self.channels[conference.folded]
             effects = self.engine.tick(conference)
+            # What the visitors see of votes and of the audience, coalesced.
+            effects += self.engine.public_counts(conference, len(channel.members) - len(channel.staff))
             if effects:
-                apply(self, self.channels[conference.folded], effects)
+                apply(self, channel, effects)
         self.login_throttle.prune(now)
         self._reap()
 

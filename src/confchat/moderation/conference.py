@@ -15,7 +15,7 @@ import attrs
 from ..config import ConferenceConfig, parse_time
 from ..proto.casemap import casefold, mask_match
 from ..proto.numbers import is_number
-from ..vocab import ConferenceState, RoomMode, spoken
+from ..vocab import ConferenceState, QuestionOrder, RoomMode, spoken
 from .queue import Item, ModerationQueue, State
 from .shield import Shield
 
@@ -51,6 +51,7 @@ SETTINGS: dict[str, type] = {
     "show_decline_reasons": bool,
     "auditorium": bool,
     "slow_mode": int,
+    "sort": str,
 }
 
 
@@ -138,6 +139,7 @@ class Conference:
         self.show_decline_reasons = settings.show_decline_reasons
         self.auditorium = settings.auditorium
         self.slow_mode = settings.slow_mode
+        self.sort = QuestionOrder(settings.sort)  # the visitor page's default order
         # Automatic moderation: this conference's own policy tables, and
         # whether the server's default chain runs first.
         self.policies: list[dict[str, Any]] = [dict(p) for p in settings.policies]
@@ -230,6 +232,8 @@ class Conference:
                 self.state = ConferenceState(value)
             elif name == "mode":
                 self.mode = RoomMode(value)
+            elif name == "sort":
+                self.sort = QuestionOrder(value)
             elif name == "policies":
                 self.policies = [dict(p) for p in value]
             else:
@@ -353,6 +357,11 @@ class Conference:
                     return f"mode takes {spoken(RoomMode)}"
                 self.mode = RoomMode(value)
                 return None
+            if key == "sort":
+                if value not in QuestionOrder._value2member_map_:
+                    return f"sort takes {spoken(QuestionOrder)}"
+                self.sort = QuestionOrder(value)
+                return None
             if key in ("opens", "starts", "ends") and value and parse_time(value) is None:
                 return f"{key} takes an ISO 8601 time with a UTC offset, e.g. 2026-12-01T18:00:00+01:00"
             setattr(self, key, value)
@@ -370,6 +379,7 @@ class Conference:
             "slow_mode": str(self.slow_mode),
             "auditorium": "on" if self.auditorium else "off",
             "show_decline_reasons": "on" if self.show_decline_reasons else "off",
+            "sort": self.sort.value,
         }
 
 

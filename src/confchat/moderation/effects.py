@@ -47,6 +47,7 @@ class Audience(enum.Enum):
     EVERYONE = "everyone"  # every member of the conference channel
     STAFF = "staff"  # admins, moderators and guests present
     MODERATORS = "moderators"  # admins and moderators present
+    VISITORS = "visitors"  # the members who are not staff (the audience)
 
 
 @attrs.frozen

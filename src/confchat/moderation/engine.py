@@ -47,6 +47,8 @@ from .effects import (
     TopicChanged,
 )
 from .queue import Item, QueueError, State
+from .votes import Tallies
+from .withdrawal import withdraw
 
 # Tags on published messages (server tags, sent to message-tags clients).
 TAG_ITEM = "confchat/item"
@@ -152,6 +154,7 @@ class Engine:
         self.max_pending_per_address = max_pending_per_address
         self.shared_addresses = frozenset(shared_addresses)  # exempt from the per-address cap
         self._links = _make_links(self.book)
+        self.tallies = Tallies()  # what the visitors are shown of votes and audience, coalesced
 
     # ---------------------------------------------------------- publishing
 
@@ -173,7 +176,11 @@ class Engine:
         )
         out: list[Effect] = [delivery]
         if item.decided_by != "auto" and item.author_id is not None:
-            out.append(Notify(item.author_id, "PRIVMSG", "PUBLISHED", "Your message was published", (str(item.id),)))
+            if item.original is not None:  # the author alone is told that a moderator edited it
+                out.append(Notify(item.author_id, "PRIVMSG", "PUBLISHED", "Your message was published, edited by a moderator",
+                                  (str(item.id), "edited")))
+            else:
+                out.append(Notify(item.author_id, "PRIVMSG", "PUBLISHED", "Your message was published", (str(item.id),)))
         out.append(announce(conference, item))
         return out
 
@@ -423,7 +430,20 @@ class Engine:
         return [
             Notify(actor.id, "VOTE", "COUNTED", "Your vote was counted", (str(item.id), votes)),
             Broadcast(Audience.STAFF, "CONF", ("VOTES", str(item.id), votes)),
+            *self.tallies.of(conference).voted(conference, item, self.wallclock()),
         ]
+
+    def public_counts(self, conference: Conference, audience: int) -> list[Effect]:
+        """About once a second (the server's tick): the visitors' vote
+        counts and audience size whose interval is over (``moderation/votes.py``);
+        ``audience`` is the number of members who are not staff."""
+        return list(self.tallies.of(conference).tick(conference, audience, self.wallclock()))
+
+    def withdraw(self, conference: Conference, actor: Actor, item_id: int) -> list[Effect]:
+        """A visitor takes back an undecided question of their own
+        (``moderation/withdrawal.py``); the moderators' queues drop it."""
+        item, out = withdraw(conference, actor, item_id, self.wallclock())
+        return [*out, announce(conference, item)]
 
     def _published_item(self, conference: Conference, item_id: int) -> Item:
         item = conference.queue.get(item_id)

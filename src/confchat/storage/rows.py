@@ -23,6 +23,7 @@ from .accounts import account_rows
 SETTING_FIELDS = (
     "title", "description", "opens", "starts", "ends", "state", "mode",
     "show_decline_reasons", "auditorium", "slow_mode", "policies", "inherit_policies",
+    "sort",
 )
 
 

@@ -22,6 +22,7 @@ from ..subcommands import ADMINS, PAGE, Context, ServerSubcommand, Subcommand, d
 from .admin import conf_roles
 from .conference import actor_of, parse_item_id, run
 from .modes import normalize_mask
+from .visitors import conf_votes, conf_withdraw
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -299,6 +300,8 @@ CONF_SUBCOMMANDS: dict[str, Subcommand | ServerSubcommand] = {
     "AUDIT": Subcommand(conf_audit, MODERATING),
     "AUDIENCE": Subcommand(conf_audience, MODERATING),
     "EXPORT": Subcommand(conf_export, MODERATING),
+    "WITHDRAW": Subcommand(conf_withdraw, None, 1),  # the author's own items only (the engine checks)
+    "VOTES": Subcommand(conf_votes),
 }
 
 
