@@ -13,7 +13,7 @@ from test_conference import CAPS, CHAN, ask, items, login, make_config
 def config(**limits):
     base = make_config(mode="moderated")
     return attrs.evolve(base, limits=attrs.evolve(base.limits, **limits),
-                        moderation=attrs.evolve(base.moderation, max_pending_per_visitor=0))
+                        moderation=attrs.evolve(base.moderation, max_pending_per_visitor=0, max_pending_per_address=0))
 
 
 def crowd(net: Net, n: int) -> None:

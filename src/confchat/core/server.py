@@ -43,6 +43,7 @@ from ..moderation.engine import Engine
 from ..moderation.intake import Outcome
 from ..moderation.policybook import PolicyBook
 from ..moderation.shield import Thresholds
+from .accounts import AccountBook, AccountEvent, StoredAccount
 from .channel import Channel, isupport_modes
 from .client import Client
 from .commands import COMMANDS
@@ -73,6 +74,8 @@ class Server(Output):
         log: Callable[..., None] = _no_log,
         restored: Iterable[Conference] = (),
         policies: Mapping[str, Any] | None = None,
+        stored_accounts: Iterable[StoredAccount] = (),
+        account_audit: Iterable[AccountEvent] = (),
     ) -> None:
         self.config = config
         self.limits = config.limits
@@ -99,11 +102,15 @@ class Server(Output):
         self._capture: Client | None = None
         self._captured: list[Message] = []
         self.isupport = self._isupport_tokens()
-        self.accounts = {casefold(a.name): a for a in config.accounts}
+        # Staff accounts: the config file's, and those stored by ACCOUNTS
+        # (core/accounts.py); ``accounts`` is the book's live map by folded name.
+        self.account_book = AccountBook(config.accounts, stored_accounts, account_audit)
+        self.accounts = self.account_book.accounts
         self.conferences: dict[str, Conference] = {}
         self.exports = ExportTokens(clock)  # transcript download links
         # Durability: storage (when attached) commits what the journal marks.
         self.journal = Journal()
+        self.account_book.journal = self.journal
         # Every moderation decision, in every conference, with the automatic
         # policies of each (``policies``: the built-ins and plugins by name).
         moderation = config.moderation
