@@ -114,10 +114,8 @@ def export_route(core: Server, writer: Writer, config: Config) -> Any:
     import time
 
     from .storage.sqlite import read_snapshot
-    from .transcript import build, render, transcript_name
+    from .transcript import CONTENT_TYPES, build, render, transcript_name
 
-    types = {"html": "text/html; charset=utf-8", "md": "text/markdown; charset=utf-8",
-             "json": "application/json", "txt": "text/plain; charset=utf-8"}
     path = writer.store.path
     # Exports read and rendered at once; more wait their turn. Each takes a
     # worker thread and holds a whole transcript in memory.
@@ -132,7 +130,8 @@ def export_route(core: Server, writer: Writer, config: Config) -> Any:
         if data is None:
             return None
         now = time.time()
-        body = render(build(data, internal=internal, now=now), fmt, config.branding).encode()
+        transcript = build(data, internal=internal, now=now, timezone_name=config.server.timezone)
+        body = render(transcript, fmt, config.branding).encode()
         return body, transcript_name(data["conference"]["channel"], now, internal, fmt)
 
     async def download(request: Request) -> Response:
@@ -149,7 +148,7 @@ def export_route(core: Server, writer: Writer, config: Config) -> Any:
         headers = [("Content-Disposition", f'attachment; filename="{name}"')]
         if fmt == "html":
             headers.append(("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data: https:"))
-        return Response(200, body, types[fmt], headers)
+        return Response(200, body, CONTENT_TYPES[fmt], headers)
 
     return download
 

@@ -140,10 +140,12 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     export.add_argument("conference", help="the conference's channel, e.g. '#townhall'; 'list' lists them")
-    export.add_argument("--format", choices=("html", "md", "json", "txt"), default="html")
+    export.add_argument("--format", choices=("html", "md", "json", "txt", "csv"), default="html")
     export.add_argument("--internal", action="store_true", help="the internal archive, not the public transcript")
     export.add_argument("--output", "-o", metavar="FILE", help="write here instead of standard output")
-    export.add_argument("--config", metavar="FILE", help="TOML config file (for data_dir, storage and branding)")
+    export.add_argument(
+        "--config", metavar="FILE", help="the server's TOML config file (data_dir, storage, branding, server.timezone)"
+    )
     export.add_argument("--data-dir", metavar="DIR", help="the server's data directory")
     export.set_defaults(func=_export)
 
@@ -264,10 +266,11 @@ def _export(args: argparse.Namespace) -> int:
         return EXIT_FAILURE
     import time
 
-    text = render(build(data, internal=args.internal, now=time.time()), args.format, config.branding)
+    transcript = build(data, internal=args.internal, now=time.time(), timezone_name=config.server.timezone)
+    text = render(transcript, args.format, config.branding)
     if args.output:
         try:
-            with open(args.output, "w", encoding="utf-8") as f:
+            with open(args.output, "w", encoding="utf-8", newline="") as f:
                 f.write(text)
         except OSError as e:
             print(f"confchat: cannot write {args.output}: {e.strerror or e}", file=sys.stderr)

@@ -40,6 +40,8 @@ class ServerSection:
     data_dir: str = "data"
     # Password every connection must send with PASS before registering; empty: none.
     password: str = ""
+    # The time zone of the times in transcripts: an IANA name ("Europe/Paris").
+    timezone: str = "UTC"
 
 
 @attrs.frozen
@@ -588,6 +590,8 @@ def _what(cls: type[Any], name: str, tp: Any) -> str | None:
         return f"an array of tables ([[{name}]])"
     if cls is ServerSection and name == "name":
         return "a server name without spaces"
+    if cls is ServerSection and name == "timezone":
+        return 'an IANA time zone name such as "Europe/Paris" or "UTC"'
     if cls is Config and name == "opers":
         return "an array of tables ([[opers]])"
     return None
@@ -625,6 +629,8 @@ def _check_value(cls: type[Any], name: str, value: Any, path: str, problem: str)
     elif cls in (ServerSection, Oper) and name == "name":
         if not value or any(c.isspace() for c in value):
             raise ConfigError(bad)
+    elif cls is ServerSection and name == "timezone" and time_zone(value) is None:
+        raise ConfigError(bad)
     elif cls is Account and name == "name" and not is_valid_nick(value, 30):
         raise ConfigError(bad)
     elif cls is ConferenceConfig and name == "channel" and not (
@@ -689,6 +695,22 @@ def parse_time(text: str) -> float | None:
     if moment.tzinfo is None:
         return None
     return moment.timestamp()
+
+
+def time_zone(name: str) -> datetime.tzinfo | None:
+    """The time zone called ``name`` ("UTC", "Europe/Paris"), or None if
+    there is none of that name (from the system's zoneinfo or the tzdata
+    package)."""
+    import zoneinfo
+
+    if name == "UTC":
+        return datetime.timezone.utc
+    if len(name) > 64 or not re.fullmatch(r"[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*", name):
+        return None  # not a zone name: no path is looked up
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory ("Europe")
+        return None
 
 
 def _check_hostport(text: str, path: str) -> None:

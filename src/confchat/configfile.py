@@ -39,6 +39,10 @@ COMMENTS: dict[str, str] = {
         "A password every connection must send with PASS before registering.\n"
         'Empty: no password. (Plain text: this file should not be world-readable.)'
     ),
+    "server.timezone": (
+        'The time zone of the times in transcripts, an IANA name such as\n'
+        '"Europe/Paris" (daylight saving time included) or "UTC".'
+    ),
     "listen": "Where the server accepts connections.",
     "listen.tcp": (
         'IRC over plain TCP: a list of "host:port" addresses. IPv6 goes in\n'
@@ -139,7 +143,7 @@ COMMENTS: dict[str, str] = {
     ),
     "storage.transcripts": (
         'Transcripts written to data_dir/transcripts when a conference closes:\n'
-        'any of "html", "md", "json", "txt". Empty: none.'
+        'any of "html", "md", "json", "txt", "csv". Empty: none.'
     ),
     "history": "What people who join late see.",
     "history.join_backlog": (

@@ -40,6 +40,7 @@ class ExportFormat(str, enum.Enum):
     MD = "md"
     JSON = "json"
     TXT = "txt"
+    CSV = "csv"  # one row per queue item, for spreadsheets
 
     def __str__(self) -> str:
         return self.value

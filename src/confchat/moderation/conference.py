@@ -18,6 +18,7 @@ from ..proto.numbers import is_number
 from ..vocab import ConferenceState, QuestionOrder, RoomMode, spoken
 from .queue import Item, ModerationQueue, State
 from .shield import Shield
+from .tally import Tally
 
 # Earlier messages of one visitor kept for the policies (duplicates, rate).
 VISITOR_HISTORY = 10
@@ -162,6 +163,8 @@ class Conference:
         # Published messages by msgid, in publication order (REDACT removes).
         self.published: dict[str, Publication] = {}
         self.now_answering: int | None = None
+        # What the closing summary counts (moderation/summary.py).
+        self.tally = Tally()
         # The settings the config file declared at the last start (storage
         # compares them with the file, to apply only what was edited since).
         self.declared: dict[str, Any] = declaration(settings)
@@ -190,6 +193,7 @@ class Conference:
         also where the change is marked for storage: call it before telling
         anyone about the change."""
         self.audit.append(AuditEntry(now, actor, action, item, detail))
+        self.tally.note(action, None if item is None else self.queue.items.get(item), now)
         self.touch(item)
 
     def touch(self, item: int | None = None) -> None:

@@ -47,6 +47,7 @@ from .effects import (
     TopicChanged,
 )
 from .queue import Item, QueueError, State
+from .summary import finish
 from .votes import Tallies
 from .withdrawal import withdraw
 
@@ -495,9 +496,13 @@ class Engine:
     # ---------------------------------------------------------- the conference itself
 
     def set_state(self, conference: Conference, actor: str, state: ConferenceState) -> list[Effect]:
+        was, now = conference.state, self.wallclock()
         conference.state = state
-        conference.record(self.wallclock(), actor, "state", None, state=state.value)
-        return [notice(f"{conference.title} {STATE_WORDS[state]}", {"confchat/state": state.value})]
+        conference.record(now, actor, "state", None, state=state.value)
+        out: list[Effect] = [notice(f"{conference.title} {STATE_WORDS[state]}", {"confchat/state": state.value})]
+        if state is ConferenceState.CLOSED and was is not ConferenceState.CLOSED:
+            out.extend(finish(conference, actor, now))  # not taken, now answering cleared, the summary
+        return out
 
     def set_state_by_hand(self, conference: Conference, actor: Actor, state: ConferenceState) -> list[Effect]:
         """A moderator's choice: schedule times already past no longer apply."""
@@ -563,6 +568,7 @@ class Engine:
         if conference.shield.on and conference.shield.closed:
             raise QueueError("SHIELDED", "The conference accepts no new visitors for now")
         conference.visitors[visitor.id] = Visitor(now)
+        conference.tally.audience(len(conference.visitors))
         why = conference.shield.join(now, self.thresholds)
         return self._raise_shield(conference, "auto", why) if why else []
 

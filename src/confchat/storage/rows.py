@@ -17,6 +17,7 @@ from ..core.accounts import AccountChanges
 from ..moderation.conference import AuditEntry, ChangeSet, Conference, Publication, Restriction, Role
 from ..moderation.queue import Item, State
 from ..moderation.shield import Shield
+from ..moderation.tally import Tally
 from .accounts import account_rows
 
 #: Conference settings stored and restored as they are.
@@ -152,6 +153,7 @@ def restore_conference(
         conference.published[publication.msgid] = publication
     conference.audit = [AuditEntry(a["at"], a["actor"], a["action"], a["item"], a["detail"]) for a in audit]
     conference._audit_saved = len(conference.audit)
+    conference.tally = Tally.of(queue.items.values(), conference.published.values())  # before any is let go
     queue.restored_decided()
     conference.let_go()  # all of it is stored: keep in memory what a live conference keeps
     return conference
