@@ -211,6 +211,8 @@ class StorageSection:
 class HistorySection:
     # Published messages replayed to whoever joins a conference (0: none).
     join_backlog: int = 50
+    # CHATHISTORY: the most lines one request returns (ISUPPORT CHATHISTORY).
+    chathistory_limit: int = 100
 
 
 @attrs.frozen
@@ -568,6 +570,8 @@ def _what(cls: type[Any], name: str, tp: Any) -> str | None:
         return "a file path"
     if cls is HistorySection and name == "join_backlog":
         return "a number of messages (0: none)"
+    if cls is HistorySection and name == "chathistory_limit":
+        return "a positive number of messages"
     if cls is ListenSection and name == "http":
         return '"host:port" or "" (disabled)'
     if cls is ListenSection and name == "websocket_origins":
@@ -614,6 +618,8 @@ def _check_value(cls: type[Any], name: str, value: Any, path: str, problem: str)
     elif cls is StorageSection and name == "transcripts" and any(v not in TRANSCRIPT_FORMATS for v in value):
         raise ConfigError(bad)
     elif cls is StorageSection and name == "path" and not value:
+        raise ConfigError(bad)
+    elif cls is HistorySection and name == "chathistory_limit" and value < 1:
         raise ConfigError(bad)
     elif cls in (StorageSection, HistorySection) and isinstance(value, int) and value < 0:
         raise ConfigError(bad)

@@ -148,7 +148,12 @@ COMMENTS: dict[str, str] = {
     "history": "What people who join late see.",
     "history.join_backlog": (
         "Published messages replayed (with their original time) to whoever\n"
-        "joins a conference; 0: none."
+        "joins a conference; 0: none. Clients with draft/chathistory get none\n"
+        "on joining: they ask for what they need with CHATHISTORY."
+    ),
+    "history.chathistory_limit": (
+        "The most messages one CHATHISTORY request returns (IRCv3 chathistory;\n"
+        "clients page through longer spans)."
     ),
     "branding": "Your organisation's look, on the web pages and transcripts.",
     "branding.organisation": 'The organisation\'s name, e.g. "City of Lyon".',

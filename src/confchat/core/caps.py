@@ -8,6 +8,8 @@ SUPPORTED: dict[str, str] = {
     "away-notify": "",
     "batch": "",
     "cap-notify": "",
+    "draft/chathistory": "",
+    "draft/event-playback": "",
     "draft/message-redaction": "",
     "echo-message": "",
     "extended-join": "",

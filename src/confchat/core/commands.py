@@ -14,6 +14,7 @@ import attrs
 from ..proto.message import Message
 from .client import Client
 from .handlers import admin, channels, conf, messaging, modes, oper, queries, queue, registration, stage
+from .handlers import history
 
 
 
@@ -64,6 +65,9 @@ COMMANDS: dict[str, Command] = {
     "MOTD": Command(queries.handle_motd, 0, cost=2),
     "VERSION": Command(queries.handle_version, 0),
     "TIME": Command(queries.handle_time, 0),
+    # history (IRCv3 draft/chathistory): up to history.chathistory_limit
+    # lines a request, so it costs what a WHO does
+    "CHATHISTORY": Command(history.handle_chathistory, 0, cost=4),
     # the moderation extension (protocol.md)
     "CONF": Command(conf.handle_conf, 1),
     "QUEUE": Command(queue.handle_queue, 2),

@@ -45,12 +45,14 @@ def welcome_to_conference(server: Server, client: Client, channel: Channel) -> N
 
 def replay_history(server: Server, client: Client, channel: Channel) -> None:
     """Send someone who just joined the latest published messages, with their
-    original time and msgid, in a ``chathistory`` batch if they support it."""
+    original time and msgid, in a ``chathistory`` batch if they support it;
+    none to a client with ``draft/chathistory``, which asks with CHATHISTORY
+    (from where it stopped, after a reconnection)."""
     conference = channel.conference
     assert conference is not None
     limit = server.config.history.join_backlog
-    if not limit or not conference.published:
-        return
+    if not limit or not conference.published or "draft/chathistory" in client.caps:
+        return  # a client with draft/chathistory asks for what it lacks
     recent = list(islice(reversed(conference.published.values()), limit))
     recent.reverse()
     batch = "batch" in client.caps

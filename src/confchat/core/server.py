@@ -45,6 +45,7 @@ from ..moderation.policybook import PolicyBook
 from ..moderation.shield import Thresholds
 from .accounts import AccountBook, AccountEvent, StoredAccount
 from .channel import Channel, isupport_modes
+from .handlers.history import isupport_tokens as history_isupport
 from .client import Client
 from .commands import COMMANDS
 from .effects import apply
@@ -526,6 +527,7 @@ class Server(Output):
             "UTF8ONLY",
             "WHOX",
             *isupport_modes(),
+            *history_isupport(self.config.history.chathistory_limit),
         ])
 
     def user_counts(self) -> tuple[int, int, int, int]:

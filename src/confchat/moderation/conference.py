@@ -18,6 +18,7 @@ from ..proto.numbers import is_number
 from ..vocab import ConferenceState, QuestionOrder, RoomMode, spoken
 from .queue import Item, ModerationQueue, State
 from .shield import Shield
+from .timeline import Timeline
 from .tally import Tally
 
 # Earlier messages of one visitor kept for the policies (duplicates, rate).
@@ -162,6 +163,9 @@ class Conference:
         self.audit_base = 0
         # Published messages by msgid, in publication order (REDACT removes).
         self.published: dict[str, Publication] = {}
+        # The same, in order and indexed by msgid and time, with the
+        # deletions: what CHATHISTORY reads (timeline.py).
+        self.timeline = Timeline()
         self.now_answering: int | None = None
         # What the closing summary counts (moderation/summary.py).
         self.tally = Tally()
@@ -205,12 +209,14 @@ class Conference:
 
     def add_publication(self, publication: Publication) -> None:
         self.published[publication.msgid] = publication
+        self.timeline.add(publication)
         self._new_publications.append(publication)
         self.touch(publication.item)
 
     def remove_publication(self, msgid: str, now: float, by: str) -> Publication | None:
         publication = self.published.pop(msgid, None)
         if publication is not None:
+            self.timeline.redact(msgid, now, by)
             self._new_redactions.append((msgid, now, by))
             self.touch(publication.item)
         return publication

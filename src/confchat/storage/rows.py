@@ -119,8 +119,9 @@ def restore_conference(
     publications: Iterable[dict[str, Any]],
     audit: Iterable[dict[str, Any]],
 ) -> Conference:
-    """A live conference from its stored rows. ``publications`` are the ones
-    still shown (redacted ones left out), oldest first."""
+    """A live conference from its stored rows. ``publications`` are all of
+    them, oldest first; a redacted one (``redacted_at`` set) is not shown,
+    only kept in the timeline for the place of its msgid."""
     settings = row["settings"]
     conference = Conference(ConferenceConfig(channel=row["channel"], **settings))
     conference.declared = row.get("declared") or {}
@@ -150,7 +151,11 @@ def restore_conference(
             data["msgid"], data["source"], data["text"], data["at"], dict(data["tags"]),
             data["command"], data["item"],
         )
-        conference.published[publication.msgid] = publication
+        if data.get("redacted_at") is None:
+            conference.published[publication.msgid] = publication
+            conference.timeline.add(publication)
+        else:  # deleted: never shown, but CHATHISTORY selectors may name it
+            conference.timeline.restore_redacted(publication)
     conference.audit = [AuditEntry(a["at"], a["actor"], a["action"], a["item"], a["detail"]) for a in audit]
     conference._audit_saved = len(conference.audit)
     conference.tally = Tally.of(queue.items.values(), conference.published.values())  # before any is let go

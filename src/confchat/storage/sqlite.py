@@ -163,7 +163,7 @@ class Store:
                 restore_conference(
                     json.loads(data),
                     _items(db, folded),
-                    (p for p in _publications(db, folded) if p["redacted_at"] is None),
+                    _publications(db, folded),
                     _audit(db, folded),
                 )
             )
