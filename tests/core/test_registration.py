@@ -296,7 +296,7 @@ def test_myinfo_user_modes_are_real():
     conn.send("USER alice 0 * :Alice")
     myinfo = one(conn.take(), "004")
     assert myinfo.params[1] == SERVER_NAME
-    assert set(myinfo.params[3]) == set("iow")
+    assert set(myinfo.params[3]) == set("Biow")  # B: bot mode (test_conformance_messages.py)
 
 
 def test_myinfo_channel_modes_match_isupport():

@@ -5,14 +5,18 @@ its own: it rides on ``message-tags``, as the spec says.
 """
 
 SUPPORTED: dict[str, str] = {
+    "account-notify": "",
+    "account-tag": "",
     "away-notify": "",
     "batch": "",
     "cap-notify": "",
     "draft/chathistory": "",
     "draft/event-playback": "",
     "draft/message-redaction": "",
+    "draft/no-implicit-names": "",
     "echo-message": "",
     "extended-join": "",
+    "extended-monitor": "",
     "invite-notify": "",
     "labeled-response": "",
     "message-tags": "",

@@ -16,13 +16,19 @@ if TYPE_CHECKING:
 PREFIX_MODES = "ov"
 PREFIX_CHARS = {"o": "@", "v": "+"}
 # ISUPPORT CHANMODES=A,B,C,D: list modes, always-arg, arg-when-set, flags.
-LIST_MODES = "b"
+# b: bans; e: ban exceptions (ISUPPORT EXCEPTS); I: invite exceptions (INVEX).
+LIST_MODES = "beI"
 ARG_MODES = "k"
 SET_ARG_MODES = "l"
-FLAG_MODES = "imnt"
-MAX_BANS = 100  # entries in a channel's ban list (ISUPPORT MAXLIST)
-# User modes: invisible, operator (set by OPER only), wallops.
-USER_MODES = "iow"
+# p: private, s: secret (RFC 1459 4.2.3.1): hidden from LIST, WHOIS and
+# NAMES for non-members; NAMES shows them as "*" and "@".
+FLAG_MODES = "imnpst"
+MAX_BANS = 100  # entries in each of a channel's lists (ISUPPORT MAXLIST)
+# Messages of a plain channel that REDACT can still find, latest kept
+# (draft/message-redaction lets a server refuse older ones with UNKNOWN_MSGID).
+REDACT_WINDOW = 1000
+# User modes: bot, invisible, operator (set by OPER only), wallops.
+USER_MODES = "Biow"
 
 
 def isupport_modes() -> list[str]:
@@ -30,7 +36,9 @@ def isupport_modes() -> list[str]:
     prefix = "".join(PREFIX_CHARS[m] for m in PREFIX_MODES)
     return [
         f"CHANMODES={LIST_MODES},{ARG_MODES},{SET_ARG_MODES},{FLAG_MODES}",
-        f"MAXLIST={LIST_MODES}:{MAX_BANS}",
+        "EXCEPTS=e",
+        "INVEX=I",
+        "MAXLIST=" + ",".join(f"{mode}:{MAX_BANS}" for mode in LIST_MODES),
         f"PREFIX=({PREFIX_MODES}){prefix}",
         f"STATUSMSG={prefix}",
     ]
@@ -64,11 +72,21 @@ class Channel:
         self.topic = ""
         self.topic_by = ""
         self.topic_at = 0
-        self.bans: list[Ban] = []
+        # The list modes' entries, by mode: bans, exceptions, invite exceptions.
+        self.lists: dict[str, list[Ban]] = {mode: [] for mode in LIST_MODES}
         # Set when the channel is a conference; then ``staff`` holds the
         # members with a staff role (admin, moderator, guest).
         self.conference: Conference | None = None
         self.staff: set[Client] = set()
+        # Plain channels: msgid -> (sender's connection id, account) of the
+        # latest REDACT_WINDOW messages, for REDACT (core/handlers/redaction.py).
+        self.sent: dict[str, tuple[int, str | None]] = {}
+
+    def remember(self, msgid: str, sender: Client) -> None:
+        sent = self.sent
+        sent[msgid] = (sender.id, sender.account)
+        if len(sent) > REDACT_WINDOW:
+            del sent[next(iter(sent))]
 
     @property
     def auditorium(self) -> bool:
@@ -87,9 +105,27 @@ class Channel:
             return False
         return not self.is_banned(client)
 
-    def is_banned(self, client: Client) -> bool:
+    @property
+    def bans(self) -> list[Ban]:
+        return self.lists["b"]
+
+    def matches(self, mode: str, client: Client) -> bool:
+        """Whether an entry of the list ``mode`` matches ``client``."""
         prefix = client.prefix
-        return any(mask_match(ban.mask, prefix) for ban in self.bans)
+        return any(mask_match(entry.mask, prefix) for entry in self.lists[mode])
+
+    def is_banned(self, client: Client) -> bool:
+        """Banned (+b) and not excepted (+e)."""
+        return self.matches("b", client) and not self.matches("e", client)
+
+    @property
+    def hidden(self) -> bool:
+        """Secret or private: non-members do not see it (LIST, WHOIS, NAMES)."""
+        return "s" in self.modes or "p" in self.modes
+
+    def names_symbol(self) -> str:
+        """RPL_NAMREPLY's channel type (RFC 2812 5.1): @ secret, * private, = public."""
+        return "@" if "s" in self.modes else "*" if "p" in self.modes else "="
 
     def prefixes(self, client: Client, multi: bool) -> str:
         status = self.members.get(client, "")

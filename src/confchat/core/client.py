@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 # Bits of Client.tagmask: which optional tags this client receives.
 TAGS_MESSAGE = 1  # message-tags: msgid and client-only (+) tags
 TAGS_TIME = 2  # server-time
+TAGS_ACCOUNT = 4  # account-tag: the sender's account on its messages
 
 
 class Client:
@@ -85,8 +86,10 @@ class Client:
 
     def set_caps(self, caps: set[str]) -> None:
         self.caps = caps
-        self.tagmask = (TAGS_MESSAGE if "message-tags" in caps else 0) | (
-            TAGS_TIME if "server-time" in caps else 0
+        self.tagmask = (
+            (TAGS_MESSAGE if "message-tags" in caps else 0)
+            | (TAGS_TIME if "server-time" in caps else 0)
+            | (TAGS_ACCOUNT if "account-tag" in caps else 0)
         )
 
     def __repr__(self) -> str:

@@ -14,6 +14,7 @@ import attrs
 from ..proto.message import Message
 from .client import Client
 from .handlers import admin, channels, conf, messaging, modes, oper, queries, queue, registration, stage
+from .handlers import info, redaction
 from .handlers import history
 
 
@@ -45,7 +46,7 @@ COMMANDS: dict[str, Command] = {
     "NAMES": Command(channels.handle_names, 0, cost=2),
     "LIST": Command(channels.handle_list, 0, cost=4),
     "KICK": Command(channels.handle_kick, 2),
-    "INVITE": Command(channels.handle_invite, 2),
+    "INVITE": Command(channels.handle_invite, 0),  # alone: the invite list
     "MODE": Command(modes.handle_mode, 1),
     # messages
     "PRIVMSG": Command(messaging.handle_privmsg, 0),
@@ -68,13 +69,17 @@ COMMANDS: dict[str, Command] = {
     # history (IRCv3 draft/chathistory): up to history.chathistory_limit
     # lines a request, so it costs what a WHO does
     "CHATHISTORY": Command(history.handle_chathistory, 0, cost=4),
+    "INFO": Command(info.handle_info, 0),
+    "LINKS": Command(info.handle_links, 0),
+    "HELP": Command(info.handle_help, 0, cost=2),
+    "HELPOP": Command(info.handle_help, 0, cost=2),
     # the moderation extension (protocol.md)
     "CONF": Command(conf.handle_conf, 1),
     "QUEUE": Command(queue.handle_queue, 2),
     "ANSWER": Command(stage.handle_answer, 3),
     "PREPARED": Command(stage.handle_prepared, 2),
     "VOTE": Command(stage.handle_vote, 2, cost=2),
-    "REDACT": Command(stage.handle_redact, 2),
+    "REDACT": Command(redaction.handle_redact, 2),  # conferences: stage.handle_redact
     "ACCOUNTS": Command(admin.handle_account, 0),
     # operators
     "OPER": Command(oper.handle_oper, 2),

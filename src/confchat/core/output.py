@@ -14,10 +14,17 @@ from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 from ..proto.codec import format_line
 from ..proto.message import Message
 from ..proto.servertime import format_server_time
-from .client import TAGS_MESSAGE, TAGS_TIME, Client
+from .client import TAGS_ACCOUNT, TAGS_MESSAGE, TAGS_TIME, Client
 
 if TYPE_CHECKING:
     from .stats import Stats
+
+
+# Errors whose spec makes them FAIL lines whether or not the client asked for
+# standard-replies: the UTF8ONLY spec's INVALID_UTF8 (any command), and every
+# REDACT error of draft/message-redaction (a client that sends REDACT knows it).
+ALWAYS_FAIL = frozenset({"INVALID_UTF8"})
+ALWAYS_FAIL_COMMANDS = frozenset({"REDACT"})
 
 
 class Output:
@@ -40,17 +47,16 @@ class Output:
 
     @staticmethod
     def encode(msg: Message, tagmask: int, extra: dict[str, str] | None = None) -> bytes:
-        """Serialize ``msg`` with the tags a client of ``tagmask`` may see."""
+        """Serialize ``msg`` with the tags a client of ``tagmask`` may see:
+        ``time`` with server-time, ``account`` with account-tag, the rest
+        with message-tags."""
         tags = msg.tags
-        if tags:
-            if tagmask == TAGS_MESSAGE | TAGS_TIME:
-                pass
-            elif tagmask == TAGS_TIME:
-                tags = {"time": tags["time"]} if "time" in tags else {}
-            elif tagmask == TAGS_MESSAGE:
-                tags = {k: v for k, v in tags.items() if k != "time"}
-            else:
-                tags = {}
+        full = TAGS_MESSAGE | TAGS_TIME | (TAGS_ACCOUNT if "account" in tags else 0)
+        if tags and tagmask & full != full:
+            tags = {
+                k: v for k, v in tags.items()
+                if (tagmask & TAGS_TIME if k == "time" else tagmask & TAGS_ACCOUNT if k == "account" else tagmask & TAGS_MESSAGE)
+            }
         if extra:
             tags = {**tags, **extra}
         if tags is not msg.tags:
@@ -94,7 +100,7 @@ class Output:
     def _standard_reply(
         self, client: Client, kind: str, command: str, code: str, description: str, context: tuple[str, ...]
     ) -> None:
-        if "standard-replies" in client.caps:
+        if "standard-replies" in client.caps or (kind == "FAIL" and (code in ALWAYS_FAIL or command in ALWAYS_FAIL_COMMANDS)):
             self.reply(client, kind, command, code, *context, description)
         else:  # clients that did not ask for FAIL/NOTE get a NOTICE they can show
             self.reply(client, "NOTICE", client.nick, f"{command} {code}: {description}")
@@ -110,6 +116,7 @@ class Output:
         only_caps: str | None = None,
         msgid: str | None = None,
         at: float | None = None,
+        uncaptured: bool = False,
     ) -> str:
         """Deliver one user message to many clients: the fan-out path.
 
@@ -126,7 +133,7 @@ class Output:
             tags.update(client_tags)
         msg = Message(command, params, source, tags)
         encoded: dict[int, bytes] = {}
-        capture = self._capture
+        capture = None if uncaptured else self._capture
         started = self.clock()
         delivered = 0
         for client in recipients:

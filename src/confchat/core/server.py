@@ -43,6 +43,7 @@ from ..moderation.engine import Engine
 from ..moderation.intake import Outcome
 from ..moderation.policybook import PolicyBook
 from ..moderation.shield import Thresholds
+from .census import Census
 from .accounts import AccountBook, AccountEvent, StoredAccount
 from .channel import Channel, isupport_modes
 from .handlers.history import isupport_tokens as history_isupport
@@ -99,7 +100,7 @@ class Server(Output):
         self.boot_id = self._msgid_prefix = os.urandom(4).hex()
         self._msgids = itertools.count(1)
         self._doomed: list[tuple[Client, str]] = []
-        self._counts: tuple[float, tuple[int, int, int, int]] | None = None
+        self.census = Census()  # LUSERS's figures and WHO's public users, kept exact
         self._capture: Client | None = None
         self._captured: list[Message] = []
         self.isupport = self._isupport_tokens()
@@ -393,6 +394,7 @@ class Server(Output):
         client.gone = True
         for channel in list(client.channels.values()):
             self.part_channel(client, channel)
+        self.census.update(client)
         if client.folded and self.nicks.get(client.folded) is client:
             del self.nicks[client.folded]
         for nick in client.monitoring:
@@ -446,6 +448,8 @@ class Server(Output):
         channel.members.pop(client, None)
         channel.staff.discard(client)
         client.channels.pop(channel.folded, None)
+        if channel.conference is not None:
+            self.census.update(client)
         if not channel.members and channel.conference is None:
             self.channels.pop(channel.folded, None)
 
@@ -489,6 +493,8 @@ class Server(Output):
             self.channels[conference.folded] = channel
         channel.conference = conference
         conference.journal = self.journal
+        for member in channel.members:
+            self.census.update(member)  # now in a conference: no longer public
         channel.topic = conference.title
         channel.topic_by = self.name
         channel.topic_at = int(self.wallclock())
@@ -505,14 +511,28 @@ class Server(Output):
             else:
                 self.numeric(watcher, N.RPL_MONOFFLINE, nick)
 
+    def interested(self, client: Client, cap: str) -> set[Client]:
+        """Who hears of ``client``'s changes under capability ``cap``
+        (away-notify, account-notify, setname): its peers with ``cap``, and
+        (IRCv3 extended-monitor) those monitoring its nick with both
+        ``extended-monitor`` and ``cap``. Not ``client`` itself."""
+        out = {c for c in self.peers(client) if cap in c.caps}
+        for watcher in self.monitors.get(client.folded, ()):
+            if cap in watcher.caps and "extended-monitor" in watcher.caps:
+                out.add(watcher)
+        out.discard(client)
+        return out
+
     def _isupport_tokens(self) -> list[str]:
         lim = self.limits
         return sorted([
             f"AWAYLEN={lim.away_length}",
+            "BOT=B",
             "CASEMAPPING=rfc1459",
             f"CHANLIMIT=#&:{lim.max_channels}",
             f"CHANNELLEN={lim.channel_length}",
             "CHANTYPES=#&",
+            "ELIST=CU",
             "HOSTLEN=64",
             f"KICKLEN={lim.kick_length}",
             "MODES=4",
@@ -531,23 +551,11 @@ class Server(Output):
         ])
 
     def user_counts(self) -> tuple[int, int, int, int]:
-        """(registered, invisible, unregistered, operators) for LUSERS.
-
-        Counting walks every client, so the result is kept for a second:
-        otherwise each registration's welcome burst would cost O(clients)
-        and a crowd arriving at once O(clients²).
-        """
-        now = self.clock()
-        cached = self._counts
-        if cached is not None and now - cached[0] < 1.0:
-            return cached[1]
-        clients = self.clients.values()
-        users = sum(1 for c in clients if c.registered)
-        invisible = sum(1 for c in clients if c.registered and "i" in c.modes)
-        opers = sum(1 for c in clients if c.oper)
-        counts = (users, invisible, len(self.clients) - users, opers)
-        self._counts = (now, counts)
-        return counts
+        """(registered, invisible, unregistered, operators) for LUSERS,
+        exact at every moment (core/census.py)."""
+        census = self.census
+        users = len(census.users)
+        return users, len(census.invisible), len(self.clients) - users, len(census.opers)
 
     def version_string(self) -> str:
         return f"confchat-{__version__}"

@@ -5,10 +5,11 @@ from __future__ import annotations
 from ...proto import numerics as N
 from ...proto.casemap import casefold, is_valid_channel
 from ...proto.message import Message
+from ...proto.numbers import is_number
 from ..channel import Channel
 from ..client import Client
 from ...moderation.conference import STAFF, Role
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, Iterable
 
 if TYPE_CHECKING:
     from ..server import Server
@@ -66,7 +67,7 @@ def join(server: Server, client: Client, name: str, key: str = "") -> Channel | 
         if channel.key and key != channel.key and not invited:
             server.numeric(client, N.ERR_BADCHANNELKEY, channel.name, "Cannot join channel (+k)")
             return None
-        if "i" in channel.modes and not invited:
+        if "i" in channel.modes and not invited and not channel.matches("I", client):
             server.numeric(client, N.ERR_INVITEONLYCHAN, channel.name, "Cannot join channel (+i)")
             return None
         if channel.limit and len(channel.members) >= channel.limit and not invited:
@@ -101,10 +102,13 @@ def join(server: Server, client: Client, name: str, key: str = "") -> Channel | 
         channel.members[client] = "o"
         server.channels[folded] = channel
     client.channels[folded] = channel
+    if channel.conference is not None:
+        server.census.update(client)  # in a conference: the auditorium decides who sees it
     relay_join(server, client, channel)
     if channel.topic:
         send_topic(server, client, channel)
-    send_names(server, client, channel)
+    if "draft/no-implicit-names" not in client.caps:
+        send_names(server, client, channel)
     if channel.conference is not None:
         welcome_to_conference(server, client, channel)
         replay_history(server, client, channel)
@@ -187,6 +191,12 @@ def send_names(server: Server, client: Client, channel: Channel) -> None:
     multi = "multi-prefix" in client.caps
     full = "userhost-in-names" in client.caps
     member = client in channel.members
+    if channel.hidden and not member:
+        # RFC 2812 3.2.5: a secret or private channel's names are not shown
+        # to non-members, as though it did not exist.
+        server.numeric(client, N.RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
+        return
+    symbol = channel.names_symbol()
     entries = []
     # In an auditorium, visitors see the staff and a head count, not the
     # audience (which could be tens of thousands of names); so do the staff
@@ -199,17 +209,17 @@ def send_names(server: Server, client: Client, channel: Channel) -> None:
             continue
         entries.append(channel.prefixes(other, multi) + (other.prefix if full else other.nick))
     # Fill each 353 line up to the 512-byte limit (RFC 1459 2.3), CRLF included.
-    budget = 510 - len(f":{server.name} {N.RPL_NAMREPLY} {client.nick} = {channel.name} :")
+    budget = 510 - len(f":{server.name} {N.RPL_NAMREPLY} {client.nick} {symbol} {channel.name} :")
     line: list[str] = []
     size = 0
     for entry in entries:
         if line and size + len(entry) > budget:
-            server.numeric(client, N.RPL_NAMREPLY, "=", channel.name, " ".join(line))
+            server.numeric(client, N.RPL_NAMREPLY, symbol, channel.name, " ".join(line))
             line, size = [], 0
         line.append(entry)
         size += len(entry) + 1
     if line:
-        server.numeric(client, N.RPL_NAMREPLY, "=", channel.name, " ".join(line))
+        server.numeric(client, N.RPL_NAMREPLY, symbol, channel.name, " ".join(line))
     if shown is not channel.members:
         count = len(channel.members) - len(channel.staff)
         server.note(client, "NAMES", "AUDIENCE", f"{count} {'person' if count == 1 else 'people'} in the audience", channel.name, str(count))
@@ -217,23 +227,73 @@ def send_names(server: Server, client: Client, channel: Channel) -> None:
 
 
 def handle_list(server: Server, client: Client, msg: Message) -> None:
+    """LIST [channels or ELIST conditions]: secret and private channels only
+    for their members (RFC 1459 4.2.6); ELIST=CU conditions ``>n``, ``<n``
+    (members) and ``C>n``, ``C<n`` (created more, fewer than n minutes ago)
+    filter the listing."""
     server.numeric(client, N.RPL_LISTSTART, "Channel", "Users  Name")
-    if msg.params and msg.params[0]:
-        wanted = [server.find_channel(name) for name in msg.params[0].split(",")]
-        channels = [c for c in wanted if c is not None]
+    conditions: list[Callable[[Channel], bool]] = []
+    names: list[str] = []
+    for word in filter(None, msg.param(0).split(",")):
+        if word[:1] in "#&":
+            names.append(word)
+            continue
+        condition = elist_condition(word, server.wallclock())
+        if condition is None:
+            server.numeric(client, N.ERR_UNKNOWNERROR, "LIST", word, "Unknown LIST condition")
+        else:
+            conditions.append(condition)
+    if names:
+        found = (server.find_channel(name) for name in names)
+        channels: Iterable[Channel] = [c for c in found if c is not None]
     else:
-        channels = list(server.channels.values())
+        channels = server.channels.values()
     for channel in channels:
-        server.numeric(client, N.RPL_LIST, channel.name, str(len(channel.members)), channel.topic)
+        if channel.hidden and client not in channel.members:
+            continue
+        if all(condition(channel) for condition in conditions):
+            server.numeric(client, N.RPL_LIST, channel.name, str(len(channel.members)), channel.topic)
     server.numeric(client, N.RPL_LISTEND, "End of /LIST")
 
 
+def elist_condition(word: str, now: float) -> Callable[[Channel], bool] | None:
+    """One ELIST condition (ISUPPORT ELIST=CU), or None if it is not one."""
+    kind = word[:1].upper() if word[:1].upper() == "C" else ""
+    rest = word[len(kind):]
+    op, number = rest[:1], rest[1:]
+    if op not in "<>" or not op or not is_number(number):
+        return None
+    n = int(number)
+    if kind == "C":  # creation time, in minutes ago
+        if op == ">":
+            return lambda c: now - c.created > n * 60
+        return lambda c: now - c.created < n * 60
+    if op == ">":
+        return lambda c: len(c.members) > n
+    return lambda c: len(c.members) < n
+
+
 def handle_kick(server: Server, client: Client, msg: Message) -> None:
-    channel = member_channel(server, client, msg.params[0], need_op=True)
-    if channel is None:
+    """KICK <channel>[,<channel>] <nick>[,<nick>] [:reason]: one channel and
+    several nicks, or as many channels as nicks, pairwise (RFC 2812 3.2.8).
+    Each kick is its own KICK line to everyone who sees it."""
+    names = [n for n in msg.params[0].split(",") if n]
+    nicks = [n for n in msg.params[1].split(",") if n][: server.limits.max_targets]
+    if not names or not nicks:
+        server.numeric(client, N.ERR_NEEDMOREPARAMS, "KICK", "Not enough parameters")
+        return
+    if len(names) == 1:
+        pairs = [(names[0], nick) for nick in nicks]
+    elif len(names) == len(nicks):
+        pairs = list(zip(names, nicks))
+    else:
+        server.numeric(client, N.ERR_NEEDMOREPARAMS, "KICK", "Not enough parameters")
         return
     reason = (msg.param(2) or client.nick)[: server.limits.kick_length]
-    for nick in filter(None, msg.params[1].split(",")[: server.limits.max_targets]):
+    for name, nick in pairs:
+        channel = member_channel(server, client, name, need_op=True)
+        if channel is None:
+            continue
         target = server.find_nick(nick)
         if target is None or target not in channel.members:
             server.numeric(client, N.ERR_USERNOTINCHANNEL, nick, channel.name, "They aren't on that channel")
@@ -244,6 +304,17 @@ def handle_kick(server: Server, client: Client, msg: Message) -> None:
 
 
 def handle_invite(server: Server, client: Client, msg: Message) -> None:
+    if not msg.params:
+        # Modern IRC: INVITE alone lists the channels one is invited to.
+        for folded in sorted(client.invites):
+            channel = server.channels.get(folded)
+            if channel is not None:
+                server.numeric(client, N.RPL_INVITELIST, channel.name)
+        server.numeric(client, N.RPL_ENDOFINVITELIST, "End of /INVITE list")
+        return
+    if len(msg.params) < 2:
+        server.numeric(client, N.ERR_NEEDMOREPARAMS, "INVITE", "Not enough parameters")
+        return
     nick, name = msg.params[0], msg.params[1]
     target = server.find_nick(nick)
     if target is None:

@@ -20,6 +20,19 @@ def client_only_tags(msg: Message) -> dict[str, str]:
     return {k: v for k, v in msg.tags.items() if k.startswith("+")}
 
 
+def sender_tags(client: Client, tags: dict[str, str]) -> dict[str, str]:
+    """The tags a user's message carries besides its client-only ones: the
+    sender's ``account`` (IRCv3 account-tag, to clients with that
+    capability) and ``bot`` for a user mode +B (IRCv3 bot mode)."""
+    if client.account or "B" in client.modes:
+        tags = dict(tags)
+        if client.account:
+            tags["account"] = client.account
+        if "B" in client.modes:
+            tags["bot"] = ""
+    return tags
+
+
 def handle_privmsg(server: Server, client: Client, msg: Message) -> None:
     _message(server, client, msg, "PRIVMSG")
 
@@ -83,15 +96,27 @@ def _message(server: Server, client: Client, msg: Message, command: str) -> None
                 recipients = [c for c in channel.members if c is not client]
             if echo:
                 recipients.append(client)
-            server.relay(recipients, client.prefix, command, (target, *params_tail), tags, only_caps=only)
+            sent = server.relay(recipients, client.prefix, command, (target, *params_tail), sender_tags(client, tags), only_caps=only)
+            if not status:
+                channel.remember(sent, client)
         else:
             other = server.find_nick(target)
             if other is None:
                 if errors:
                     server.numeric(client, N.ERR_NOSUCHNICK, target, "No such nick/channel")
                 continue
-            recipients = [other, client] if echo and other is not client else [other]
-            server.relay(recipients, client.prefix, command, (other.nick, *params_tail), tags, only_caps=only)
+            tagged = sender_tags(client, tags)
+            if other is client and echo:
+                # To oneself with echo-message: the copy received as the
+                # recipient, then the echo, which is the labeled reply
+                # (IRCv3 labeled-response; irctest's ...ResponsesToSelf).
+                sent = server.relay([client], client.prefix, command, (other.nick, *params_tail), tagged,
+                                    only_caps=only, uncaptured=True)
+                server.relay([client], client.prefix, command, (other.nick, *params_tail), tagged,
+                             only_caps=only, msgid=sent)
+            else:
+                recipients = [other, client] if echo and other is not client else [other]
+                server.relay(recipients, client.prefix, command, (other.nick, *params_tail), tagged, only_caps=only)
             if command == "PRIVMSG" and other.away is not None:
                 server.numeric(client, N.RPL_AWAY, other.nick, other.away)
 
@@ -109,7 +134,7 @@ def handle_away(server: Server, client: Client, msg: Message) -> None:
         params = ()
         if not was_away:
             return  # nothing changed: no away-notify
-    server.relay(server.peers(client), client.prefix, "AWAY", params, only_caps="away-notify")
+    server.relay(server.interested(client, "away-notify"), client.prefix, "AWAY", params)
 
 
 def handle_setname(server: Server, client: Client, msg: Message) -> None:
@@ -118,7 +143,7 @@ def handle_setname(server: Server, client: Client, msg: Message) -> None:
         server.fail(client, "SETNAME", "INVALID_REALNAME", "Realname is not valid")
         return
     client.realname = realname
-    recipients = server.peers(client) | {client}
+    recipients = server.interested(client, "setname") | {client}
     server.relay(recipients, client.prefix, "SETNAME", (realname,), only_caps="setname")
 
 

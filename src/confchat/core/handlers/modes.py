@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from ..server import Server
 from ...proto.numbers import is_number
 
-USER_MODES_SETTABLE = "iw"
+USER_MODES_SETTABLE = "Biw"  # B: a bot (IRCv3 bot mode, ISUPPORT BOT=B)
 
 
 def handle_mode(server: Server, client: Client, msg: Message) -> None:
@@ -63,6 +63,7 @@ def user_mode(server: Server, client: Client, msg: Message) -> None:
     if unknown:
         server.numeric(client, N.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
     change = ("+" + "".join(added) if added else "") + ("-" + "".join(removed) if removed else "")
+    server.census.update(client)
     if change:
         server.send(client, Message("MODE", (client.nick, change), client.nick))
 
@@ -89,23 +90,24 @@ def channel_mode(server: Server, client: Client, channel: Channel, modestring: s
         sign = "+" if adding else "-"
         if ch in LIST_MODES:
             if not args:
-                send_ban_list(server, client, channel)
+                send_mode_list(server, client, channel, ch)
                 continue
             mask = normalize_mask(args.pop(0))
             if deny():
                 continue
             if " " in mask or mask.startswith(":") or len(mask) > 200:
-                server.numeric(client, N.ERR_INVALIDMODEPARAM, channel.name, "b", "*", "Invalid ban mask")
+                server.numeric(client, N.ERR_INVALIDMODEPARAM, channel.name, ch, "*", "Invalid mask")
                 continue
-            existing = next((b for b in channel.bans if casefold(b.mask) == casefold(mask)), None)
+            entries = channel.lists[ch]
+            existing = next((b for b in entries if casefold(b.mask) == casefold(mask)), None)
             if adding and existing is None:
-                if len(channel.bans) >= MAX_BANS:
-                    server.numeric(client, "478", channel.name, mask, "Channel ban list is full")
+                if len(entries) >= MAX_BANS:
+                    server.numeric(client, N.ERR_BANLISTFULL, channel.name, mask, f"Channel {LIST_NAMES[ch]} list is full")
                     continue
-                channel.bans.append(Ban(mask, client.prefix, int(server.wallclock())))
+                entries.append(Ban(mask, client.prefix, int(server.wallclock())))
                 applied.append((sign, ch, mask))
             elif not adding and existing is not None:
-                channel.bans.remove(existing)
+                entries.remove(existing)
                 applied.append((sign, ch, existing.mask))
         elif ch in PREFIX_MODES:
             if not args:
@@ -201,7 +203,26 @@ def normalize_mask(mask: str) -> str:
     return mask
 
 
+# Each list mode's name and its numerics (entry, end), Modern IRC's
+# RPL_BANLIST, RPL_EXCEPTLIST and RPL_INVEXLIST.
+LIST_NAMES = {"b": "ban", "e": "exception", "I": "invite exception"}
+LIST_NUMERICS = {
+    "b": (N.RPL_BANLIST, N.RPL_ENDOFBANLIST),
+    "e": (N.RPL_EXCEPTLIST, N.RPL_ENDOFEXCEPTLIST),
+    "I": (N.RPL_INVEXLIST, N.RPL_ENDOFINVEXLIST),
+}
+
+
+def send_mode_list(server: Server, client: Client, channel: Channel, mode: str) -> None:
+    entry, end = LIST_NUMERICS[mode]
+    if mode != "b" and not channel.is_op(client) and client.oper is None:
+        # Exception lists are the operators' business (as in InspIRCd and Ergo).
+        server.numeric(client, N.ERR_CHANOPRIVSNEEDED, channel.name, "You're not channel operator")
+        return
+    for ban in channel.lists[mode]:
+        server.numeric(client, entry, channel.name, ban.mask, ban.setter, str(ban.set_at))
+    server.numeric(client, end, channel.name, f"End of channel {LIST_NAMES[mode]} list")
+
+
 def send_ban_list(server: Server, client: Client, channel: Channel) -> None:
-    for ban in channel.bans:
-        server.numeric(client, N.RPL_BANLIST, channel.name, ban.mask, ban.setter, str(ban.set_at))
-    server.numeric(client, N.RPL_ENDOFBANLIST, channel.name, "End of channel ban list")
+    send_mode_list(server, client, channel, "b")

@@ -25,6 +25,7 @@ def handle_oper(server: Server, client: Client, msg: Message) -> None:
             return
         client.oper = name
         client.modes.add("o")
+        server.census.update(client)
         server.numeric(client, N.RPL_YOUREOPER, "You are now an IRC operator")
         server.send(client, Message("MODE", (client.nick, "+o"), client.nick))
         server.log("oper.up", cid=client.id, oper=name)

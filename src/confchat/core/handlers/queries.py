@@ -10,7 +10,7 @@ from ...proto.casemap import casefold, is_valid_nick, mask_match
 from ...proto.message import Message
 from ..channel import Channel
 from ..client import Client
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable
 
 if TYPE_CHECKING:
     from ..server import Server
@@ -20,10 +20,21 @@ from ...proto.numbers import is_number
 WHOX_FIELDS = "tcuihsnfdlaor"  # the fixed order of WHOX reply fields
 
 
+# WHO with a mask answers at most this many rows, then 416 (ircu answers
+# ERR_QUERYTOOLONG past its limit, IRCnet ERR_TOOMANYMATCHES): a reply that
+# fits in a send queue, and costs its sender what it can see. Staff and
+# operators, with the larger send queue, may see more; to walk a whole
+# audience they page with CONF AUDIENCE.
+WHO_MAX_ROWS = 200
+WHO_MAX_ROWS_STAFF = 5000
+
+
 def _flags(client: Client, channel: Channel | None, multi: bool) -> str:
     flags = "G" if client.away is not None else "H"
     if client.oper:
         flags += "*"
+    if "B" in client.modes:
+        flags += "B"  # IRCv3 bot mode: ISUPPORT BOT=B
     if channel is not None:
         flags += channel.prefixes(client, multi)
     return flags
@@ -33,31 +44,24 @@ def handle_who(server: Server, client: Client, msg: Message) -> None:
     mask = msg.params[0]
     fields, _, token = msg.param(1).partition(",")
     whox = fields.startswith("%")
+    opers_only = "o" in fields.partition("%")[0]  # WHO <mask> o (RFC 2812 3.6.1)
     multi = "multi-prefix" in client.caps
     rows: list[tuple[Client, Channel | None]] = []
+    truncated = False
     channel = server.find_channel(mask) if mask[:1] in "#&" else None
     if channel is not None:
         member = client in channel.members
-        shown = channel.staff if channel.auditorium and client not in channel.staff else channel.members
-        rows = [(c, channel) for c in shown if member or "i" not in c.modes]
+        if member or not channel.hidden:
+            shown = channel.staff if channel.auditorium and client not in channel.staff else channel.members
+            rows = [(c, channel) for c in shown if member or "i" not in c.modes]
     elif mask[:1] not in "#&":
         target = server.find_nick(mask)
         if target is not None:
-            rows = [(target, _first_channel(target))]
-        elif any(ch in mask for ch in "*?!@.") and mask not in ("*", "0"):
-            shared = server.peers(client) | {client}
-            # Staff and operators search everyone; anyone else, the people it
-            # shares a channel with (in an auditorium: the staff), so that a
-            # visitor's WHO costs what it can see, not the whole audience.
-            everyone = client.oper is not None or client.account is not None
-            candidates = server.clients.values() if everyone else shared
-            rows = [
-                (c, _first_channel(c))
-                for c in candidates
-                if c.registered
-                and (c in shared or "i" not in c.modes)
-                and (mask_match(mask, c.nick) or mask_match(mask, c.prefix) or mask_match(mask, c.realname))
-            ]
+            rows = [(target, _first_channel(target, client))]
+        else:
+            rows, truncated = _who_mask(server, client, mask)
+    if opers_only:
+        rows = [(c, chan) for c, chan in rows if c.oper]
     for other, chan in rows:
         flags = _flags(other, chan, multi)
         channame = chan.name if chan is not None else "*"
@@ -83,11 +87,43 @@ def handle_who(server: Server, client: Client, msg: Message) -> None:
                 client, N.RPL_WHOREPLY, channame, other.user, other.host, server.name, other.nick, flags,
                 f"0 {other.realname}",
             )
+    if truncated:
+        server.numeric(client, N.ERR_TOOMANYMATCHES, "WHO", mask, "Too many matches, restrict your query")
     server.numeric(client, N.RPL_ENDOFWHO, mask, "End of /WHO list")
 
 
-def _first_channel(client: Client) -> Channel | None:
-    return next(iter(client.channels.values()), None)
+def _who_mask(server: Server, client: Client, mask: str) -> tuple[list[tuple[Client, Channel | None]], bool]:
+    """The users a WHO mask (``*`` and ``0`` for all, RFC 2812 3.6.1)
+    lists to ``client``, and whether the list was cut at its limit.
+
+    Anyone sees the users it shares a channel with (in an auditorium, a
+    visitor shares it with the staff only) and the public ones (not +i, in
+    no conference: core/census.py), so a visitor's WHO walks what it may
+    see, never an audience. Staff and operators search every user not +i
+    and everyone they share a channel with."""
+    everything = mask in ("*", "0")
+    shared = server.peers(client) | {client}
+    staff = client.oper is not None or client.account is not None
+    if staff:
+        pool: Iterable[Client] = server.clients.values()
+        limit = WHO_MAX_ROWS_STAFF
+    else:
+        pool = shared | server.census.public
+        limit = WHO_MAX_ROWS
+    rows: list[tuple[Client, Channel | None]] = []
+    for other in pool:
+        if not other.registered or (other not in shared and "i" in other.modes):
+            continue
+        if everything or mask_match(mask, other.nick) or mask_match(mask, other.prefix) or mask_match(mask, other.realname):
+            if len(rows) >= limit:
+                return rows, True
+            rows.append((other, _first_channel(other, client)))
+    return rows, False
+
+
+def _first_channel(client: Client, viewer: Client) -> Channel | None:
+    """The channel a WHO row names: the first one ``viewer`` may see."""
+    return next((c for c in client.channels.values() if not c.hidden or viewer in c.members), None)
 
 
 def handle_whois(server: Server, client: Client, msg: Message) -> None:
@@ -100,12 +136,19 @@ def handle_whois(server: Server, client: Client, msg: Message) -> None:
         return
     multi = "multi-prefix" in client.caps
     server.numeric(client, N.RPL_WHOISUSER, target.nick, target.user, target.host, "*", target.realname)
-    chans = [c.prefixes(target, multi) + c.name for c in target.channels.values()]
+    chans = [
+        c.prefixes(target, multi) + c.name for c in target.channels.values()
+        if not c.hidden or client in c.members or client is target
+    ]
     if chans:
         server.numeric(client, N.RPL_WHOISCHANNELS, target.nick, " ".join(chans))
     server.numeric(client, N.RPL_WHOISSERVER, target.nick, server.name, server.config.server.network)
     if target.oper:
         server.numeric(client, N.RPL_WHOISOPERATOR, target.nick, "is an IRC operator")
+    if "B" in target.modes:
+        server.numeric(client, N.RPL_WHOISBOT, target.nick, f"is a bot on {server.config.server.network}")
+    if target.account:
+        server.numeric(client, N.RPL_WHOISACCOUNT, target.nick, target.account, "is logged in as")
     if target.away is not None:
         server.numeric(client, N.RPL_AWAY, target.nick, target.away)
     idle = int(server.clock() - target.last_spoke)

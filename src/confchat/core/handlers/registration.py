@@ -181,9 +181,9 @@ def rename(server: Server, client: Client, nick: str) -> None:
     server.whowas.appendleft(
         (casefold(old_nick), old_nick, client.user, client.host, client.realname, server.wallclock())
     )
-    if casefold(old_nick) != folded:
+    if casefold(old_nick) != folded:  # a change of case only is the same nick to its watchers
         server.monitor_notify(old_nick, online=False)
-    server.monitor_notify(nick, online=True, client=client)
+        server.monitor_notify(nick, online=True, client=client)
 
 
 def handle_user(server: Server, client: Client, msg: Message) -> None:
@@ -191,6 +191,10 @@ def handle_user(server: Server, client: Client, msg: Message) -> None:
         server.numeric(client, N.ERR_ALREADYREGISTERED, "You may not reregister")
         return
     username, realname = msg.params[0], msg.params[3]
+    if not username or not realname:
+        # Modern IRC, USER: "If [...] the <realname> [is] empty, ERR_NEEDMOREPARAMS".
+        server.numeric(client, N.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
+        return
     # Usernames are shown in every prefix: keep them short and free of the
     # characters that would break a prefix or a mask.
     cleaned = "".join(ch for ch in username if ch.isascii() and ch.isprintable() and ch not in " !@*?")[:16]
@@ -217,6 +221,8 @@ def login(
             return
         client.account = account.name
         server.log("account.login", cid=client.id, account=account.name)
+        if client.registered:  # IRCv3 account-notify
+            server.relay(server.interested(client, "account-notify"), client.prefix, "ACCOUNT", (account.name,))
         claim_account_nick(server, client, folded)
         refresh_roles(server, client)
         then(True)
@@ -377,6 +383,7 @@ def try_register(server: Server, client: Client) -> None:
         server.disconnect(client, "Bad password", kind="bad_password")
         return
     client.registered = True
+    server.census.update(client)
     client.signon = server.wallclock()
     client.last_spoke = server.clock()
     welcome(server, client)
@@ -411,8 +418,9 @@ def send_lusers(server: Server, client: Client) -> None:
     server.numeric(client, N.RPL_LUSERUNKNOWN, str(unknown), "unknown connection(s)")
     server.numeric(client, N.RPL_LUSERCHANNELS, str(len(server.channels)), "channels formed")
     server.numeric(client, N.RPL_LUSERME, f"I have {users} clients and 0 servers")
-    server.numeric(client, N.RPL_LOCALUSERS, str(users), str(users), f"Current local users {users}")
-    server.numeric(client, N.RPL_GLOBALUSERS, str(users), str(users), f"Current global users {users}")
+    peak = server.census.peak
+    server.numeric(client, N.RPL_LOCALUSERS, str(users), str(peak), f"Current local users {users}, max {peak}")
+    server.numeric(client, N.RPL_GLOBALUSERS, str(users), str(peak), f"Current global users {users}, max {peak}")
 
 
 def send_motd(server: Server, client: Client) -> None:
