@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import expect
 
 from conftest import ServerProcess
-from e2e_client import IRCClient, assert_no_axe_violations
+from e2e_client import IRCClient, assert_no_axe_violations, screenshots_dir
 
 QUESTION = "Will the new library open on Sundays?"
 FORWARDED = "How many trees will the park get?"
@@ -290,6 +290,7 @@ def test_the_console_shows_the_schedule_and_opens_the_lobby(start_server, browse
         expect(times.locator("time").first).to_have_attribute("datetime", SCHEDULED["opens"])
         expect(lobby).to_be_visible()
         assert_no_axe_violations(page, "the console of a scheduled conference")
+        page.screenshot(path=str(screenshots_dir() / "moderator-schedule.png"))
 
         # One click: the lobby is open, for the visitors too.
         lobby.click()
