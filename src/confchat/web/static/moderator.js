@@ -223,6 +223,8 @@ function buildPage() {
       el("a", { href: "#help", class: "help-link" }, t("show_help")),
       el("button", { type: "button", class: "small secondary", onclick: signOut }, t("sign_out"))));
 
+  buildSchedule();
+
   // Counters.
   V.statAudience = el("dd", { id: "stat-audience" }, "0");
   V.statQueue = el("dd", { id: "stat-queue" }, "0");
@@ -406,7 +408,7 @@ function buildPage() {
     el("dl", { class: "keys" }, keys.map(([key, word]) => el("div", {}, el("dt", {}, el("kbd", {}, key)), el("dd", {}, t(word))))));
 
   V.console = el("div", { id: "console", class: "console", hidden: true },
-    V.topbar, V.alerts, V.shield, V.stats,
+    V.topbar, V.schedule, V.alerts, V.shield, V.stats,
     el("div", { class: "columns" }, V.queue, el("div", { class: "side" }, V.drops, V.stream, V.audience, V.bans, V.controls)),
     V.help, V.confirm);
   renderShield();
@@ -787,8 +789,92 @@ function renderInfo() {
   if (info.mode && untouched(V.modeSelect)) V.modeSelect.value = info.mode;
   if (info.slow_mode !== undefined && untouched(V.slowInput)) V.slowInput.value = info.slow_mode || "0";
   V.stats.dataset.state = info.state || "";
+  renderSchedule();
   V.statAnswering.textContent = S.answering ? t("item_id", { id: S.answering }) : t("none");
   document.title = info.title ? `${plainText(info.title)} – ${BASE_TITLE}` : BASE_TITLE;
+}
+
+// ------------------------------------------------------------------ schedule
+
+const timeFormat = new Intl.DateTimeFormat(LOCALE, { hour: "2-digit", minute: "2-digit" });
+
+// Under the title: the conference's times in local time, what visitors
+// can do now, and, while it is scheduled, a button that opens the lobby
+// (questions collected before the session) at once.
+function buildSchedule() {
+  V.confNow = el("p", { id: "conf-now", class: "conf-now" });
+  V.scheduleTimes = el("dl", { id: "conf-schedule", class: "schedule-times" });
+  V.scheduleNone = el("p", { class: "schedule-none", hidden: true }, t("no_schedule"));
+  V.openLobby = el("button", { type: "button", id: "open-lobby", class: "small", hidden: true, onclick: openLobby },
+    t("open_lobby"));
+  V.schedule = el("section", { class: "schedule", id: "schedule", "aria-labelledby": "schedule-title" },
+    el("h2", { id: "schedule-title", class: "visually-hidden" }, t("schedule_title")),
+    el("div", { class: "schedule-words" }, V.confNow, V.scheduleTimes, V.scheduleNone),
+    V.openLobby);
+}
+
+// A schedule time: the time alone when it is today, else date and time.
+function scheduleTime(iso) {
+  const when = new Date(iso);
+  if (Number.isNaN(when.getTime())) return iso;
+  const today = new Date();
+  return when.toDateString() === today.toDateString() ? timeFormat.format(when) : dateFormat.format(when);
+}
+
+// The first of these schedule times still ahead, or "".
+function nextTime(...keys) {
+  const now = serverNow();
+  for (const key of keys) {
+    const when = Date.parse(S.info[key] || "");
+    if (!Number.isNaN(when) && when > now) return S.info[key];
+  }
+  return "";
+}
+
+function visitorsNow() {
+  const { state, mode } = S.info;
+  if (state === "scheduled") {
+    const opens = nextTime("opens", "starts");
+    return opens ? t("now_scheduled_at", { time: scheduleTime(opens) }) : t("now_scheduled");
+  }
+  if (state === "closed") return t("now_closed");
+  if (mode === "readonly") return t("now_readonly");
+  if (state === "open") {
+    const starts = nextTime("starts");
+    return starts ? t("now_open_until", { time: scheduleTime(starts) }) : t("now_open");
+  }
+  if (state === "live") {
+    const ends = nextTime("ends");
+    return ends ? t("now_live_until", { time: scheduleTime(ends) }) : t("now_live");
+  }
+  return "";
+}
+
+function renderSchedule() {
+  const state = S.info.state || "";
+  V.schedule.dataset.state = state;
+  V.confNow.textContent = visitorsNow();
+  const rows = [];
+  for (const key of ["opens", "starts", "ends"]) {
+    const iso = S.info[key];
+    if (!iso) continue;
+    rows.push(el("div", {}, el("dt", {}, t(`sched_${key}`)),
+      el("dd", {}, el("time", { datetime: iso, title: dateFormat.format(new Date(iso)) }, scheduleTime(iso)))));
+  }
+  V.scheduleTimes.replaceChildren(...rows);
+  V.scheduleTimes.hidden = !rows.length;
+  V.scheduleNone.hidden = rows.length > 0 || !state;
+  V.openLobby.hidden = !(state === "scheduled" && moderating());
+}
+
+async function openLobby() {
+  V.openLobby.disabled = true;
+  const done = await act("CONF", [S.channel, "STATE", "open"], t("lobby_opened"));
+  V.openLobby.disabled = false;
+  if (done) {
+    S.info.state = "open";
+    renderInfo();
+  }
 }
 
 // ------------------------------------------------------------------ incoming lines
