@@ -548,6 +548,8 @@ function onNote(msg) {
   } else if (command === "PRIVMSG" && code === "PUBLISHED" && here) {
     setMineStatus(id, "published");
     showFeedback(t("published_note"), "ok");
+  } else if (command === "PRIVMSG" && code === "NOT_TAKEN" && here) {
+    mineNotTaken(id);
   } else if (command === "PRIVMSG" && code === "DECLINED" && here) {
     const reason = reasonAfter(description, "Your message was not published");
     setMineStatus(id, "declined", reason);
@@ -1120,6 +1122,17 @@ function setMineStatus(item, state, reason = "") {
     entry.detail.append(el("a", { href: `#${question.domId}` }, t("see_it")));
     entry.detail.hidden = false;
   }
+}
+
+// The conference closed while the question waited (NOTE PRIVMSG NOT_TAKEN):
+// it no longer awaits moderation, it was not taken.
+function mineNotTaken(item) {
+  const entry = chat.mine.get(item);
+  if (!entry || entry.state !== "pending") return;
+  setMineStatus(item, "not-taken");
+  entry.status.textContent = t("not_taken");
+  entry.detail.textContent = t("not_taken_detail");
+  entry.detail.hidden = false;
 }
 
 // ------------------------------------------------------------------ start
