@@ -1,8 +1,10 @@
-"""The HTTP port: plain HTTP/1.1 (h11) and the ``/ws`` WebSocket upgrade.
+"""The HTTP port: plain HTTP/1.1 (h11) and the WebSocket upgrade on ``/ws`` and ``/``.
 
 One listener serves the health and metrics endpoints, the web client's
 pages and files, downloads, and IRC over WebSocket. Requests are parsed with
-h11; a ``GET /ws`` asking for a WebSocket upgrade, once its Origin is
+h11; a ``GET /ws`` (or ``GET /``: some IRC clients and test tools connect to
+the root; a plain GET of ``/`` is still the home page, only the ``Upgrade:
+websocket`` header makes it IRC) asking for a WebSocket upgrade, once its Origin is
 allowed, is handed to :mod:`.websocket` with the request's headers and
 whatever the client sent behind them (h11's ``trailing_data``).
 
@@ -44,6 +46,9 @@ from .websocket import serve_websocket
 MAX_REQUEST_HEAD = 16 * 1024
 MAX_BODY = 64 * 1024
 RECV_CHUNK = 16384
+# Where a request with ``Upgrade: websocket`` becomes IRC over WebSocket: the
+# documented /ws, and the root, where some clients and test tools connect.
+WEBSOCKET_PATHS = frozenset({"/ws", "/"})
 # After an error response the server stops sending and reads (and drops)
 # what the client still sends, for this long or this many bytes, before it
 # closes: closing with unread input sends a reset, which may reach the
@@ -248,7 +253,7 @@ class HttpServer:
             except BadRequest as exc:
                 await self._close_with_error(conn, stream, exc.status, exc.text)
                 return
-            if request.path == "/ws" and "websocket" in request.headers.get("upgrade", "").lower():
+            if request.path in WEBSOCKET_PATHS and "websocket" in request.headers.get("upgrade", "").lower():
                 leave()  # an IRC client from now on: the core counts it
                 await self._websocket(stream, request, conn.trailing_data[0])
                 return
