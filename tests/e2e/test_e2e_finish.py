@@ -133,3 +133,40 @@ def test_closing_with_a_pending_question(start_server, tmp_path):
     assert (items[pool]["state"], items[pool]["not_taken"]) == ("pending", True)
     for client in (moda, mayor, carol, dave):
         client.close()
+
+
+def test_the_visitor_page_shows_not_taken_after_the_close(start_server, new_page):
+    """In a real browser: the question still waiting says "Not taken" once
+    the conference closes, the published one stays published, and the
+    "now answering" banner goes."""
+    from playwright.sync_api import expect
+    from test_e2e_web_visitor import ask, config, join, mine, open_visitor, queue_item, shot, staff
+    from e2e_client import assert_no_axe_violations
+
+    server = start_server(config())
+    moda = staff(server, "moda")
+    page = new_page()
+    open_visitor(page, server)
+    join(page, "carol")
+    ask(page, TRAM)
+    expect(mine(page, TRAM)).to_contain_text("Awaiting moderation")
+    tram = queue_item(moda, TRAM)
+    ask(page, POOL)
+    expect(mine(page, POOL)).to_contain_text("Awaiting moderation")
+    moda.send(f"QUEUE #townhall APPROVE {tram}")
+    expect(mine(page, TRAM)).to_contain_text("Published")
+    moda.send(f"CONF #townhall ANSWERING {tram}")
+    expect(page.locator(".answering-banner")).to_contain_text("Now answering: carol: " + TRAM)
+
+    moda.send("CONF #townhall STATE closed")
+    expect(mine(page, POOL)).to_contain_text("Not taken")
+    expect(mine(page, POOL)).to_contain_text("The conference closed before the moderators took your question.")
+    expect(mine(page, POOL)).not_to_contain_text("Awaiting moderation")
+    expect(mine(page, POOL).locator(".not-taken-badge")).to_have_text("Not taken")
+    expect(mine(page, TRAM)).to_contain_text("Published")
+    expect(page.locator(".answering-banner")).to_be_hidden()
+    expect(page.locator(".state")).to_have_text("Closed")
+    assert_no_axe_violations(page, "a question not taken at the close")
+    shot(page, "visitor-not-taken.png")
+    assert page.errors == []
+    moda.close()
