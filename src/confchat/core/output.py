@@ -120,7 +120,7 @@ class Output:
     ) -> str:
         """Deliver one user message to many clients: the fan-out path.
 
-        The line is encoded once per tag variant (at most four) and the same
+        The line is encoded once per tag variant (at most eight) and the same
         bytes object is queued for every recipient. Returns the msgid; pass
         ``msgid`` to send one event in several shapes (e.g. extended-join),
         and ``at`` to stamp it with a recorded time (a publication's, so that
