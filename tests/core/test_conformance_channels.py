@@ -61,6 +61,9 @@ def test_a_secret_channels_names_who_and_whois_hide_it_from_non_members():
     assert one(alice.ask("WHOIS bob"), "319").params[2] == "#room"
     row = one(carol.ask("WHO bob"), "352")
     assert row.params[1] == "*"  # the channel a WHO row names is one carol may see
+    alice.send("TOPIC #room :hidden plans")
+    assert commands(carol.ask("TOPIC #room")) == ["442"]  # Modern IRC TOPIC: "MAY return ERR_NOTONCHANNEL"
+    assert one(bob.ask("TOPIC #room"), "332").params[2] == "hidden plans"
 
 
 # ---------------------------------------------------------------- +e and +I

@@ -157,7 +157,11 @@ def handle_topic(server: Server, client: Client, msg: Message) -> None:
         server.numeric(client, N.ERR_NOSUCHCHANNEL, msg.params[0], "No such channel")
         return
     if len(msg.params) < 2:
-        if channel.topic:
+        if channel.hidden and client not in channel.members:
+            # Modern IRC, TOPIC: to a non-member "the server MAY return
+            # ERR_NOTONCHANNEL (442)"; for a secret or private channel it does.
+            server.numeric(client, N.ERR_NOTONCHANNEL, channel.name, "You're not on that channel")
+        elif channel.topic:
             send_topic(server, client, channel)
         else:
             server.numeric(client, N.RPL_NOTOPIC, channel.name, "No topic is set")
