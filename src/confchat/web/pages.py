@@ -31,6 +31,7 @@ PAGES = {
     "/moderator": ("moderator", "moderator.js"),
     "/guest": ("guest", "guest.js"),
     "/embed": ("embed", "embed.js"),
+    "/admin": ("admin", "admin.js"),  # web administration (protocol.md, "Administration")
 }
 STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 _COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,20}")

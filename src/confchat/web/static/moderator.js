@@ -221,6 +221,7 @@ function buildPage() {
     el("div", { class: "account" },
       el("p", { class: "session" }, V.who, " ", V.conn),
       el("a", { href: "#help", class: "help-link" }, t("show_help")),
+      V.adminLink = el("a", { href: "/admin", id: "admin-link", hidden: true }, t("admin_link")), // admins only
       el("button", { type: "button", class: "small secondary", onclick: signOut }, t("sign_out"))));
 
   buildSchedule();
@@ -654,6 +655,7 @@ async function refreshInfo(retry) {
   if (!replies) return false;
   Object.assign(S.info, conferenceInfo(replies));
   if (S.info.role) S.role = S.info.role;
+  V.adminLink.hidden = S.role !== "admin"; // web administration (/admin)
   if (S.info.now_answering) setAnswering(S.info.now_answering);
   shieldFromInfo(S.info);
   renderInfo();
