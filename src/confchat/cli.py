@@ -310,9 +310,10 @@ def _init(args: argparse.Namespace) -> int:
         "config file stores only its hash.\n"
         "\n"
         f'"{INIT_OPER}" is an IRC operator ([[opers]]): it logs in from an IRC client\n'
-        f"with /OPER {INIT_OPER} <password>, not on the web pages. The staff who sign in\n"
-        "at /moderator and /guest (moderators, guests, admins) are [[accounts]]\n"
-        "entries: hash each password with confchat passwd and add\n"
+        f"with /OPER {INIT_OPER} <password>, and on the web administration page /admin,\n"
+        "where it creates conferences and the staff accounts that sign in at\n"
+        "/moderator and /guest (stored in the database). Or declare them here as\n"
+        "[[accounts]] entries: hash each password with confchat passwd and add\n"
         "\n"
         "    [[accounts]]\n"
         '    name = "alice"\n'

@@ -14,6 +14,10 @@ start of an event, or a run of wrong passwords from many connections, slows
 logins down, never the chat. A check whose client has gone by its turn is
 skipped.
 
+The same workers, in the same turns, hash the new passwords an admin sets
+(``ACCOUNTS CREATE``, ``ACCOUNTS PASSWD``): a
+:class:`~confchat.core.logins.Hashing` request, answered with the hash.
+
 A name nobody has is checked all the same, against a *decoy*: a hash of a
 random secret made at start (before the first check, in a thread) with the
 argon2 parameters of the configured hashes, one for the accounts and one
