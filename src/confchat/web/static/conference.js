@@ -8,7 +8,7 @@
 // are numbers everywhere (null where a line has none); counts and times
 // are numbers; "*" (nobody, nothing) becomes null.
 
-import { el, pageSettings } from "./irc.js";
+import { el, pageSettings, RequestError } from "./irc.js";
 
 // ------------------------------------------------------------------ words
 
@@ -262,4 +262,82 @@ export function retryNotice(text, onRetry, { cls = "" } = {}) {
     onRetry();
   });
   return notice;
+}
+
+// ------------------------------------------------------------------ history across reconnections
+
+export const HISTORY_CAPS = ["draft/chathistory", "draft/event-playback"];
+
+// Keep `irc`'s view of `channel` whole across dropped connections (IRCv3
+// draft/chathistory, protocol.md "History"): the client asks for the
+// capability, so the server sends no backlog on JOIN; on each JOIN of the
+// channel it asks for what it lacks instead: the latest `first` messages
+// the first time, and after a reconnection everything after the last
+// message it saw, page after page by msgid, so that nothing is missed and
+// nothing comes twice. With draft/event-playback the deletions made
+// meanwhile come too (REDACT lines). The lines arrive as any others
+// ("message" events inside a chathistory batch). Returns the state:
+// { last: msgid of the last message seen, fetching }.
+export function followHistory(irc, channel, { first = 50 } = {}) {
+  for (const cap of HISTORY_CAPS) if (!irc.wantedCaps.includes(cap)) irc.wantedCaps.push(cap);
+  const state = { last: null, fetching: false, limit: 50 };
+  const published = (msg) =>
+    (msg.command === "PRIVMSG" || msg.command === "NOTICE") && sameName(msg.params[0], channel)
+    && msg.tags.msgid && msg.source && msg.source.includes("!");
+  irc.on("message", (msg) => {
+    if (msg.command === "005") {
+      for (const token of msg.params.slice(1, -1)) {
+        const [key, value] = token.split("=");
+        if (key === "CHATHISTORY" && Number(value) > 0) state.limit = Math.min(Number(value), 100);
+      }
+    } else if (published(msg) && !state.fetching) {
+      state.last = msg.tags.msgid; // a live line, in the server's order
+    } else if (msg.command === "JOIN" && sameName(msg.params[0], channel) && sameName(msg.nick, irc.nick)) {
+      catchUp();
+    }
+  });
+
+  // One CHATHISTORY request: the lines of its batch (messages and, with
+  // event-playback, deletions: each has a msgid the server can page from),
+  // its FAIL, or null when it got no answer.
+  async function ask(params) {
+    let replies;
+    try {
+      replies = await irc.request("CHATHISTORY", params);
+    } catch (error) {
+      if (error instanceof RequestError) return null; // the next JOIN tries again
+      throw error;
+    }
+    if (replies.some((msg) => msg.command === "FAIL")) return replies.find((msg) => msg.command === "FAIL");
+    return replies.filter((msg) => msg.command !== "BATCH" && msg.tags.msgid);
+  }
+
+  async function catchUp() {
+    if (!irc.caps.has("draft/chathistory") || state.fetching) return;
+    state.fetching = true;
+    try {
+      let cursor = state.last;
+      for (;;) {
+        if (!cursor) {
+          const lines = await ask(["LATEST", channel, "*", Math.min(first, state.limit)]);
+          if (Array.isArray(lines) && lines.length) state.last = lines[lines.length - 1].tags.msgid;
+          return;
+        }
+        const lines = await ask(["AFTER", channel, `msgid=${cursor}`, state.limit]);
+        if (lines === null) return;
+        if (!Array.isArray(lines)) {
+          // The server no longer knows our last message: take the latest.
+          if (lines.params[1] === "MESSAGE_ERROR") cursor = null;
+          else return;
+          continue;
+        }
+        if (lines.length) cursor = lines[lines.length - 1].tags.msgid;
+        state.last = cursor;
+        if (lines.length < state.limit) return; // caught up
+      }
+    } finally {
+      state.fetching = false;
+    }
+  }
+  return state;
 }

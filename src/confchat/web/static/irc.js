@@ -222,6 +222,7 @@ export class IrcClient {
         labeled,
         replies: [],
         batch: null,
+        inner: new Set(), // batches opened inside the labelled one
         finish: (error = null) => {
           clearTimeout(entry.timer);
           this.pendingLabels.delete(label);
@@ -337,7 +338,12 @@ export class IrcClient {
         entry.finish();
         return true;
       }
-      if (entry.batch && batch === entry.batch) {
+      if (entry.batch && (batch === entry.batch || entry.inner.has(batch))) {
+        // A batch of its own inside the labelled one (a chathistory batch):
+        // its lines are replies too.
+        if (batch === entry.batch && msg.command === "BATCH" && msg.params[0].startsWith("+")) {
+          entry.inner.add(msg.params[0].slice(1));
+        }
         entry.replies.push(msg);
         this.emit("message", msg);
         return true;
