@@ -225,6 +225,10 @@ class BrandingSection:
     logo: str = ""
     # Language of the transcripts: "en" or "fr".
     language: str = "en"
+    # The address visitors open to join ("https://chat.city.example"): the QR
+    # code of the room screen and of the embed page leads there. Empty: the
+    # address the page itself was loaded from.
+    public_url: str = ""
 
 
 @attrs.frozen
@@ -576,6 +580,8 @@ def _what(cls: type[Any], name: str, tp: Any) -> str | None:
         return '"host:port" or "" (disabled)'
     if cls is ListenSection and name == "websocket_origins":
         return 'an array of origins like "https://www.example.org"'
+    if cls is BrandingSection and name == "public_url":
+        return 'an address like "https://chat.city.example" or ""'
     if cls is ListenSection and name == "tcp":
         return 'an array of "host:port" strings'
     if cls in (Oper, Account) and name == "password_hash":
@@ -628,6 +634,9 @@ def _check_value(cls: type[Any], name: str, value: Any, path: str, problem: str)
             _check_hostport(item, f"{path}[{i}]")
     elif cls is ListenSection and name == "http" and value != "":
         _check_hostport(value, path)
+    elif cls is BrandingSection and name == "public_url" and value:
+        if not re.fullmatch(r"https?://[^/\s?#]+(/[^\s?#]*)?", value):
+            raise ConfigError(bad)
     elif cls is ListenSection and name == "websocket_origins":
         for origin in value:
             if not re.fullmatch(r"https?://[^/\s]+", origin):

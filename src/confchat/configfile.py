@@ -160,6 +160,11 @@ COMMENTS: dict[str, str] = {
     "branding.colour": "A CSS colour for headings and links.",
     "branding.logo": "A logo: an https:// URL, or an image file (embedded in the HTML).",
     "branding.language": '"en" or "fr".',
+    "branding.public_url": (
+        'The address visitors open to join, e.g. "https://chat.city.example": the\n'
+        "QR code on the room screen (/screen) and the embed page leads there.\n"
+        "Empty: the address the page was loaded from."
+    ),
     "logging": "What the server logs, and how.",
     "logging.format": (
         '"console" (readable, coloured on a terminal) or "json" (one object a line).'

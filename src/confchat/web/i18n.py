@@ -5,7 +5,7 @@ adding a file adds the language (Accept-Language then picks it too).
 A file holds the locale for dates and times, then one section per use:
 ``shell`` (the words the server writes into the HTML shell), ``common``
 (every page), and one section per page (``visitor``, ``moderator``,
-``guest``, ``embed``, ``admin``). A page is sent its words in its settings block:
+``guest``, ``embed``, ``screen``, ``admin``). A page is sent its words in its settings block:
 shell, common and its own section, the English words under the others so
 that a missing translation shows in English rather than as a key.
 
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_LANGUAGE = "en"
-PAGES = ("visitor", "moderator", "guest", "embed", "admin")
+PAGES = ("visitor", "moderator", "guest", "embed", "screen", "admin")
 SECTIONS = ("shell", "common", *PAGES)
 PLURAL_FORMS = frozenset({"zero", "one", "two", "few", "many", "other"})
 _LANGUAGE = re.compile(r"[a-z]{2,3}")

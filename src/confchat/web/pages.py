@@ -13,17 +13,21 @@ embedded only by this server and the configured origins.
 from __future__ import annotations
 
 import html
+import io
 import json
 import mimetypes
 import os
 import re
 from importlib import resources
 from typing import Any, Callable
+from urllib.parse import quote
+
+import segno
 
 from .. import vocab
 from ..config import Config
 from ..transport.http import Request, Response
-from ..proto.casemap import casefold
+from ..proto.casemap import casefold, is_valid_channel
 from .i18n import WORDS, choose_language, locale, page_words
 
 PAGES = {
@@ -32,9 +36,44 @@ PAGES = {
     "/guest": ("guest", "guest.js"),
     "/embed": ("embed", "embed.js"),
     "/admin": ("admin", "admin.js"),  # web administration (protocol.md, "Administration")
+    "/screen": ("screen", "screen.js"),  # the room screen, for a projector or a stream overlay
 }
 STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 _COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,20}")
+# A Host header fit to be written into a join link: a name or an address,
+# with a port (anything else, and the link uses listen.http).
+_HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?")
+
+
+def public_base(config: Config, request: Request) -> str:
+    """Where visitors reach this server: ``branding.public_url``, else the
+    address the request came to (its Host header, if it is one), else
+    ``listen.http``."""
+    if config.branding.public_url:
+        return config.branding.public_url.rstrip("/")
+    host = request.headers.get("host", "")
+    if not _HOST.fullmatch(host):
+        host = config.listen.http or "localhost"
+    return f"http://{host}"
+
+
+def join_url(config: Config, request: Request, conference: str) -> str:
+    """The visitor page of ``conference``: what its QR code holds."""
+    return f"{public_base(config, request)}/?conference={quote(conference, safe='')}"
+
+
+def qr_svg(text: str) -> bytes:
+    """``text`` as a QR code in SVG (segno), black on white with the quiet
+    zone of four modules the standard asks for; error correction M (15 %),
+    and segno raises it when the code's size allows, for a projector seen
+    from the back of the room or a phone at an angle."""
+    out = io.BytesIO()
+    code = segno.make(text, error="m", micro=False)
+    code.save(out, kind="svg", scale=10, border=4, dark="#000", light="#fff", xmldecl=False, svgclass="qr",
+              lineclass=None, omitsize=True)
+    # A viewBox (scales to any size the page gives it) and an intrinsic size.
+    width, height = code.symbol_size(scale=10, border=4)
+    return out.getvalue().replace(b"<svg ", f'<svg width="{width}" height="{height}" '.encode(), 1)
 
 
 def static_dir() -> str:
@@ -69,7 +108,7 @@ def render_page(
     # Only a conference that exists: a link must not make a visitor create
     # (and operate) a plain channel of that name.
     known = conferences() if conferences is not None else [c.channel for c in config.conferences]
-    asked = request.query.get("conference", "")
+    asked = request.query.get("conference") or request.query.get("conf", "")  # /screen?conf=#townhall
     folded = {casefold(name): name for name in known}
     conference = folded.get(casefold(asked)) or (known[0] if known else "")
     settings = {
@@ -82,6 +121,8 @@ def render_page(
         "websocket": "/ws",
         "organisation": branding.organisation,
     }
+    if conference:
+        settings["join_url"] = join_url(config, request, conference)  # shown beside its QR code
     e = html.escape
     title = words[f"title_{page}"]
     logo = ""
@@ -132,6 +173,7 @@ class WebApp:
         routes["/favicon.ico"] = self.favicon
         routes["/branding/logo"] = self.logo
         routes["/vocab.json"] = self.vocab
+        routes["/qr.svg"] = self.qr
         return routes
 
     def prefix_routes(self) -> dict[str, Any]:
@@ -158,6 +200,20 @@ class WebApp:
         formats), for clients other than the pages (which have them in
         their settings block)."""
         return Response(200, self._vocab, "application/json")
+
+    async def qr(self, request: Request) -> Response:
+        """``/qr.svg?conference=<channel>``: the QR code of the conference's
+        join link (the room screen and the embed page show it), spelt as
+        the conference is when it exists. A channel name it may have
+        (``#`` and the rules of a channel name), never other text: the code
+        always leads to this server's visitor page."""
+        asked = request.query.get("conference") or request.query.get("conf", "")
+        if not asked.startswith("#") or not is_valid_channel(asked, 64):
+            return Response.text(404, "Not a conference name")
+        known = self.conferences() if self.conferences is not None else [c.channel for c in self.config.conferences]
+        conference = {casefold(name): name for name in known}.get(casefold(asked), asked)
+        body = qr_svg(join_url(self.config, request, conference))
+        return Response(200, body, "image/svg+xml", [("Cache-Control", "no-cache")])
 
     async def logo(self, request: Request) -> Response:
         if self._logo is None:

@@ -21,6 +21,32 @@ export function snippet(origin, conference, height) {
     + `width="100%" height="${height}" style="border: 0; max-width: 100%;" loading="lazy"></iframe>`;
 }
 
+// The conference's QR code (made by the server, /qr.svg), to show on a
+// screen or to print, and the room screen's link.
+function buildQrCard() {
+  const img = el("img", { class: "qr", width: "220", height: "220", alt: "" });
+  const screenLink = el("a", { class: "screen-link", target: "_blank", rel: "noopener" }, t("screen_link"));
+  const card = el("section", { class: "card qr-card", "aria-labelledby": "qr-title" },
+    el("h2", { id: "qr-title" }, t("qr_title")),
+    el("p", {}, t("qr_text")),
+    img,
+    el("p", {}, screenLink));
+  let timer = null;
+  // Once typing pauses, and only for a channel name (the server makes no other).
+  const update = (conference) => {
+    clearTimeout(timer);
+    const valid = /^#[^\s,:\x07]{1,63}$/.test(conference);
+    card.hidden = !valid;
+    if (!valid) return;
+    timer = setTimeout(() => {
+      img.setAttribute("src", `/qr.svg?conference=${encodeURIComponent(conference)}`);
+      img.setAttribute("alt", t("qr_alt", { url: chatUrl(location.origin, conference) }));
+      screenLink.setAttribute("href", `/screen?conf=${encodeURIComponent(conference)}`);
+    }, img.hasAttribute("src") ? 300 : 0);
+  };
+  return { card, update };
+}
+
 function build(main) {
   const conferenceInput = el("input", {
     id: "embed-conference", type: "text", value: settings.conference || "", spellcheck: "false",
@@ -37,6 +63,7 @@ function build(main) {
   const link = el("a", { id: "embed-link" });
   const missing = el("p", { class: "warning", hidden: true }, t("no_conference"));
   const tryLink = el("a", { class: "button-link", target: "_blank", rel: "noopener" }, t("try_link"));
+  const qr = buildQrCard();
 
   const current = () => {
     const conference = conferenceInput.value.trim();
@@ -53,6 +80,7 @@ function build(main) {
     tryLink.setAttribute("href", url);
     missing.hidden = Boolean(conference);
     copyStatus.textContent = "";
+    qr.update(conference);
   };
   conferenceInput.addEventListener("input", render);
   heightInput.addEventListener("input", render);
@@ -114,7 +142,8 @@ function build(main) {
       el("aside", { class: "card embed-try", "aria-labelledby": "try-title" },
         el("h2", { id: "try-title" }, t("try_title")),
         el("p", {}, t("try_text")),
-        tryLink)));
+        tryLink),
+      qr.card));
   render();
 }
 

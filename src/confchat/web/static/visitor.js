@@ -8,9 +8,8 @@
 
 import { IrcClient, RequestError, el, messageTime, pageSettings, plainText } from "./irc.js";
 import {
-  LANG, fold, messageItem, parseBroadcast, parseConf, parseReply, retryNotice, t, unansweredText,
+  LANG, LOCALE, fold, messageItem, parseBroadcast, parseConf, parseReply, retryNotice, t, unansweredText,
 } from "./conference.js";
-import { followHistory } from "./conference.js";
 
 const settings = pageSettings();
 const CONFERENCE = settings.conference || "";
@@ -22,9 +21,21 @@ const LIVENESS_TIMEOUT_MS = 25000;
 
 // ------------------------------------------------------------------ helpers
 
-const timeFormat = new Intl.DateTimeFormat(LANG, { hour: "numeric", minute: "2-digit" });
-const dayTimeFormat = new Intl.DateTimeFormat(LANG, { dateStyle: "medium", timeStyle: "short" });
-const dateFormat = new Intl.DateTimeFormat(LANG, { dateStyle: "full", timeStyle: "short" });
+// One clock for the whole page, the page language's: the browser's own
+// region when it speaks that language (en-US: 12 h; en-GB: 24 h), else the
+// language's locale from the server (fr-FR, de-DE: 24 h).
+function clockLocale() {
+  const mine = (navigator.languages || [navigator.language || ""]).find((tag) => String(tag).split("-")[0].toLowerCase() === LANG);
+  try {
+    return Intl.DateTimeFormat.supportedLocalesOf([mine || LOCALE])[0] || LOCALE;
+  } catch (_) {
+    return LOCALE;
+  }
+}
+const CLOCK_LOCALE = clockLocale();
+const timeFormat = new Intl.DateTimeFormat(CLOCK_LOCALE, { hour: "numeric", minute: "2-digit" });
+const dayTimeFormat = new Intl.DateTimeFormat(CLOCK_LOCALE, { dateStyle: "medium", timeStyle: "short" });
+const dateFormat = new Intl.DateTimeFormat(CLOCK_LOCALE, { dateStyle: "full", timeStyle: "short" });
 
 // A message's time: the hour today, with the date on other days (history).
 function shortTime(date) {
@@ -201,6 +212,7 @@ function buildChat() {
       el("section", { class: "stream", "aria-labelledby": "stream-title" },
         el("h2", { id: "stream-title" }, t("stream_title")),
         answeringLive,
+        buildSortControl(),
         log),
       el("div", { class: "side" },
         el("section", { class: "card ask", "aria-labelledby": "ask-title" },
@@ -240,6 +252,8 @@ function newChatState(nick) {
     historySeen: null, // msgids in the current history batch (rejoin reconciliation)
     answeringItem: null, // item id
     slowUntil: 0,
+    voteCounts: new Map(), // item id -> votes, as the server last said (CONF VOTES)
+    sortChoice: "", // "recent" | "popular" once the visitor picked one; else the conference's
     infoTimer: null,
     slowTimer: null,
   };
@@ -260,14 +274,7 @@ function connect(nick) {
   client.on("message", (msg) => client === irc && onMessage(msg));
   client.on("serverError", (text) => client === irc && onServerError(text));
   client.on("close", () => client === irc && onClose());
-  followConferenceHistory(client);
   client.connect();
-}
-
-// After a dropped connection, what was published meanwhile (and deleted)
-// comes after the last message shown, each once (conference.js).
-function followConferenceHistory(client) {
-  followHistory(client, CONFERENCE);
 }
 
 function onNickRefused(msg) {
@@ -553,9 +560,14 @@ function onNote(msg) {
     const entry = chat.outbox.shift();
     addMine(id, entry ? entry.text : "");
     showFeedback(t("held"), "ok");
+    askVotes();
   } else if (command === "PRIVMSG" && code === "PUBLISHED" && here) {
     setMineStatus(id, "published");
-    showFeedback(t("published_note"), "ok");
+    const edited = reply.context[2] === "edited";
+    if (edited) setMineEdited(id);
+    showFeedback(edited ? t("edited_note") : t("published_note"), "ok");
+  } else if (command === "CONF" && code === "WITHDRAWN" && here) {
+    mineWithdrawn(id);
   } else if (command === "PRIVMSG" && code === "NOT_TAKEN" && here) {
     mineNotTaken(id);
   } else if (command === "PRIVMSG" && code === "DECLINED" && here) {
@@ -597,6 +609,8 @@ function onFail(msg) {
   }
 }
 
+  } else if (command === "CONF" && withdrawRefused(code, reply.id)) {
+    // the visitor's own list says so
 function privmsgFailed(code, context, description, text) {
   if (text && !ui.textarea.value.trim()) {
     ui.textarea.value = text;
@@ -643,6 +657,7 @@ function onConf(msg) {
   } else if (line.type === "end" && chat.infoBuffer) {
     chat.infoAsked = 0;
     chat.info = chat.infoBuffer;
+  if (onCountLine(msg)) return;
     chat.infoBuffer = null;
     chat.state = chat.info.state || chat.state;
     chat.mode = chat.info.mode || chat.mode;
@@ -657,6 +672,7 @@ function onBatch(msg) {
   if (ref.startsWith("+") && msg.params[1] === "chathistory" && isChannel(msg.params[2])) {
     chat.historyBatches.add(ref.slice(1));
     chat.historySeen = new Set();
+    renderSortControl();
     ui.log.setAttribute("aria-busy", "true");
   } else if (ref.startsWith("-") && chat.historyBatches.delete(ref.slice(1))) {
     reconcileHistory();
@@ -677,7 +693,7 @@ function reconcileHistory() {
     if (record) oldest = Math.min(oldest, record.time.getTime());
   }
   for (const [id, record] of [...chat.messages]) {
-    if (!seen.has(id) && record.time.getTime() > oldest && !record.local) redact(id);
+    if (!seen.has(id) && record.time.getTime() >= oldest && !record.local) redact(id);
   }
 }
 
@@ -774,6 +790,9 @@ function addPublished(msg) {
     return;
   }
   const question = replyTo ? chat.messages.get(replyTo) : null;
+    record.votes = chat.voteCounts.get(item) || 0;
+    record.countEl = el("span", { class: "vote-count", hidden: true });
+    record.status.append(record.countEl);
   if (question && question.isQuestion && question.answers) {
     question.answers.hidden = false;
     question.answers.append(li);
@@ -796,7 +815,9 @@ function scrollLogToEnd(force) {
   const log = ui.log;
   if (log.scrollHeight <= log.clientHeight) return;
   const nearEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 160;
+  li.dataset.seq = String(++streamSeq);
   if (force || nearEnd) log.scrollTop = log.scrollHeight;
+  if (questionOrder() === "popular") sortStream();
 }
 
 function addSystem(text, msg) {
@@ -831,7 +852,8 @@ function renderQuestionStatus(record) {
   } else {
     button.hidden = true;
   }
-  record.status.hidden = !record.badges.childNodes.length && button.hidden;
+  renderVoteCount(record);
+  record.status.hidden = !record.badges.childNodes.length && button.hidden && record.countEl.hidden;
 }
 
 function vote(record) {
@@ -859,7 +881,9 @@ function setNotVotable(item) {
   if (!record) return;
   record.votable = false;
   record.votePending = false;
+  if (votes) chat.voteCounts.set(item, votes);
   renderQuestionStatus(record);
+  if (questionOrder() === "popular") sortStream();
 }
 
 function setAnswering(item, msg) {
@@ -918,6 +942,7 @@ function redact(msgid) {
   chat.messages.delete(msgid);
   if (record.isQuestion) {
     chat.items.delete(record.item);
+  if (questionOrder() === "popular") sortStream();
     // The visitor's own list says so, without a link to a removed message.
     const mine = chat.mine.get(record.item);
     if (mine) {
@@ -1106,13 +1131,17 @@ function addMine(item, text) {
   if (question) setMineStatus(item, "published");
 }
 
+  entry.withdraw = buildWithdrawButton(entry);
+  li.append(entry.withdraw);
 function setMineStatus(item, state, reason = "") {
   const entry = chat.mine.get(item);
   if (!entry) return;
   entry.state = state;
   entry.li.className = `mine-item ${state}`;
   entry.status.className = `badge ${state}-badge`;
-  entry.status.textContent = state === "published" ? t("published") : state === "declined" ? t("declined") : t("pending");
+  entry.status.textContent = state === "published" ? t("published") : state === "declined" ? t("declined")
+    : state === "withdrawn" ? t("withdrawn") : t("pending");
+  if (entry.withdraw) entry.withdraw.hidden = state !== "pending";
   entry.detail.replaceChildren();
   entry.detail.hidden = true;
   if (state === "declined" && reason) {
@@ -1138,6 +1167,179 @@ function mineNotTaken(item) {
   const entry = chat.mine.get(item);
   if (!entry || entry.state !== "pending") return;
   setMineStatus(item, "not-taken");
+  renderMineEdited(entry);
+}
+
+// ------------------------------------------------------------------ vote counts and the order of the questions
+
+let streamSeq = 0; // the order in which entries reached the stream ("recent")
+const MAX_VOTE_PAGES = 10; // CONF VOTES pages followed after a join (2,000 questions)
+
+// The counts of the questions published before we came (the live ones
+// come as CONF VOTES lines, at most one per question a second).
+function askVotes(from = null) {
+  if (!irc || !chat) return;
+  if (from === null) chat.votePages = 0;
+  irc.send("CONF", from === null ? [CONFERENCE, "VOTES"] : [CONFERENCE, "VOTES", String(from)]);
+}
+
+// CONF <channel> VOTES <item> <votes>, CONF <channel> HEADCOUNT <n> (the
+// audience size, live) and the MORE of a VOTES listing; true if `msg` was one.
+function onCountLine(msg) {
+  const [channel = "", sub = "", first = ""] = msg.params;
+  if (!isChannel(channel)) return false;
+  if (sub === "HEADCOUNT") {
+    chat.info.audience = first;
+    renderInfo();
+    return true;
+  }
+  if (sub === "MORE") {
+    const next = parseInt(first, 10);
+    if (next > 0 && (chat.votePages = (chat.votePages || 0) + 1) < MAX_VOTE_PAGES) askVotes(next);
+    return true;
+  }
+  const line = parseConf(msg);
+  if (!line || line.type !== "votes" || line.id === null) return false;
+  setVoteCount(line.id, line.votes);
+  return true;
+}
+
+function setVoteCount(item, votes) {
+  chat.voteCounts.set(item, votes);
+  const record = chat.items.get(item);
+  if (!record) return;
+  record.votes = votes;
+  renderQuestionStatus(record);
+  if (questionOrder() === "popular") sortStream();
+}
+
+// The count beside a question (the Voted button says it once voted).
+function renderVoteCount(record) {
+  if (!record.countEl) return;
+  const n = record.votes || 0;
+  record.countEl.textContent = n ? t("votes", { n }) : "";
+  record.countEl.hidden = !n || record.voted;
+}
+
+function buildSortControl() {
+  const group = el("fieldset", { class: "sort-control" }, el("legend", {}, t("sort_label")));
+  ui.sortInputs = {};
+  for (const value of ["recent", "popular"]) {
+    const input = el("input", { type: "radio", name: "question-order", value, id: `sort-${value}` });
+    input.addEventListener("change", () => {
+      if (!input.checked || !chat) return;
+      chat.sortChoice = value;
+      sortStream();
+    });
+    ui.sortInputs[value] = input;
+    group.append(el("label", { for: `sort-${value}`, class: "sort-option" }, input, " ", t(`sort_${value}`)));
+  }
+  return group;
+}
+
+// The visitor's choice, else the conference's default (CONF INFO sort).
+function questionOrder() {
+  return (chat && (chat.sortChoice || chat.info.sort)) || "recent";
+}
+
+function renderSortControl() {
+  const order = questionOrder();
+  for (const [value, input] of Object.entries(ui.sortInputs || {})) input.checked = value === order;
+  sortStream();
+}
+
+// Recent: as the entries came. Popular: the open questions by votes (ties:
+// the earlier first), then the answered ones, then the rest (staff
+// messages, notices) as they came. Only moved when the order changes; the
+// focus stays where it was.
+function sortStream() {
+  if (!chat) return;
+  const popular = questionOrder() === "popular";
+  const records = new Map([...chat.items.values()].map((record) => [record.li, record]));
+  const seq = (li) => Number(li.dataset.seq) || 0;
+  const group = (li) => {
+    const record = records.get(li);
+    return !record ? 2 : record.answered ? 1 : 0;
+  };
+  const current = [...ui.list.children];
+  const wanted = [...current].sort((a, b) => {
+    if (popular) {
+      const byGroup = group(a) - group(b);
+      if (byGroup) return byGroup;
+      if (group(a) < 2) {
+        const byVotes = (records.get(b).votes || 0) - (records.get(a).votes || 0);
+        if (byVotes) return byVotes;
+      }
+    }
+    return seq(a) - seq(b);
+  });
+  if (wanted.every((li, i) => li === current[i])) return;
+  const focused = document.activeElement;
+  const busy = ui.log.hasAttribute("aria-busy");
+  ui.log.setAttribute("aria-busy", "true"); // a reordering, not news
+  ui.list.append(...wanted);
+  if (!busy) ui.log.removeAttribute("aria-busy");
+  if (focused && focused !== document.activeElement && ui.list.contains(focused)) focused.focus({ preventScroll: true });
+}
+
+// ------------------------------------------------------------------ withdrawing and edits (your questions)
+
+function buildWithdrawButton(entry) {
+  const text = plainText(entry.text || "");
+  const button = el("button", {
+    type: "button", class: "secondary small withdraw", "aria-label": text ? t("withdraw_label", { text }) : null,
+  }, t("withdraw"));
+  button.addEventListener("click", () => withdrawMine(entry));
+  return button;
+}
+
+function withdrawMine(entry) {
+  if (entry.state !== "pending" || entry.withdrawing) return;
+  if (!irc || !chat.joined) {
+    showFeedback(t("cannot_send_now"), "error");
+    return;
+  }
+  entry.withdrawing = true;
+  entry.withdraw.setAttribute("aria-disabled", "true");
+  irc.send("CONF", [CONFERENCE, "WITHDRAW", String(entry.item)]);
+}
+
+function mineWithdrawn(item) {
+  const entry = chat.mine.get(item);
+  if (!entry) return;
+  entry.withdrawing = false;
+  setMineStatus(item, "withdrawn");
+  showFeedback(t("withdrawn_note"), "ok");
+}
+
+// A refused WITHDRAW (decided meanwhile): true if it was ours.
+function withdrawRefused(code, item) {
+  const entry = chat.mine.get(item);
+  if (!entry || !entry.withdrawing || !["ALREADY_DECIDED", "NOT_AUTHOR"].includes(code)) return false;
+  entry.withdrawing = false;
+  entry.withdraw.hidden = true;
+  showFeedback(t("withdraw_failed"), "warn");
+  return true;
+}
+
+// NOTE PRIVMSG PUBLISHED … edited: the author alone is told.
+function setMineEdited(item) {
+  const entry = chat.mine.get(item);
+  if (!entry) return;
+  entry.edited = true;
+  renderMineEdited(entry);
+}
+
+function renderMineEdited(entry) {
+  if (!entry.edited) return;
+  entry.editedBadge ||= el("span", { class: "badge edited-badge" }, t("edited"));
+  if (!entry.editedBadge.isConnected) entry.status.after(" ", entry.editedBadge);
+  const question = chat.items.get(entry.item);
+  if (question && question.text !== plainText(entry.text || "")) {
+    entry.publishedAs ||= el("p", { class: "mine-published-as" });
+    entry.publishedAs.textContent = t("published_as", { text: question.text });
+    if (!entry.publishedAs.isConnected) entry.detail.before(entry.publishedAs);
+  }
   entry.status.textContent = t("not_taken");
   entry.detail.textContent = t("not_taken_detail");
   entry.detail.hidden = false;
