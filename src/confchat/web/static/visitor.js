@@ -10,6 +10,7 @@ import { IrcClient, RequestError, el, messageTime, pageSettings, plainText } fro
 import {
   LANG, LOCALE, fold, messageItem, parseBroadcast, parseConf, parseReply, retryNotice, t, unansweredText,
 } from "./conference.js";
+import { followHistory } from "./conference.js";
 
 const settings = pageSettings();
 const CONFERENCE = settings.conference || "";
@@ -274,7 +275,14 @@ function connect(nick) {
   client.on("message", (msg) => client === irc && onMessage(msg));
   client.on("serverError", (text) => client === irc && onServerError(text));
   client.on("close", () => client === irc && onClose());
+  followConferenceHistory(client);
   client.connect();
+}
+
+// After a dropped connection, what was published meanwhile (and deleted)
+// comes after the last message shown, each once (conference.js).
+function followConferenceHistory(client) {
+  followHistory(client, CONFERENCE);
 }
 
 function onNickRefused(msg) {
@@ -693,7 +701,7 @@ function reconcileHistory() {
     if (record) oldest = Math.min(oldest, record.time.getTime());
   }
   for (const [id, record] of [...chat.messages]) {
-    if (!seen.has(id) && record.time.getTime() >= oldest && !record.local) redact(id);
+    if (!seen.has(id) && record.time.getTime() > oldest && !record.local) redact(id);
   }
 }
 
