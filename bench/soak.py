@@ -65,6 +65,11 @@ max_connections_per_ip = 0
 flood_burst = 200
 flood_rate = 50.0
 
+[moderation]
+# Every visitor connects from 127.0.0.1: the per-address cap would count
+# the whole soak as one network.
+max_pending_per_address = 0
+
 [[accounts]]
 name = "bot"
 password_hash = "{hash}"

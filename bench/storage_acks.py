@@ -39,6 +39,7 @@ synchronous = "{synchronous}"
 [moderation]
 # Each load client asks many questions in a row: no cap on its share of the queue.
 max_pending_per_visitor = 0
+max_pending_per_address = 0
 
 [[conferences]]
 channel = "#bench"

@@ -23,7 +23,7 @@ HASH = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1).hash(PASSWORD)
 CHAN = "#townhall"
 CAPS = ("message-tags", "standard-replies")
 CONFIG = {
-    "moderation": {"max_pending_per_visitor": 0},
+    "moderation": {"max_pending_per_visitor": 0, "max_pending_per_address": 0},
     "accounts": [{"name": "moda", "password_hash": HASH}],
     "conferences": [{"channel": CHAN, "title": "Ask the mayor", "moderators": ["moda"], "state": "live"}],
 }
@@ -60,7 +60,9 @@ def small_disk(tmp_path: Path):
 def fill(path: Path) -> Path:
     """Write until the filesystem says it is full."""
     filler = path / "filler"
-    with open(filler, "wb") as f:
+    # Unbuffered: a partial last write leaves nothing for close() to flush
+    # (a buffered file raises ENOSPC again from close, at random).
+    with open(filler, "wb", buffering=0) as f:
         try:
             while True:
                 f.write(b"\0" * 65536)

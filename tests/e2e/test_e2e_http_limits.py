@@ -23,7 +23,7 @@ HASH = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1).hash(PASSWORD)
 CAPS = ("message-tags", "server-time", "standard-replies", "batch", "echo-message")
 CHAN = "#townhall"
 CONFIG = {
-    "moderation": {"max_pending_per_visitor": 0},
+    "moderation": {"max_pending_per_visitor": 0, "max_pending_per_address": 0},
     "accounts": [{"name": "moda", "password_hash": HASH}],
     "conferences": [{"channel": CHAN, "title": "Ask the mayor", "moderators": ["moda"], "state": "live"}],
 }

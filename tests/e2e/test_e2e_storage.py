@@ -16,7 +16,7 @@ CAPS = ("message-tags", "server-time", "standard-replies", "batch", "echo-messag
 CHAN = "#townhall"
 CONFIG = {
     # One visitor asks many questions in a row here: no cap on its share of the queue.
-    "moderation": {"max_pending_per_visitor": 0},
+    "moderation": {"max_pending_per_visitor": 0, "max_pending_per_address": 0},
     "accounts": [{"name": "moda", "password_hash": HASH}],
     "conferences": [{"channel": CHAN, "title": "Ask the mayor", "moderators": ["moda"], "state": "live"}],
 }

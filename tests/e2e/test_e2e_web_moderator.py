@@ -22,7 +22,7 @@ PASSWORDS = {"moda": "moda-secret-pw", "modb": "modb-secret-pw", "mayor": "mayor
 _hasher = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
 CONFIG = {
     # One visitor asks seven questions in a row here: no cap on its share of the queue.
-    "moderation": {"max_pending_per_visitor": 0},
+    "moderation": {"max_pending_per_visitor": 0, "max_pending_per_address": 0},
     "accounts": [{"name": name, "password_hash": _hasher.hash(pw)} for name, pw in PASSWORDS.items()],
     "conferences": [
         {

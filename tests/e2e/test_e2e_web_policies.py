@@ -24,7 +24,7 @@ PASSWORDS = {"moda": "moda-secret-pw", "modb": "modb-secret-pw"}
 _hasher = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
 ACCOUNTS = [{"name": name, "password_hash": _hasher.hash(pw)} for name, pw in PASSWORDS.items()]
 CONFIG = {
-    "moderation": {"policies": [{"policy": "example"}], "max_pending_per_visitor": 0, "policy_timeout": 2.0},
+    "moderation": {"policies": [{"policy": "example"}], "max_pending_per_visitor": 0, "max_pending_per_address": 0, "policy_timeout": 2.0},
     "accounts": ACCOUNTS,
     "conferences": [
         {"channel": CHANNEL, "title": "Ask the mayor", "moderators": ["moda", "modb"], "state": "live",
@@ -326,7 +326,7 @@ def test_shield_mode_raised_and_lowered_from_the_console(town, new_page):
 
 def test_the_banner_says_when_the_server_raised_the_shield_itself(start_server, new_page):
     server = start_server({
-        "moderation": {"shield_messages": 2, "shield_window": 30.0, "max_pending_per_visitor": 0},
+        "moderation": {"shield_messages": 2, "shield_window": 30.0, "max_pending_per_visitor": 0, "max_pending_per_address": 0},
         "accounts": ACCOUNTS,
         "conferences": [{"channel": CHANNEL, "title": "Ask the mayor", "moderators": ["moda"], "state": "live"}],
     })

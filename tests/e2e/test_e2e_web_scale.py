@@ -41,7 +41,7 @@ CONFIG = {
         "ping_interval": 900.0,  # nobody idles out during the test
     },
     # A few visitors ask everything: no cap on their share of the queue.
-    "moderation": {"max_pending_per_visitor": 0},
+    "moderation": {"max_pending_per_visitor": 0, "max_pending_per_address": 0},
     "history": {"join_backlog": 0},
     # What is acknowledged waits for its commit: fsyncs are the shared disk's, and this test is not about them.
     "storage": {"synchronous": "normal"},
