@@ -212,8 +212,8 @@ function buildChat() {
     el("div", { class: "layout" },
       el("section", { class: "stream", "aria-labelledby": "stream-title" },
         el("h2", { id: "stream-title" }, t("stream_title")),
-        answeringLive,
         buildSortControl(),
+        answeringLive,
         log),
       el("div", { class: "side" },
         el("section", { class: "card ask", "aria-labelledby": "ask-title" },
@@ -252,9 +252,9 @@ function newChatState(nick) {
     historyBatches: new Set(),
     historySeen: null, // msgids in the current history batch (rejoin reconciliation)
     answeringItem: null, // item id
-    slowUntil: 0,
     voteCounts: new Map(), // item id -> votes, as the server last said (CONF VOTES)
     sortChoice: "", // "recent" | "popular" once the visitor picked one; else the conference's
+    slowUntil: 0,
     infoTimer: null,
     slowTimer: null,
   };
@@ -560,6 +560,7 @@ function onNote(msg) {
     chat.mode = reply.mode || chat.mode;
     renderInfo();
     focusAfterJoin();
+    askVotes();
   } else if (command === "NAMES" && code === "AUDIENCE" && here) {
     chat.info.audience = reply.audience;
     renderInfo();
@@ -568,7 +569,6 @@ function onNote(msg) {
     const entry = chat.outbox.shift();
     addMine(id, entry ? entry.text : "");
     showFeedback(t("held"), "ok");
-    askVotes();
   } else if (command === "PRIVMSG" && code === "PUBLISHED" && here) {
     setMineStatus(id, "published");
     const edited = reply.context[2] === "edited";
@@ -609,6 +609,8 @@ function onFail(msg) {
     } else {
       showFeedback(failText(code, description), "error");
     }
+  } else if (command === "CONF" && withdrawRefused(code, reply.id)) {
+    // the visitor's own list says so
   } else if (command === "CONF" && code === "NO_SUCH_CONFERENCE") {
     showFeedback(t("no_such_conference"), "error");
     focusAfterJoin();
@@ -617,8 +619,6 @@ function onFail(msg) {
   }
 }
 
-  } else if (command === "CONF" && withdrawRefused(code, reply.id)) {
-    // the visitor's own list says so
 function privmsgFailed(code, context, description, text) {
   if (text && !ui.textarea.value.trim()) {
     ui.textarea.value = text;
@@ -657,6 +657,7 @@ function startSlowWait(seconds) {
 }
 
 function onConf(msg) {
+  if (onCountLine(msg)) return;
   const line = parseConf(msg);
   if (!line || !isChannel(line.channel)) return;
   if (line.type === "info") {
@@ -665,13 +666,13 @@ function onConf(msg) {
   } else if (line.type === "end" && chat.infoBuffer) {
     chat.infoAsked = 0;
     chat.info = chat.infoBuffer;
-  if (onCountLine(msg)) return;
     chat.infoBuffer = null;
     chat.state = chat.info.state || chat.state;
     chat.mode = chat.info.mode || chat.mode;
     if (chat.info.title) setTitle(chat.info.title);
     if ((chat.info.now_answering ?? null) !== chat.answeringItem) setAnswering(chat.info.now_answering ?? null, null);
     renderInfo();
+    renderSortControl();
   }
 }
 
@@ -680,7 +681,6 @@ function onBatch(msg) {
   if (ref.startsWith("+") && msg.params[1] === "chathistory" && isChannel(msg.params[2])) {
     chat.historyBatches.add(ref.slice(1));
     chat.historySeen = new Set();
-    renderSortControl();
     ui.log.setAttribute("aria-busy", "true");
   } else if (ref.startsWith("-") && chat.historyBatches.delete(ref.slice(1))) {
     reconcileHistory();
@@ -790,6 +790,9 @@ function addPublished(msg) {
     record.status = el("div", { class: "msg-status" }, record.badges, record.voteButton);
     record.answers = el("ol", { class: "answers", "aria-label": t("answers_label", { who: author }), hidden: true });
     li.append(record.status, record.answers);
+    record.votes = chat.voteCounts.get(item) || 0;
+    record.countEl = el("span", { class: "vote-count", hidden: true });
+    record.status.append(record.countEl);
     chat.items.set(item, record);
     if (chat.mine.has(item)) setMineStatus(item, "published");
     renderQuestionStatus(record);
@@ -798,9 +801,6 @@ function addPublished(msg) {
     return;
   }
   const question = replyTo ? chat.messages.get(replyTo) : null;
-    record.votes = chat.voteCounts.get(item) || 0;
-    record.countEl = el("span", { class: "vote-count", hidden: true });
-    record.status.append(record.countEl);
   if (question && question.isQuestion && question.answers) {
     question.answers.hidden = false;
     question.answers.append(li);
@@ -815,7 +815,9 @@ function addPublished(msg) {
 
 function appendToStream(li) {
   ui.empty.hidden = true;
+  li.dataset.seq = String(++streamSeq);
   ui.list.append(li);
+  if (questionOrder() === "popular") sortStream();
   scrollLogToEnd(false);
 }
 
@@ -823,9 +825,7 @@ function scrollLogToEnd(force) {
   const log = ui.log;
   if (log.scrollHeight <= log.clientHeight) return;
   const nearEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 160;
-  li.dataset.seq = String(++streamSeq);
   if (force || nearEnd) log.scrollTop = log.scrollHeight;
-  if (questionOrder() === "popular") sortStream();
 }
 
 function addSystem(text, msg) {
@@ -881,7 +881,9 @@ function setVoted(item, votes) {
   record.voted = true;
   record.votePending = false;
   if (votes) record.votes = votes;
+  if (votes) chat.voteCounts.set(item, votes);
   renderQuestionStatus(record);
+  if (questionOrder() === "popular") sortStream();
 }
 
 function setNotVotable(item) {
@@ -889,9 +891,7 @@ function setNotVotable(item) {
   if (!record) return;
   record.votable = false;
   record.votePending = false;
-  if (votes) chat.voteCounts.set(item, votes);
   renderQuestionStatus(record);
-  if (questionOrder() === "popular") sortStream();
 }
 
 function setAnswering(item, msg) {
@@ -942,6 +942,7 @@ function setAnswered(item) {
   record.answered = true;
   record.li.classList.add("is-answered");
   renderQuestionStatus(record);
+  if (questionOrder() === "popular") sortStream();
 }
 
 function redact(msgid) {
@@ -950,7 +951,6 @@ function redact(msgid) {
   chat.messages.delete(msgid);
   if (record.isQuestion) {
     chat.items.delete(record.item);
-  if (questionOrder() === "popular") sortStream();
     // The visitor's own list says so, without a link to a removed message.
     const mine = chat.mine.get(record.item);
     if (mine) {
@@ -1131,6 +1131,8 @@ function addMine(item, text) {
     el("p", { class: "mine-status" }, status),
     detail);
   const entry = { item, text, li, status, detail, state: "pending" };
+  entry.withdraw = buildWithdrawButton(entry);
+  li.append(entry.withdraw);
   chat.mine.set(item, entry);
   ui.mineEmpty.hidden = true;
   ui.mineList.prepend(li);
@@ -1139,8 +1141,6 @@ function addMine(item, text) {
   if (question) setMineStatus(item, "published");
 }
 
-  entry.withdraw = buildWithdrawButton(entry);
-  li.append(entry.withdraw);
 function setMineStatus(item, state, reason = "") {
   const entry = chat.mine.get(item);
   if (!entry) return;
@@ -1167,14 +1167,6 @@ function setMineStatus(item, state, reason = "") {
     entry.detail.append(el("a", { href: `#${question.domId}` }, t("see_it")));
     entry.detail.hidden = false;
   }
-}
-
-// The conference closed while the question waited (NOTE PRIVMSG NOT_TAKEN):
-// it no longer awaits moderation, it was not taken.
-function mineNotTaken(item) {
-  const entry = chat.mine.get(item);
-  if (!entry || entry.state !== "pending") return;
-  setMineStatus(item, "not-taken");
   renderMineEdited(entry);
 }
 
@@ -1348,6 +1340,14 @@ function renderMineEdited(entry) {
     entry.publishedAs.textContent = t("published_as", { text: question.text });
     if (!entry.publishedAs.isConnected) entry.detail.before(entry.publishedAs);
   }
+}
+
+// The conference closed while the question waited (NOTE PRIVMSG NOT_TAKEN):
+// it no longer awaits moderation, it was not taken.
+function mineNotTaken(item) {
+  const entry = chat.mine.get(item);
+  if (!entry || entry.state !== "pending") return;
+  setMineStatus(item, "not-taken");
   entry.status.textContent = t("not_taken");
   entry.detail.textContent = t("not_taken_detail");
   entry.detail.hidden = false;
