@@ -170,3 +170,36 @@ def test_the_visitor_page_shows_not_taken_after_the_close(start_server, new_page
     shot(page, "visitor-not-taken.png")
     assert page.errors == []
     moda.close()
+
+
+def test_the_staff_pages_clear_now_answering_at_the_close(start_server, new_page):
+    """The guest's and the moderator's consoles in a real browser: the
+    question marked as being answered stops being so when the conference
+    closes (the close's NOTICE carries an empty ``confchat/answering``)."""
+    from playwright.sync_api import expect
+    import test_e2e_web_guest as guest_page
+    import test_e2e_web_moderator as moderator_page
+
+    server = start_server(moderator_page.CONFIG)
+    moda = moderator_page.staff(server, "moda")
+    carol = moderator_page.visitor(server, "carol")
+    item = int(moderator_page.ask(carol, TRAM))
+    moda.send(f"QUEUE #townhall APPROVE {item}")
+    moderator_page.published(carol, TRAM)
+    console = moderator_page.console(new_page, server)
+    guest = new_page()
+    guest.goto(f"http://127.0.0.1:{server.http_port}/guest")
+    guest.get_by_label("Account").fill("mayor")
+    guest.get_by_label("Password").fill(moderator_page.PASSWORDS["mayor"])
+    guest.get_by_role("button", name="Sign in").click()
+    moda.expect(lambda m: m.command == "JOIN" and (m.source or "").startswith("mayor!"))
+
+    moda.send(f"CONF #townhall ANSWERING {item}")
+    expect(guest.locator("#now")).to_contain_text(TRAM)
+    expect(console.locator("#stat-answering")).to_have_text(f"#{item}")
+    moda.send("CONF #townhall STATE closed")
+    expect(guest.locator("#now")).to_contain_text("No question is marked as being answered.")
+    expect(guest.locator("#now")).not_to_contain_text(TRAM)
+    expect(console.locator("#stat-answering")).to_have_text("–")
+    assert guest.errors == [] and console.errors == []
+    moda.close()

@@ -611,7 +611,14 @@ function onPublished(msg) {
   if (msg.command === "NOTICE" && !msg.source?.includes("!")) {
     // A broadcast from the server.
     const news = parseBroadcast(msg);
-    if (news.answering) {
+    if (news.answering === null) {
+      // An empty answering tag: nothing is being answered any more (the
+      // conference closed, or the question was deleted).
+      state.nowAnswering = null;
+      renderNow();
+      for (const q of state.questions.values()) updateQuestion(q);
+      sortQuestions();
+    } else if (news.answering) {
       const id = news.answering;
       const focusWasThere = state.questions.get(id)?.node.contains(document.activeElement);
       state.nowAnswering = id;

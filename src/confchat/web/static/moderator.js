@@ -1981,7 +1981,7 @@ function onChannelMessage(msg) {
     if (news.state) S.info.state = news.state;
     if (news.mode) S.info.mode = news.mode;
     if (news.slowMode !== undefined) S.info.slow_mode = news.slowMode;
-    if (news.answering) setAnswering(news.answering);
+    if (news.answering !== undefined) setAnswering(news.answering);  // null: nothing any more
     if (news.answered) setAnswered(news.answered);
     renderInfo();
     addSystemLine(msg, text);
