@@ -67,6 +67,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections import Counter
 from typing import Callable
 
@@ -257,14 +258,18 @@ class Irc:
                 self.closed = True
                 raise Closed(self.error)
             *lines, self.buf = (self.buf + data).split(b"\r\n")
+            pongs = []
             for raw in lines:
                 if raw:
                     msg = parse_line(raw.decode("utf-8", "replace"))
                     self.pending.append((msg, len(raw) + 2))
                     if msg.command == "PING":
-                        await self.send(f"PONG :{msg.param(0)}")
+                        pongs.append(f"PONG :{msg.param(0)}")
                     elif msg.command == "ERROR":
                         self.error = msg.param(0)
+            if pongs:
+                with trio.CancelScope(shield=True):  # every line read is kept, every PING answered
+                    await self.send(*pongs)
         msg, size = self.pending.pop(0)
         self.bytes_in += size
         return msg
@@ -285,7 +290,7 @@ class Irc:
     async def ping(self, token: str, timeout: float = 60.0) -> float:
         started = trio.current_time()
         await self.send(f"PING :{token}")
-        await self.until(lambda m: m.command == "PONG" and m.params[-1:] == [token], timeout)
+        await self.until(lambda m: m.command == "PONG" and m.params[-1:] == (token,), timeout)
         return trio.current_time() - started
 
     async def aclose(self) -> None:
@@ -682,7 +687,7 @@ class Bench:
         self.row("names", WHAT["names"].format(n=f"{n:,}"),
                  f"join reply {join_bytes:,} bytes in {ms(join_s)} (audience as a count: {count_line or '–'}), "
                  f"{'**evicted**' if figures['evicted'] else 'not evicted'}; `CONF AUDIENCE`: first page "
-                 f"{ms(first_page)}, all {rows:,} in {pages} pages in {audience_s:.1f} s "
+                 f"{ms(first_page)}, all {rows:,} in {pages} pages in {ms(audience_s)} "
                  f"(largest page {page_bytes / 1024:.0f} KiB)", figures, server)
 
     # ------------------------------------------------------------ queue
@@ -741,9 +746,9 @@ class Bench:
                 self.row("queue", WHAT["queue"].format(n=f"{held:,}"),
                          f"`QUEUE LIST`: first page {ms(figures['list_first_page_ms'] / 1000)} "
                          f"({figures['list_first_page_bytes'] / 1024:.0f} KiB), {figures['list_rows']:,} items in "
-                         f"{figures['list_pages']} pages in {figures['list_all_s']:.1f} s; `CONF AUDIT`: first page "
+                         f"{figures['list_pages']} pages in {ms(figures['list_all_s'])}; `CONF AUDIT`: first page "
                          f"{ms(figures['audit_first_page_ms'] / 1000)}, {figures['audit_rows']:,} entries in "
-                         f"{figures['audit_pages']} pages in {figures['audit_all_s']:.1f} s; "
+                         f"{figures['audit_pages']} pages in {ms(figures['audit_all_s'])}; "
                          f"{'**evicted**' if figures['evicted'] else 'not evicted'}", figures, server)
         finally:
             crowd.close()
@@ -1025,8 +1030,8 @@ class Bench:
         seconds = 12.0 if self.quick else 30.0
         partial = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: slow"
 
-        async def healthz(run_for: float) -> tuple[list[float], int]:
-            times, failed = [], 0
+        async def healthz(run_for: float) -> tuple[list[float], Counter]:
+            times, failed = [], Counter()
             deadline = trio.current_time() + run_for
             while trio.current_time() < deadline:
                 started = trio.current_time()
@@ -1034,12 +1039,12 @@ class Bench:
                 if status == 200:
                     times.append(took)
                 else:
-                    failed += 1
+                    failed[str(status or "no answer in 10 s")] += 1
                 await trio.sleep_until(started + 0.2)
             return times, failed
 
         before, before_failed = await healthz(4.0)
-        figures: dict = {"before": rtt_summary(before), "before_failed": before_failed}
+        figures: dict = {"before": rtt_summary(before), "before_failed": dict(before_failed)}
         parts = []
         for label, addresses, slots in (("one address", 1, 1_500), ("40 addresses", 40, 2_600)):
             counts: Counter[str] = Counter()
@@ -1095,12 +1100,16 @@ class Bench:
                     during, failed = await healthz(seconds - 3)
             summary = rtt_summary(during)
             held_by_server = peak[0] - fds_before
-            figures[label] = {"slots": slots, "addresses": addresses, "healthz": summary, "healthz_failed": failed,
+            figures[label] = {"slots": slots, "addresses": addresses, "healthz": summary,
+                              "healthz_failed": dict(failed),
                               "counts": dict(counts), "server_fds_peak_over_baseline": held_by_server}
             refused = sum(v for k, v in counts.items() if k.startswith("refused_503"))
             timeouts = counts.get("refused_408", 0)
+            failures = sum(failed.values())
+            why = " (" + ", ".join(f"{v} {k}" for k, v in failed.items()) + ")" if failed else ""
             parts.append(f"{label} ({slots:,} slots): `/healthz` median {summary['p50_ms']:.1f} ms, p95 "
-                         f"{summary['p95_ms']:.1f} ms, {failed} of {failed + summary['n']} failed; the server held "
+                         f"{summary['p95_ms']:.1f} ms, {failures} of {failures + summary['n']} failed{why}; "
+                         f"the server held "
                          f"≤ {held_by_server:,} open, refused {refused:,} with 503, {timeouts:,} 408")
             await trio.sleep(2.0)
         self.row("http", WHAT["http"], f"before: `/healthz` median {figures['before']['p50_ms']:.1f} ms; "
@@ -1110,6 +1119,7 @@ class Bench:
 
     async def attack_export(self, server: ServerProc) -> None:
         n = 2_000 if self.quick else 10_000
+        seconds = 10.0 if self.quick else 20.0
         # Load: visitors from many addresses, 5 questions each, 10 per address.
         crowd = Crowd(server.port, block=20, per_source=10)
         mod, _, _ = await staff_login(server.port, "127.0.1.1")
@@ -1118,8 +1128,9 @@ class Bench:
             await trio.to_thread.run_sync(crowd.ask, crowd.members, 5, text_of(200))
             items = sum(m.held for m in crowd.members)
             crowd.start()
-            # The measuring visitors: 100 of them, at most 5 questions each.
-            meters = [await visitor(server.port, source(21, i // 10), f"m{i}") for i in range(100)]
+            # The measuring visitors, 10 per address, at most 5 questions each
+            # (the per-visitor cap): one question every PACE seconds.
+            meters = [await visitor(server.port, source(21, i // 10), f"m{i}") for i in range(300)]
             budget = [5] * len(meters)
 
             async def ask(i: int) -> float | None:
@@ -1140,16 +1151,18 @@ class Bench:
                     if took is None:
                         break
                     out.append(took)
+                    await trio.sleep(0.03)
                 return out
 
-            without = await acks(150, None, 0)
+            without = await acks(200, None, 0)
             exports: list[tuple[float, int]] = []
             stop = trio.Event()
             during: list[float] = []
 
             async def exporter() -> None:
                 try:
-                    for _ in range(3):
+                    stop_at = trio.current_time() + seconds
+                    while trio.current_time() < stop_at and len(exports) < 500 and not stop.is_set():
                         link = await export_link(mod)
                         status, data, took = await http_request(server.http_port, get(link), timeout=120)
                         exports.append((took, len(data) if status == 200 else -status))
@@ -1157,7 +1170,8 @@ class Bench:
                     stop.set()
 
             async def measure() -> None:
-                during.extend(await acks(None, stop, 150))
+                during.extend(await acks(None, stop, 200))
+                stop.set()  # out of questions: the exports stop too
 
             with trio.move_on_after(600):
                 async with trio.open_nursery() as nursery:
@@ -1249,6 +1263,7 @@ def main() -> None:
             bench.run(name)
         except Exception as exc:  # one attack's failure is reported, the others still run
             failures[name] = repr(exc)
+            traceback.print_exc()
             print(f"| {name} | {EARLIER[name]} | **the bench failed**: {exc!r} |", flush=True)
         bench.seconds[name] = round(time.monotonic() - t0, 1)
     print(f"\n{len(chosen)} attacks in {time.monotonic() - started:.0f} s; load average "
