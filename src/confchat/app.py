@@ -25,6 +25,7 @@ import trio
 
 from . import __version__
 from .config import Config, ConfigError, parse_hostport
+from .core.cloak import KEY_BYTES
 from .core.server import Server
 from .demo import Demo, banner
 from .storage.sqlite import Store, StorageError
@@ -175,6 +176,34 @@ def database_path(config: Config) -> str:
     return os.path.join(config.server.data_dir, config.storage.path)
 
 
+# The key of cloaked hosts and visitor identities (core/cloak.py), made on
+# the first start and kept: cloaks and identities stay the same across
+# restarts, so bans and votes keyed on them hold.
+CLOAK_KEY_FILE = "cloak.key"
+
+
+def cloak_key(data_dir: str) -> bytes:
+    """Read ``data_dir/cloak.key``, creating it (readable by the owner only)
+    on the first start."""
+    path = os.path.join(data_dir, CLOAK_KEY_FILE)
+    try:
+        with open(path, "rb") as f:
+            key = bytes.fromhex(f.read().decode("ascii").strip())
+        if len(key) >= KEY_BYTES:
+            return key
+    except FileNotFoundError:
+        pass
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not a cloak key (hex digits); remove it to make a new one") from exc
+    else:
+        raise ConfigError(f"{path} is too short for a cloak key; remove it to make a new one")
+    key = os.urandom(KEY_BYTES)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key.hex() + "\n")
+    return key
+
+
 async def serve(config: Config, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
     """Serve until ``Running.stop()``; bind port 0 in tests and read the real
     port from the value passed to ``task_status.started``."""
@@ -188,7 +217,8 @@ async def serve(config: Config, *, task_status: Any = trio.TASK_STATUS_IGNORED) 
         policies = load_policies(_core_logger)
         check_policies(config, policies)
         core = Server(config, log=_core_logger, restored=restored, policies=policies,
-                      stored_accounts=stored_accounts, account_audit=account_audit)
+                      stored_accounts=stored_accounts, account_audit=account_audit,
+                      cloak_key=cloak_key(config.server.data_dir))
         core.journal.enable(core.conferences.values())
 
         async def after_commit(batch: list[dict[str, Any]]) -> None:

@@ -42,6 +42,16 @@ class ServerSection:
     password: str = ""
     # The time zone of the times in transcripts: an IANA name ("Europe/Paris").
     timezone: str = "UTC"
+    # Show a keyed hash of each connection's address (visitor-3f9a2c81d0.confchat)
+    # instead of the address, in every prefix, WHO, WHOIS and the rest; the
+    # key is kept in data_dir/cloak.key. Off: the address itself (plain IRC).
+    cloak_hosts: bool = True
+    # Whether visitors (connections without a staff account or OPER) may send
+    # private messages (PRIVMSG, NOTICE, TAGMSG to a nick); staff always may.
+    visitor_private_messages: bool = False
+    # Whether visitors may create channels by joining them (with
+    # channels.users_may_create); operators always may.
+    visitor_channels: bool = False
 
 
 @attrs.frozen

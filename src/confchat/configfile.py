@@ -43,6 +43,19 @@ COMMENTS: dict[str, str] = {
         'The time zone of the times in transcripts, an IANA name such as\n'
         '"Europe/Paris" (daylight saving time included) or "UTC".'
     ),
+    "server.cloak_hosts": (
+        "Show a keyed hash of each connection's address (visitor-3f9a2c81d0.confchat)\n"
+        "instead of the address, everywhere other users could see it; staff see how\n"
+        "many share one. The key is kept in data_dir/cloak.key. false: addresses shown."
+    ),
+    "server.visitor_private_messages": (
+        "Whether visitors (connections without a staff account or OPER) may send\n"
+        "private messages to other users. Staff may always write to a visitor."
+    ),
+    "server.visitor_channels": (
+        "Whether visitors may create channels by joining them (with\n"
+        "channels.users_may_create). Operators always may."
+    ),
     "listen": "Where the server accepts connections.",
     "listen.tcp": (
         'IRC over plain TCP: a list of "host:port" addresses. IPv6 goes in\n'

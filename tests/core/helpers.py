@@ -14,6 +14,7 @@ import attrs
 
 from confchat.config import Config
 from confchat.core.client import Client
+from confchat.core.cloak import cloak_host
 from confchat.core.outbox import Outbox
 from confchat.core.passwords import verify_password
 from confchat.core.server import Server
@@ -46,6 +47,23 @@ def with_limits(config: Config | None = None, **changes) -> Config:
 def with_server(config: Config | None = None, **changes) -> Config:
     config = config or Config()
     return attrs.evolve(config, server=attrs.evolve(config.server, **changes))
+
+
+def plain_irc(config: Config) -> Config:
+    """A plain IRC server's side routes: visitors message each other and
+    create channels (an event server closes both by default:
+    ``tests/core/test_fair_bans.py``)."""
+    return with_server(config, visitor_private_messages=True, visitor_channels=True)
+
+
+# The cloak key of every test server: cloaks are known in advance
+# (``cloak_of``), as a server's are once its key is in its data directory.
+TEST_CLOAK_KEY = bytes(range(32))
+
+
+def cloak_of(ip: str) -> str:
+    """The host other users see for a connection from ``ip``."""
+    return cloak_host(TEST_CLOAK_KEY, ip)
 
 
 def with_channels(config: Config | None = None, **changes) -> Config:
@@ -98,11 +116,16 @@ def parse_all(data: bytes) -> list[Message]:
 class Net:
     """A Server with fake clocks and a way to plug clients into it."""
 
-    def __init__(self, config: Config | None = None, policies=None) -> None:
+    def __init__(self, config: Config | None = None, policies=None, *, event_defaults: bool = False) -> None:
+        """``event_defaults``: the configuration as given; otherwise with a
+        plain IRC server's side routes open (``plain_irc``), which most
+        tests of IRC itself assume."""
         self.clock = FakeClock(1000.0)
         self.wall = FakeClock(WALL_START)
-        self.config = config or Config()
-        self.server = Server(self.config, clock=self.clock, wallclock=self.wall, policies=policies)
+        config = config or Config()
+        self.config = config if event_defaults else plain_irc(config)
+        self.server = Server(self.config, clock=self.clock, wallclock=self.wall, policies=policies,
+                             cloak_key=TEST_CLOAK_KEY)
         self.verify_at_once = True
 
     def run_verifications(self) -> int:

@@ -6,11 +6,11 @@ from datetime import datetime, timezone
 
 import pytest
 
-from helpers import SERVER_NAME, WALL_START, Net, commands, find, one
+from helpers import cloak_of, SERVER_NAME, WALL_START, Net, commands, find, one
 
 from confchat.proto.servertime import format_server_time
 
-ALICE = "alice!~alice@192.0.2.1"
+ALICE = f"alice!~alice@{cloak_of('192.0.2.1')}"
 # WALL_START as an IRCv3 server-time value.
 START_TIME = "2023-11-14T22:13:20.000Z"
 
@@ -299,7 +299,7 @@ def test_away_notify():
     joined(net, alice, bob, carol)
     bob.send("AWAY :brb")
     away = one(alice.take(), "AWAY")
-    assert away.source == "bob!~bob@192.0.2.1" and away.params == ("brb",)
+    assert away.source == f"bob!~bob@{cloak_of('192.0.2.1')}" and away.params == ("brb",)
     assert carol.take() == []
     assert stranger.take() == []
     bob.send("AWAY")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import Net, commands, find, one
+from helpers import cloak_of, Net, commands, find, one
 
 from confchat.config import Config, Oper
 from confchat.core.passwords import hash_password
@@ -121,7 +121,7 @@ def test_kill_by_oper(oper_config):
     assert last.startswith(b"ERROR :")
     assert b"Killed (boss (spamming))" in last
     quit_ = one(carol.take(), "QUIT")
-    assert quit_.source == "bob!~bob@192.0.2.1"
+    assert quit_.source == f"bob!~bob@{cloak_of('192.0.2.1')}"
     assert "spamming" in quit_.params[0]
     assert net.server.find_nick("bob") is None
     assert bob.client not in net.server.find_channel("#room").members

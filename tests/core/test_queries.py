@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from helpers import SERVER_NAME, WALL_START, Net, commands, find, one, with_limits
+from helpers import cloak_of, SERVER_NAME, WALL_START, Net, commands, find, one, with_limits
 
-HOST = "192.0.2.1"
+HOST = cloak_of("192.0.2.1")  # the host others see
 
 
 def setup_room():

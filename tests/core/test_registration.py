@@ -8,7 +8,7 @@ import attrs
 import pytest
 from argon2 import PasswordHasher
 
-from helpers import SERVER_NAME, Conn, Net, commands, find, one, with_limits, with_server
+from helpers import cloak_of, SERVER_NAME, Conn, Net, commands, find, one, with_limits, with_server
 
 from confchat.config import Account, Config
 from confchat.core.handlers.registration import MAX_LOGIN_FAILURES
@@ -40,7 +40,7 @@ def test_welcome_names_the_client():
     welcome = one(conn.take(), "001")
     assert welcome.source == SERVER_NAME
     assert welcome.params[0] == "alice"
-    assert welcome.params[-1].endswith("alice!~al@198.51.100.7")
+    assert welcome.params[-1].endswith(f"alice!~al@{cloak_of('198.51.100.7')}")
 
 
 def isupport_tokens(messages):
@@ -253,7 +253,7 @@ def test_nick_change_is_relayed_to_self_and_channel_peers_only():
     alice.send("NICK alicia")
     for c in (alice, bob):
         nick = one(c.take(), "NICK")
-        assert nick.source == "alice!~alice@192.0.2.1"
+        assert nick.source == f"alice!~alice@{cloak_of('192.0.2.1')}"
         assert nick.params == ("alicia",)
     assert carol.take() == []
     assert net.server.find_nick("alice") is None
@@ -511,7 +511,7 @@ def test_a_client_that_logs_in_while_registering_keeps_the_account_nick():
     net = staff_net()
     got = staff_login(net).take()
     assert commands(got)[:3] == ["900", "903", "001"]
-    assert got[0].params[:3] == ("moda", "moda!~moda@192.0.2.1", "moda")
+    assert got[0].params[:3] == ("moda", f"moda!~moda@{cloak_of('192.0.2.1')}", "moda")
 
 
 def test_without_a_login_the_account_nick_is_refused_at_registration_and_after():
@@ -550,7 +550,7 @@ def test_a_staff_login_takes_its_nick_back_from_a_registered_holder():
     moda = staff_login(net)
     got = holder.take()
     renamed = one(got, "NICK")
-    assert renamed.source == "moda!~moda@198.51.100.7"
+    assert renamed.source == f"moda!~moda@{cloak_of('198.51.100.7')}"
     guest = renamed.params[0]
     assert guest.startswith("Guest")
     assert "NICK_RESERVED" in one(got, "NOTICE").params[-1]
@@ -765,8 +765,16 @@ def test_lines_received_are_counted_per_transport():
     assert net.server.stats.lines_in == {"tcp": 3, "websocket": 1}
 
 
-def test_the_host_shown_is_the_address():
+def test_the_host_shown_is_a_cloak_of_the_address():
     net = Net()
+    alice = net.register("alice", ip="198.51.100.20")
+    assert alice.client.host == cloak_of("198.51.100.20")
+    assert alice.client.host.startswith("visitor-") and "198" not in alice.client.host
+    assert alice.client.prefix == f"alice!~alice@{cloak_of('198.51.100.20')}"
+
+
+def test_without_cloaks_the_host_shown_is_the_address():
+    net = Net(with_server(cloak_hosts=False))
     alice = net.register("alice", ip="198.51.100.20")
     assert alice.client.host == "198.51.100.20"
     assert alice.client.prefix == "alice!~alice@198.51.100.20"

@@ -26,7 +26,7 @@ class Client:
         "registered", "password_ok", "cap_negotiating", "cap_version", "caps", "tagmask", "modes",
         "away", "oper", "account", "sasl", "failed_logins", "verifying", "channels", "invites",
         "monitoring", "connected_at", "last_active", "last_spoke", "signon", "ping_sent", "throttled",
-        "gone", "welcomed",
+        "gone", "welcomed", "cloak", "visitor", "connection_key", "answerable",
     )
 
     def __init__(
@@ -73,12 +73,41 @@ class Client:
         # output does not wait for commits, so a storage stall does not keep
         # newcomers from connecting.
         self.welcomed = False
+        # Privacy (core/cloak.py): the host others see instead of the
+        # address ("" shows the address), and the identity derived from a web
+        # visitor's token ("" for none); ``connection_key`` names this very
+        # connection across restarts (a ban of one connection).
+        self.cloak = ""
+        self.visitor = ""
+        self.connection_key = str(cid)
+        # Staff who wrote to this visitor privately: it may answer them even
+        # where visitors' private messages are off (None: nobody yet).
+        self.answerable: set[Client] | None = None
 
     @property
     def host(self) -> str:
-        """The host shown in prefixes, WHO and bans: the address (no reverse
-        DNS lookups, no cloaks)."""
-        return self.ip
+        """The host shown in prefixes, WHO and bans: the cloak (no reverse
+        DNS lookups), or the address when hosts are not cloaked."""
+        return self.cloak or self.ip
+
+    @property
+    def is_visitor(self) -> bool:
+        """A visitor: no staff account, not an operator (the side routes
+        of an event server are closed to visitors)."""
+        return self.account is None and self.oper is None
+
+    @property
+    def marks(self) -> tuple[str, ...]:
+        """What a conference's bans and mutes may name this client by besides
+        its prefix and account (moderation/conference.py): this connection,
+        its visitor identity, and its prefix with the real address (staff
+        may ban an address they know)."""
+        out = [f"$c:{self.connection_key}"]
+        if self.visitor:
+            out.append(f"$v:{self.visitor}")
+        if self.cloak:
+            out.append(f"{self.nick}!{self.user}@{self.ip}")
+        return tuple(out)
 
     @property
     def prefix(self) -> str:

@@ -39,6 +39,7 @@ COMMANDS: dict[str, Command] = {
     "PING": Command(registration.handle_ping, 1, before_registration=True),
     "PONG": Command(registration.handle_pong, 0, before_registration=True),
     "QUIT": Command(registration.handle_quit, 0, before_registration=True),
+    "VISITOR": Command(registration.handle_visitor, 1, before_registration=True),  # a web visitor's identity
     # channels
     "JOIN": Command(channels.handle_join, 1, cost=2),
     "PART": Command(channels.handle_part, 1, cost=2),

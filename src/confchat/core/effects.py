@@ -104,7 +104,7 @@ def _restricted(server: Server, channel: Channel, effect: fx.Restricted) -> None
     reason = restriction.reason or "Banned"
     now = server.wallclock()
     for member in list(channel.members):
-        if member not in channel.staff and conference.restricted("ban", member.prefix, member.account, now):
+        if member not in channel.staff and conference.restricted("ban", member.prefix, member.account, now, member.marks):
             seen_by = set(server.audience(channel, member))
             if actor is not None:
                 seen_by.add(actor)

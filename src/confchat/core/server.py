@@ -44,6 +44,7 @@ from ..moderation.intake import Outcome
 from ..moderation.policybook import PolicyBook
 from ..moderation.shield import Thresholds
 from .census import Census
+from .cloak import KEY_BYTES, cloak_host
 from .accounts import AccountBook, AccountEvent, StoredAccount
 from .channel import Channel, isupport_modes
 from .handlers.history import isupport_tokens as history_isupport
@@ -78,6 +79,9 @@ class Server(Output):
         policies: Mapping[str, Any] | None = None,
         stored_accounts: Iterable[StoredAccount] = (),
         account_audit: Iterable[AccountEvent] = (),
+        # The key of cloaked hosts and visitor identities (core/cloak.py),
+        # kept by the shell; None: a random one for this process.
+        cloak_key: bytes | None = None,
     ) -> None:
         self.config = config
         self.limits = config.limits
@@ -100,6 +104,7 @@ class Server(Output):
         self.boot_id = self._msgid_prefix = os.urandom(4).hex()
         self._msgids = itertools.count(1)
         self._doomed: list[tuple[Client, str]] = []
+        self.cloak_key = cloak_key if cloak_key is not None else os.urandom(KEY_BYTES)
         self.census = Census()  # LUSERS's figures and WHO's public users, kept exact
         self._capture: Client | None = None
         self._captured: list[Message] = []
@@ -163,6 +168,9 @@ class Server(Output):
         now = self.clock()
         bucket = TokenBucket(self.limits.flood_burst, self.limits.flood_rate, now)
         client = Client(next(self._ids), ip, outbox, now, bucket, transport)
+        client.connection_key = f"{self.boot_id}-{client.id}"
+        if self.config.server.cloak_hosts:
+            client.cloak = cloak_host(self.cloak_key, ip)
         self.clients[client.id] = client
         self.per_ip[ip] += 1
         self.stats.connections_accepted[transport] += 1
@@ -465,6 +473,12 @@ class Server(Output):
         if channel.conference is None:
             return Role.VISITOR
         return channel.conference.role_of(client.account, self.is_admin(client))
+
+    def sees_addresses(self, viewer: Client) -> bool:
+        """Whether ``viewer`` is shown real addresses (WHOIS 338): operators
+        and admins. Everyone else sees cloaks; moderators see how many share
+        one (CONF AUDIENCE)."""
+        return viewer.oper is not None or self.is_admin(viewer)
 
     def retention_cutoff(self) -> float | None:
         """Wall-clock time before which personal data goes, or None."""

@@ -59,8 +59,11 @@ SETTINGS: dict[str, type] = {
 
 @attrs.define
 class Restriction:
-    """A ban or a mute: ``mask`` is ``nick!user@host`` (globs allowed), or
-    ``$a:account``; ``expires`` is wall-clock seconds, 0 for never."""
+    """A ban or a mute: ``mask`` is ``nick!user@host`` (globs allowed),
+    ``$a:account``, ``$v:<visitor identity>`` or ``$c:<connection>``, or
+    several of these joined by commas (any one matches: a ban of one visitor
+    by nick is ``$v:...,nick!*@*``); ``expires`` is wall-clock seconds, 0
+    for never."""
 
     kind: str  # "ban" or "mute"
     mask: str
@@ -72,10 +75,22 @@ class Restriction:
     def active(self, now: float) -> bool:
         return not self.expires or now < self.expires
 
-    def matches(self, prefix: str, account: str | None) -> bool:
-        if self.mask.startswith("$a:"):
-            return account is not None and casefold(self.mask[3:]) == casefold(account)
-        return mask_match(self.mask, prefix)
+    def matches(self, prefix: str, account: str | None, marks: tuple[str, ...] = ()) -> bool:
+        """``marks``: the other names of the subject (``$v:``/``$c:`` names,
+        its prefix with the real address), see ``core/client.py``."""
+        return any(_part_matches(part, prefix, account, marks) for part in self.mask.split(","))
+
+    @property
+    def parts(self) -> list[str]:
+        return [casefold(part) for part in self.mask.split(",")]
+
+
+def _part_matches(mask: str, prefix: str, account: str | None, marks: tuple[str, ...]) -> bool:
+    if mask.startswith("$a:"):
+        return account is not None and casefold(mask[3:]) == casefold(account)
+    if mask.startswith("$"):
+        return any(casefold(mark) == casefold(mask) for mark in marks if mark.startswith("$"))
+    return mask_match(mask, prefix) or any(mask_match(mask, mark) for mark in marks if not mark.startswith("$"))
 
 
 # What one conference holds in memory beyond its undecided items (the rest is
@@ -323,9 +338,11 @@ class Conference:
         horizon = now - self.slow_mode
         self.last_message = {key: at for key, at in self.last_message.items() if at > horizon}
 
-    def restricted(self, kind: str, prefix: str, account: str | None, now: float) -> Restriction | None:
+    def restricted(
+        self, kind: str, prefix: str, account: str | None, now: float, marks: tuple[str, ...] = ()
+    ) -> Restriction | None:
         for restriction in self.restrictions:
-            if restriction.kind == kind and restriction.active(now) and restriction.matches(prefix, account):
+            if restriction.kind == kind and restriction.active(now) and restriction.matches(prefix, account, marks):
                 return restriction
         return None
 

@@ -36,6 +36,9 @@ class Actor:
     account: str | None = None
     echo: bool = False  # has echo-message: gets its own messages back
     address: str = ""  # the connection's address (per-address caps; "" for none)
+    # Names a ban or mute may match besides prefix and account ($v:, $c:, the
+    # prefix with the real address; moderation/conference.py Restriction).
+    marks: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:

@@ -324,7 +324,7 @@ class Engine:
                     "send yours once some are decided",
                     context=(str(from_address),),
                 )
-        mute = conference.restricted("mute", author.prefix, author.account, now)
+        mute = conference.restricted("mute", author.prefix, author.account, now, author.marks)
         if mute is not None:
             reason = f": {mute.reason}" if mute.reason else ""
             raise QueueError("MUTED", f"You cannot send messages here{reason}")
@@ -424,7 +424,8 @@ class Engine:
         return out
 
     def vote(self, conference: Conference, voter: str, actor: Actor, item_id: int) -> list[Effect]:
-        """One vote per ``voter`` key (an account, or one connection)."""
+        """One vote per ``voter`` key (an account, a visitor identity, or one
+        connection): the core chooses the key."""
         item = conference.queue.vote(item_id, voter)
         conference.touch(item.id)
         votes = str(len(item.votes))
@@ -542,9 +543,12 @@ class Engine:
         return [Restricted(restriction, actor.id, actor.prefix)]
 
     def unrestrict(self, conference: Conference, actor: Actor, kind: str, mask: str) -> None:
+        """Lift the ``kind`` restrictions on ``mask``, or that share one of
+        its parts (``UNBAN troll`` lifts ``$v:...,troll!*@*``)."""
         before = len(conference.restrictions)
+        lifted = set(casefold(part) for part in mask.split(","))
         conference.restrictions = [
-            r for r in conference.restrictions if not (r.kind == kind and casefold(r.mask) == casefold(mask))
+            r for r in conference.restrictions if not (r.kind == kind and lifted.intersection(r.parts))
         ]
         if len(conference.restrictions) == before:
             raise QueueError("NO_SUCH_" + kind.upper(), f"No {kind} on {mask}", context=(mask,))

@@ -109,6 +109,12 @@ RPL_ENDOFINFO = "374"
 ERR_TOOMANYMATCHES = "416"
 ERR_BANLISTFULL = "478"
 ERR_HELPNOTFOUND = "524"
+# InspIRCd's and UnrealIRCd's "you may not message this user": a visitor's
+# private message on an event server (server.visitor_private_messages).
+ERR_CANTSENDTOUSER = "531"
+# The real address behind a cloaked host, in WHOIS to operators and admins
+# (ircu, Ergo).
+RPL_WHOISACTUALLY = "338"
 RPL_HELPSTART = "704"
 RPL_HELPTXT = "705"
 RPL_ENDOFHELP = "706"

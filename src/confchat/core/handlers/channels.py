@@ -59,6 +59,11 @@ def join(server: Server, client: Client, name: str, key: str = "") -> Channel | 
         if not server.config.channels.users_may_create and not client.oper:
             server.numeric(client, N.ERR_NOSUCHCHANNEL, name, "No such channel (only operators create channels)")
             return None
+        if client.is_visitor and not server.config.server.visitor_channels:
+            # An event server: visitors take part in its conferences, they
+            # open no side rooms (server.visitor_channels).
+            server.numeric(client, N.ERR_NOSUCHCHANNEL, name, "No such channel (visitors cannot create channels here)")
+            return None
     if len(client.channels) >= server.limits.max_channels:
         server.numeric(client, N.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
         return None
@@ -79,7 +84,7 @@ def join(server: Server, client: Client, name: str, key: str = "") -> Channel | 
         status = ""
         if channel.conference is not None:
             role = server.role(client, channel)
-            ban = channel.conference.restricted("ban", client.prefix, client.account, server.wallclock())
+            ban = channel.conference.restricted("ban", client.prefix, client.account, server.wallclock(), client.marks)
             if ban is not None and role is Role.VISITOR:
                 reason = f": {ban.reason}" if ban.reason else ""
                 server.numeric(client, N.ERR_BANNEDFROMCHAN, channel.name, f"You are banned from this conference{reason}")

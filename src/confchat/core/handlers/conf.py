@@ -5,6 +5,7 @@ the server's conferences (protocol.md, "CONF")."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -85,15 +86,22 @@ def conf_role(ctx: Context) -> None:
 
 
 def restriction_mask(server: Server, text: str) -> str:
-    """A nick of someone present becomes a ban on their address (and
-    account), so reconnecting under another nick does not get round it."""
-    if text.startswith("$a:"):
+    """What a ban or mute by nick aims at: that person, never everyone
+    behind their address (a venue's Wi-Fi, a school, a mobile carrier).
+    Someone present with an account: the account; a web visitor: their
+    visitor identity and the nick; any other connection: that connection
+    and the nick. An address is banned only by a mask naming it
+    (``*!*@visitor-3f9a2c81d0.confchat``): a choice made on purpose."""
+    if text.startswith("$"):
         return text
     if "!" in text or "@" in text or "*" in text or "?" in text:
         return normalize_mask(text)
     target = server.find_nick(text)
     if target is not None:
-        return f"$a:{target.account}" if target.account else f"*!*@{target.host}"
+        if target.account:
+            return f"$a:{target.account}"
+        who = f"$v:{target.visitor}" if target.visitor else f"$c:{target.connection_key}"
+        return f"{who},{target.nick}!*@*"
     return normalize_mask(text)
 
 
@@ -107,10 +115,22 @@ def conf_restrict(kind: str, ctx: Context) -> None:
         duration = int(rest[0])
         rest = rest[1:]
     reason = rest[0] if rest else ""
+    present = len(channel.members)
     apply(server, channel, server.engine.restrict(ctx.conference, actor_of(client), kind, mask, duration, reason))
     until = f" for {duration} seconds" if duration else ""
     done = {"ban": "banned", "mute": "muted"}[kind]
-    server.note(client, "CONF", kind.upper(), f"{mask} {done}{until}", channel.name, mask)
+    # How many visitors it covers: those a ban removed (an address ban may
+    # remove many), those present a mute silences.
+    if kind == "ban":
+        covered = present - len(channel.members)
+    else:
+        now = server.wallclock()
+        covered = sum(
+            1 for m in channel.members
+            if m not in channel.staff and ctx.conference.restricted("mute", m.prefix, m.account, now, m.marks)
+        )
+    server.note(client, "CONF", kind.upper(), f"{mask} {done}{until} ({covered} present)", channel.name, mask,
+                str(covered))
 
 
 def conf_unrestrict(kind: str, ctx: Context) -> None:
@@ -208,8 +228,11 @@ def conf_audit(ctx: Context) -> None:
 
 def conf_audience(ctx: Context) -> None:
     """``AUDIENCE [<from>] [<search>]``: the visitors present, by nick, a
-    page at a time; ``search`` keeps those whose nick or account contains it."""
+    page at a time; ``search`` keeps those whose nick or account contains it.
+    Each row says how many visitors present share the member's address
+    (what a ban of the address would remove) and its visitor identity."""
     server, client, channel = ctx.server, ctx.client, ctx.channel
+    sharing = Counter(m.ip for m in channel.members if m not in channel.staff)
     args = ctx.args[1:] if ctx.args and ctx.args[0].isdigit() else ctx.args
     wanted = casefold(args[0]) if args else ""
     visitors = sorted(
@@ -220,7 +243,7 @@ def conf_audience(ctx: Context) -> None:
     start, stop = page(ctx, len(visitors))
     for member in visitors[start:stop]:
         server.reply(client, "CONF", channel.name, "MEMBER", member.nick, f"{member.user}@{member.host}",
-                     member.account or "*")
+                     member.account or "*", member.visitor or "*", str(sharing[member.ip]))
     more(ctx, stop, len(visitors))
     server.reply(client, "CONF", channel.name, "END", f"{len(visitors)} visitors")
 

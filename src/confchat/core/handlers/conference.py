@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 
 def actor_of(client: Client) -> Actor:
-    return Actor(client.id, client.nick, client.prefix, client.account, "echo-message" in client.caps, client.ip)
+    return Actor(client.id, client.nick, client.prefix, client.account, "echo-message" in client.caps, client.ip,
+                 client.marks)
 
 
 def parse_item_id(server: Server, client: Client, command: str, text: str) -> int | None:

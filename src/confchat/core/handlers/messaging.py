@@ -105,6 +105,11 @@ def _message(server: Server, client: Client, msg: Message, command: str) -> None
                 if errors:
                     server.numeric(client, N.ERR_NOSUCHNICK, target, "No such nick/channel")
                 continue
+            if not may_write_privately(server, client, other):
+                if errors:
+                    server.numeric(client, N.ERR_CANTSENDTOUSER, other.nick,
+                                   "Private messages are closed to visitors on this server")
+                continue
             tagged = sender_tags(client, tags)
             if other is client and echo:
                 # To oneself with echo-message: the copy received as the
@@ -119,6 +124,21 @@ def _message(server: Server, client: Client, msg: Message, command: str) -> None
                 server.relay(recipients, client.prefix, command, (other.nick, *params_tail), tagged, only_caps=only)
             if command == "PRIVMSG" and other.away is not None:
                 server.numeric(client, N.RPL_AWAY, other.nick, other.away)
+
+
+def may_write_privately(server: Server, client: Client, other: Client) -> bool:
+    """An event server closes the side routes (server.visitor_private_messages
+    false): a visitor writes privately to nobody but itself and the staff
+    who wrote to it first; staff write to anyone."""
+    if other is client or server.config.server.visitor_private_messages:
+        return True
+    if not client.is_visitor:
+        if other.is_visitor:
+            if other.answerable is None:
+                other.answerable = set()
+            other.answerable.add(client)
+        return True
+    return client.answerable is not None and other in client.answerable and not other.gone
 
 
 def handle_away(server: Server, client: Client, msg: Message) -> None:

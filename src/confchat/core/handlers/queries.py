@@ -149,6 +149,10 @@ def handle_whois(server: Server, client: Client, msg: Message) -> None:
         server.numeric(client, N.RPL_WHOISBOT, target.nick, f"is a bot on {server.config.server.network}")
     if target.account:
         server.numeric(client, N.RPL_WHOISACCOUNT, target.nick, target.account, "is logged in as")
+    if target.cloak and (client is target or server.sees_addresses(client)):
+        # The address behind the cloak: to its owner, operators and admins only.
+        server.numeric(client, N.RPL_WHOISACTUALLY, target.nick, f"{target.user}@{target.ip}", target.ip,
+                       "Actual user@host, actual IP")
     if target.away is not None:
         server.numeric(client, N.RPL_AWAY, target.nick, target.away)
     idle = int(server.clock() - target.last_spoke)

@@ -17,6 +17,7 @@ from ...proto.message import Message
 from ..caps import SUPPORTED, ls_string
 from ..channel import myinfo_modes
 from ..client import Client
+from ..cloak import valid_token, visitor_identity
 
 if TYPE_CHECKING:
     from ..server import Server
@@ -432,6 +433,23 @@ def send_motd(server: Server, client: Client) -> None:
     for line in motd.splitlines():
         server.numeric(client, N.RPL_MOTD, f"- {line}")
     server.numeric(client, N.RPL_ENDOFMOTD, "End of /MOTD command.")
+
+
+def handle_visitor(server: Server, client: Client, msg: Message) -> None:
+    """``VISITOR <token>`` before registration: the random token a web
+    visitor keeps between visits (protocol.md, "Visitor identity"). Its
+    derived identity keys the visitor's votes and the bans aimed at them;
+    it grants nothing else (no role, no nick, no question of another
+    connection). Accepted silently, as PASS is."""
+    token = msg.params[0]
+    if client.registered:
+        server.fail(client, "VISITOR", "ALREADY_REGISTERED", "VISITOR is sent before registration")
+        return
+    if not valid_token(token):
+        server.fail(client, "VISITOR", "INVALID_TOKEN",
+                    "A visitor token is 16 to 64 letters, digits, '-' or '_'")
+        return
+    client.visitor = visitor_identity(server.cloak_key, token)
 
 
 def handle_ping(server: Server, client: Client, msg: Message) -> None:

@@ -110,10 +110,17 @@ def handle_vote(server: Server, client: Client, msg: Message) -> None:
     if client not in channel.members:
         server.fail(client, "VOTE", "NOT_JOINED", "Join the conference to vote", channel.name)
         return
-    # One vote per account, or per connection for visitors: a nick change
-    # does not give a second vote; keying on the address instead would give
-    # one vote to a whole office or phone network behind one NAT.
-    voter = f"account:{casefold(client.account)}" if client.account else f"connection:{server.boot_id}:{client.id}"
+    # One vote per account, per visitor identity (a web visitor's, kept
+    # across reconnections and reloads: core/cloak.py), or per connection for
+    # other visitors: a nick change or a reconnection of the page does not
+    # give a second vote; keying on the address instead would give one vote
+    # to a whole office or phone network behind one NAT.
+    if client.account:
+        voter = f"account:{casefold(client.account)}"
+    elif client.visitor:
+        voter = f"visitor:{client.visitor}"
+    else:
+        voter = f"connection:{client.connection_key}"
     run(server, client, channel, "VOTE",
         lambda: server.engine.vote(conference, voter, actor_of(client), item_id), str(item_id))
 
