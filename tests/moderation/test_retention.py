@@ -155,3 +155,53 @@ def test_a_restart_holds_the_same_window(tmp_path, small_windows):
     assert len(restored_at) == 40
     assert restored_at == [(e.at, e.action) for e in conference.audit][-40:]
     assert restored.queue.next_id == 301
+
+
+def publication(n: int):
+    from confchat.moderation.conference import Publication
+
+    return Publication(f"m{n}", "alice!~a@198.51.100.1", f"message {n}", T0 + n)
+
+
+def test_the_timeline_forgets_its_oldest_messages_and_their_events():
+    from confchat.moderation.timeline import Timeline
+
+    timeline = Timeline()
+    for n in range(1, 21):
+        timeline.add(publication(n))
+    timeline.redact("m3", T0 + 30, "alice")  # an event from before the window
+    timeline.redact("m18", T0 + 31, "alice")  # and one inside it
+    assert timeline.trim(10) == 8  # 18 shown, keep 10
+    shown = [p.msgid for p in timeline.latest(100)]
+    assert shown == [f"m{n}" for n in (10, 11, 12, 13, 14, 15, 16, 17, 19, 20)]
+    assert timeline.by_msgid("m9") is None and timeline.by_msgid("m10") is not None
+    events = [e.target for e in timeline.latest(100, events=True) if hasattr(e, "target")]
+    assert events == ["m3", "m18"]  # both deletions happened after m10: still told in order
+    assert timeline.by_msgid("m18") is not None  # a deleted message's place inside the window
+    assert timeline.trim(10) == 0
+
+
+def test_a_conference_keeps_the_latest_publications(monkeypatch):
+    monkeypatch.setattr(conference_module, "KEEP_PUBLISHED", 40)
+    conference = Conference(ConferenceConfig(channel="#hall", title="Hall", state="live"))
+    for n in range(1, 101):
+        conference.add_publication(publication(n))
+        conference.take_changes()
+        assert len(conference.published) <= 40 + 40 // 4
+    assert list(conference.published)[-1] == "m100"
+    assert len(conference.timeline) == len(conference.published)
+    assert [p.msgid for p in conference.timeline.latest(5)] == ["m96", "m97", "m98", "m99", "m100"]
+
+
+def test_storage_keeps_every_publication_a_live_conference_let_go(tmp_path, small_windows, monkeypatch):
+    monkeypatch.setattr(conference_module, "KEEP_PUBLISHED", 30)
+    path = str(tmp_path / "db.sqlite3")
+    store = Store(path)
+    store.open()
+    clock = [T0]
+    conference, engine = event(clock)
+    run_event(store, conference, engine, clock, 500)  # 100 published
+    assert len(conference.published) <= 30 + 30 // 4
+    snapshot = read_snapshot(path, conference.folded)
+    assert snapshot is not None and len(snapshot["publications"]) == 100
+    store.close()

@@ -7,6 +7,7 @@ into calls here and relay the results.
 from __future__ import annotations
 
 import enum
+import itertools
 from collections import deque
 from typing import Any, Protocol
 
@@ -18,8 +19,8 @@ from ..proto.numbers import is_number
 from ..vocab import ConferenceState, QuestionOrder, RoomMode, spoken
 from .queue import Item, ModerationQueue, State
 from .shield import Shield
-from .timeline import Timeline
 from .tally import Tally
+from .timeline import Timeline
 
 # Earlier messages of one visitor kept for the policies (duplicates, rate).
 VISITOR_HISTORY = 10
@@ -95,10 +96,13 @@ def _part_matches(mask: str, prefix: str, account: str | None, marks: tuple[str,
 
 # What one conference holds in memory beyond its undecided items (the rest is
 # in storage, where exports read it): the most recently decided items, the
-# published questions still open to votes, the latest audit entries.
+# published questions still open to votes, the latest audit entries; about
+# 12 MiB at most with 400-character questions.
 KEEP_DECIDED = 1_000
 KEEP_OPEN_PUBLISHED = 5_000
 KEEP_AUDIT = 2_000
+# And the latest messages shown (the join backlog, CHATHISTORY, REDACT).
+KEEP_PUBLISHED = 10_000
 
 
 @attrs.define
@@ -329,6 +333,11 @@ class Conference:
             del self.audit[:excess]
             self.audit_base += excess
             self._audit_saved -= excess
+        excess = len(self.published) - KEEP_PUBLISHED
+        if excess > KEEP_PUBLISHED // 4:
+            for msgid in list(itertools.islice(self.published, excess)):
+                del self.published[msgid]
+            self.timeline.trim(KEEP_PUBLISHED)
 
     def prune_slow_mode(self, now: float) -> None:
         """Forget visitors whose slow-mode wait is over."""

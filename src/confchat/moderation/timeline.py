@@ -156,6 +156,23 @@ class Timeline:
         if place is not None:
             self.messages.remove(place[0])
 
+    def trim(self, keep: int) -> int:
+        """Forget the oldest messages beyond the ``keep`` most recent, with
+        the events and msgids from before the first one kept: a long event's
+        history in memory stays bounded (storage and the exports keep it
+        whole). A selector naming a forgotten msgid is unknown, like any
+        other. Returns the number of messages forgotten."""
+        messages, events = self.messages, self.events
+        excess = len(messages.seqs) - keep
+        if excess <= 0:
+            return 0
+        first = messages.seqs[excess]
+        del messages.seqs[:excess], messages.keys[:excess], messages.items[:excess]
+        cut = bisect_left(events.seqs, first)
+        del events.seqs[:cut], events.keys[:cut], events.items[:cut]
+        self.known = {msgid: place for msgid, place in self.known.items() if place[0] >= first}
+        return excess
+
     def restore_redacted(self, publication: Publication) -> None:
         """A stored publication that was deleted: known by its msgid (so
         selectors naming it work after a restart), never shown."""
