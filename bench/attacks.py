@@ -1191,7 +1191,7 @@ class Bench:
         self.row("export", WHAT["export"].format(n=f"{items:,}"),
                  f"a visitor's acknowledgement p50 / p99: {figures['during']['p50_ms']:.1f} / "
                  f"{figures['during']['p99_ms']:.1f} ms during {len(exports)} exports "
-                 f"({size:.1f} MiB, {statistics.fmean(t for t, _ in exports):.1f} s each), "
+                 f"({size:.1f} MiB, {statistics.fmean([t for t, _ in exports] or [0]):.1f} s each), "
                  f"{figures['without']['p50_ms']:.1f} / {figures['without']['p99_ms']:.1f} ms without",
                  figures, server)
 
