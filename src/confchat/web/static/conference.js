@@ -120,7 +120,7 @@ export function parseFindings(msg) {
 //   CONF <channel> VOTES <id> <votes>
 //   CONF <channel> RESTRICTION ban|mute <mask> <set-by> <expires-unix or 0> :<reason>
 //   CONF <channel> SHIELD on|off <by> :<reason>   (by: an account, or "auto")
-//   CONF <channel> MEMBER <nick> <user>@<host> <account or *>
+//   CONF <channel> MEMBER <nick> <user>@<host> <account or *> <visitor identity or *> <visitors on that address>
 //   CONF <channel> END :<text>
 export function parseConf(msg) {
   const [channel = "", sub = "", ...rest] = msg.params;
@@ -149,10 +149,11 @@ export function parseConf(msg) {
       return { type: "shield", channel, on: state.toLowerCase() === "on", by: nobody(by), reason };
     }
     case "MEMBER": {
-      const [nick = "", userhost = "", account] = rest;
+      const [nick = "", userhost = "", account, visitor, sharing] = rest;
       const at = userhost.lastIndexOf("@");
       return { type: "member", channel, nick, user: at < 0 ? "" : userhost.slice(0, at),
-        host: at < 0 ? userhost : userhost.slice(at + 1), account: nobody(account) };
+        host: at < 0 ? userhost : userhost.slice(at + 1), account: nobody(account), visitor: nobody(visitor),
+        sharing: sharing === undefined ? null : count(sharing) };
     }
     case "END":
       return { type: "end", channel, text: rest[rest.length - 1] ?? "" };

@@ -98,12 +98,18 @@ export class RequestError extends Error {
 export const DEFAULT_CAPS = [
   "message-tags", "server-time", "echo-message", "standard-replies", "batch",
   "draft/message-redaction", "multi-prefix", "labeled-response",
+  "confchat/audience", // the visitors' vote counts and audience size (protocol.md)
 ];
 
 export class IrcClient {
-  constructor({ url = null, nick, account = null, password = null, caps = DEFAULT_CAPS, realname = null, autoRename = null }) {
+  constructor({ url = null, nick, account = null, password = null, caps = DEFAULT_CAPS, realname = null, autoRename = null,
+    visitor = null }) {
     this.url = url || IrcClient.defaultUrl();
     this.nick = nick;
+    // A visitor's random token, kept by the page between visits: sent with
+    // VISITOR before registration, it keys the visitor's vote and the bans
+    // aimed at them (protocol.md, "Visitor identity").
+    this.visitor = visitor;
     this.wantedNick = nick;
     this.account = account;
     this.password = password;
@@ -157,6 +163,7 @@ export class IrcClient {
       this.caps = new Set();
       this.registered = false;
       this.raw("CAP LS 302");
+      if (this.visitor) this.send("VISITOR", [this.visitor]);
       this.send("NICK", [this.nick]);
       this.send("USER", [this.nick.toLowerCase().replace(/[^a-z0-9]/g, "") || "web", "0", "*", this.realname]);
     };

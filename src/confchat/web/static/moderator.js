@@ -2336,6 +2336,21 @@ function createMemberNode(m) {
     act("CONF", params);
     closePanel();
   };
+  // A ban by nick removes this visitor only; the address (its cloak) is a
+  // choice of its own, made knowing how many it removes.
+  const banAddress = () => {
+    const sharing = sharingCount(m);
+    const text = sharing === null ? t("confirm_ban_address_unknown", { host: m.host })
+      : t("confirm_ban_address", { n: sharing, host: m.host });
+    if (!window.confirm(text)) return;
+    const reason = n.reason.value.trim();
+    const seconds = n.duration.value;
+    const params = [S.channel, "BAN", `*!*@${m.host}`];
+    if (seconds !== "0") params.push(seconds);
+    if (reason) params.push(reason);
+    act("CONF", params);
+    closePanel();
+  };
   n.panel = el("div", { class: "member-panel", id: newId("mp"), hidden: true, role: "group" },
     el("div", { class: "inline-fields" },
       field(t("reason"), n.reason, "field grow"),
@@ -2344,6 +2359,7 @@ function createMemberNode(m) {
     el("div", { class: "form-buttons" },
       n.mute = button(t("mute"), { cls: "small secondary", onclick: () => run("MUTE") }),
       n.ban = button(t("ban"), { cls: "small danger", onclick: () => run("BAN") }),
+      n.banAddress = button(t("ban_address"), { cls: "small secondary danger-outline", onclick: banAddress }),
       n.disconnect = button(t("disconnect"), { cls: "small secondary danger-outline", onclick: () => run("DISCONNECT") })));
   n.panel.addEventListener("keydown", (e) => { if (e.key === "Escape") { e.preventDefault(); closePanel(); } });
   const closePanel = () => { n.panel.hidden = true; n.toggle.setAttribute("aria-expanded", "false"); n.toggle.focus(); };
@@ -2359,16 +2375,24 @@ function createMemberNode(m) {
   m.node = n.li;
 }
 
+// Visitors present on m's address, m included; null when not known (a
+// large audience, a member the server's listing did not count).
+function sharingCount(m) {
+  if (!m.host) return null;
+  if (S.audience.large) return Number.isInteger(m.sharing) ? m.sharing : null;
+  return [...S.members.values()].filter((o) => !o.staff && o.host === m.host).length;
+}
+
 function renderShared(m) {
-  if (S.audience.large) {
-    // Only a page of the audience is known here.
+  m.n.banAddress.hidden = !m.host;
+  const sharing = sharingCount(m);
+  if (sharing === null) {
     m.n.shared.hidden = !m.host;
     m.n.shared.textContent = t("same_address_unknown", { host: m.host });
     return;
   }
-  const others = m.host ? [...S.members.values()].filter((o) => o !== m && !o.staff && o.host === m.host).length : 0;
-  m.n.shared.hidden = others === 0;
-  m.n.shared.textContent = t("same_address", { n: others });
+  m.n.shared.hidden = sharing <= 1;
+  m.n.shared.textContent = t("same_address", { n: sharing - 1 });
 }
 
 function renderMember(m) {
@@ -2379,7 +2403,7 @@ function renderMember(m) {
   n.toggle.hidden = m.staff;
   n.toggle.lastChild.textContent = t("member_actions_for", { nick: m.nick });
   const suffix = ` (${m.nick})`;
-  for (const [b, word] of [[n.mute, "mute"], [n.ban, "ban"], [n.disconnect, "disconnect"]]) {
+  for (const [b, word] of [[n.mute, "mute"], [n.ban, "ban"], [n.banAddress, "ban_address"], [n.disconnect, "disconnect"]]) {
     b.replaceChildren(t(word), hiddenText(suffix));
   }
   if (m.staff) n.panel.hidden = true;
@@ -2493,6 +2517,7 @@ async function loadAudience(more = false) {
       const m = upsertMember(line.nick, "", line.host);
       m.listed = true;
       m.account = line.account;
+      m.sharing = line.sharing; // visitors on that address, this one included
       if (!listed.has(m)) { listed.add(m); a.rows.push(m); }
     } else if (line.type === "end") {
       a.total = parseInt(line.text, 10) || 0; // "<n> visitors"

@@ -17,6 +17,10 @@ const CONFERENCE = settings.conference || "";
 const MAX_CHARS = 400; // what the server relays comfortably in one line
 const NICK_MAX = 30;
 const STORAGE_KEY = "confchat.nick";
+// The visitor's random identity token, kept between visits (VISITOR,
+// protocol.md): one vote per visitor across reloads, and a ban aimed at
+// this visitor does not fall on others behind the same address.
+const VISITOR_KEY = "confchat.visitor";
 const INFO_REFRESH_MS = 60000; // audience count, state; doubles as a liveness check
 const LIVENESS_TIMEOUT_MS = 25000;
 
@@ -85,6 +89,28 @@ function storeNick(nick) {
   } catch (_) {
     /* storage may be off (private mode, third-party frame) */
   }
+}
+
+// 128 random bits, base64url (22 characters): made once, then kept. Where
+// storage is off it lasts as long as the page.
+let pageToken = null;
+function visitorToken() {
+  try {
+    const kept = localStorage.getItem(VISITOR_KEY);
+    if (kept && /^[A-Za-z0-9_-]{16,64}$/.test(kept)) return kept;
+  } catch (_) {
+    /* storage may be off */
+  }
+  if (!pageToken) {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    pageToken = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+  try {
+    localStorage.setItem(VISITOR_KEY, pageToken);
+  } catch (_) {
+    /* storage may be off (private mode, third-party frame) */
+  }
+  return pageToken;
 }
 
 let uid = 0;
@@ -267,7 +293,7 @@ function connect(nick) {
     previous.close();
   }
   chat = newChatState(nick);
-  const client = new IrcClient({ url: IrcClient.defaultUrl(settings.websocket || "/ws"), nick });
+  const client = new IrcClient({ url: IrcClient.defaultUrl(settings.websocket || "/ws"), nick, visitor: visitorToken() });
   irc = client;
   client.on("state", (state, detail) => client === irc && onState(state, detail));
   client.on("nickrefused", (msg) => client === irc && onNickRefused(msg));
