@@ -14,8 +14,10 @@ seconds more to flush before they are cut.
 from __future__ import annotations
 
 import gc
+import ipaddress
 import os
 import signal
+import socket
 import sys
 from typing import Any
 
@@ -34,7 +36,8 @@ from .plugins import check_policies, load_policies
 from .screener import Screener
 from .transcript import write_closed_transcripts
 from .transport.http import HttpServer, Request, Response, serve_http
-from .transport.tcp import serve_tcp
+from .transport.forwarded import TrustedProxies
+from .transport.tcp import serve_proxied_tcp, serve_tcp
 from .verifier import Verifier
 from .web.pages import WebApp
 
@@ -57,6 +60,8 @@ class Running:
     _stop: trio.Event
     writer: Writer | None = None
     http_addresses: list[tuple[str, int]] = attrs.field(factory=list)
+    # listen.proxy_protocol: IRC over TCP behind a PROXY protocol proxy.
+    proxy_addresses: list[tuple[str, int]] = attrs.field(factory=list)
 
     def stop(self) -> None:
         self._stop.set()
@@ -69,6 +74,14 @@ def _core_logger(event: str, level: str = "info", **fields: Any) -> None:
 async def _open_tcp_listeners(config: Config) -> list[trio.SocketListener]:
     listeners: list[trio.SocketListener] = []
     for address in config.listen.tcp:
+        host, port = parse_hostport(address)
+        listeners.extend(await trio.open_tcp_listeners(port, host=host))
+    return listeners
+
+
+async def _open_proxy_listeners(config: Config) -> list[trio.SocketListener]:
+    listeners: list[trio.SocketListener] = []
+    for address in config.listen.proxy_protocol:
         host, port = parse_hostport(address)
         listeners.extend(await trio.open_tcp_listeners(port, host=host))
     return listeners
@@ -94,7 +107,7 @@ def http_routes(core: Server, writer: Writer, running: Running) -> dict[str, Any
         problems = []
         if writer.stats.failing:
             problems.append(f"storage: {writer.stats.last_error}")
-        if not running.tcp_addresses and not running.http_addresses:
+        if not running.tcp_addresses and not running.http_addresses and not running.proxy_addresses:
             problems.append("no listener")
         if problems:
             return Response.text(503, "not ready: " + "; ".join(problems))
@@ -229,8 +242,10 @@ async def serve(config: Config, *, task_status: Any = trio.TASK_STATUS_IGNORED) 
         addresses = [listener.socket.getsockname()[:2] for listener in listeners]
         http_listeners = await _open_http_listeners(config)
         http_addresses = [listener.socket.getsockname()[:2] for listener in http_listeners]
+        proxy_listeners = await _open_proxy_listeners(config)
+        proxy_addresses = [listener.socket.getsockname()[:2] for listener in proxy_listeners]
         stop_event = trio.Event()
-        running = Running(core, addresses, stop_event, writer, http_addresses)
+        running = Running(core, addresses, stop_event, writer, http_addresses, proxy_addresses)
         web = WebApp(config, lambda: [c.channel for c in core.conferences.values()])
         http = HttpServer(
             core,
@@ -248,12 +263,17 @@ async def serve(config: Config, *, task_status: Any = trio.TASK_STATUS_IGNORED) 
                 services.start_soon(serve_tcp, core, listeners, connections)
                 if http_listeners:
                     services.start_soon(serve_http, http, http_listeners, connections)
+                if proxy_listeners:
+                    trusted = TrustedProxies(config.listen.trusted_proxies)
+                    services.start_soon(serve_proxied_tcp, core, proxy_listeners, connections, trusted)
                 services.start_soon(_ticker, core)
                 services.start_soon(_retention, core, writer)
                 for host, port in addresses:
                     log.info("listener.started", transport="tcp", host=host, port=port)
                 for host, port in http_addresses:
                     log.info("listener.started", transport="http", host=host, port=port)
+                for host, port in proxy_addresses:
+                    log.info("listener.started", transport="tcp", proxy_protocol=True, host=host, port=port)
                 task_status.started(running)
                 await stop_event.wait()
                 services.cancel_scope.cancel()
@@ -274,11 +294,18 @@ def _announce(running: Running, config: Config, demo: Demo | None = None) -> Non
     the first-run demo, which pages to open with which accounts)."""
     lines = [f"confchat {__version__} is running as {config.server.name}."]
     for host, port in running.tcp_addresses:
+        name = _public_name(host)
+        shown = f"[{name}]" if ":" in name else name
+        lines.append(f"  IRC over TCP:        irc://{shown}:{port}   (irssi: /connect {name} {port})")
+        lines.extend(_all_addresses(host, "irc://{}:" + str(port)))
+    for host, port in running.proxy_addresses:
         shown = f"[{host}]" if ":" in host else host
-        lines.append(f"  IRC over TCP:        irc://{shown}:{port}   (irssi: /connect {host} {port})")
+        lines.append(f"  IRC via TCP proxy:   irc://{shown}:{port}   (PROXY protocol, from listen.trusted_proxies only)")
     for host, port in running.http_addresses:
-        shown = f"[{host}]" if ":" in host else host
+        name = _public_name(host)
+        shown = f"[{name}]" if ":" in name else name
         lines.append(f"  Web chat:            http://{shown}:{port}/   (moderators: /moderator, guests: /guest)")
+        lines.extend(_all_addresses(host, "http://{}:" + str(port) + "/"))
         lines.append(f"  IRC over WebSocket:  ws://{shown}:{port}/ws")
         lines.append(f"  Metrics and health:  http://{shown}:{port}/metrics  /healthz  /readyz")
     if demo is not None:
@@ -286,6 +313,56 @@ def _announce(running: Running, config: Config, demo: Demo | None = None) -> Non
         lines.extend(banner(demo, origins))
     lines.append("  Stop with Ctrl-C.")
     print("\n".join(lines), flush=True)
+
+
+#: Bound addresses that mean every interface of one family.
+_WILDCARDS = {"0.0.0.0": socket.AF_INET, "::": socket.AF_INET6}
+
+
+def _public_name(host: str) -> str:
+    """How people reach a listener bound to ``host``: the machine's name
+    for all interfaces, which nobody can type as 0.0.0.0."""
+    return socket.gethostname() or host if host in _WILDCARDS else host
+
+
+def _all_addresses(host: str, template: str) -> list[str]:
+    """For a listener on all interfaces, a banner line with the machine's
+    addresses, each in ``template`` ("http://{}:8080/"); none otherwise."""
+    if host not in _WILDCARDS:
+        return []
+    shown = [template.format(f"[{a}]" if ":" in a else a) for a in machine_addresses(_WILDCARDS[host])]
+    return ["                       all addresses of this machine: " + "  ".join(shown)] if shown else []
+
+
+def machine_addresses(family: int) -> list[str]:
+    """This machine's addresses of ``family``: the one of its default route
+    first (a UDP socket's connect sends nothing), then those its name
+    resolves to, then loopback; link-local ones left out."""
+    found: list[str] = []
+
+    def add(text: str) -> None:
+        try:
+            parsed = ipaddress.ip_address(text.split("%")[0])
+        except ValueError:
+            return
+        if not parsed.is_link_local and str(parsed) not in found:
+            found.append(str(parsed))
+
+    probe = "192.0.2.1" if family == socket.AF_INET else "2001:db8::1"  # documentation ranges
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as udp:
+            udp.connect((probe, 9))
+            add(udp.getsockname()[0])
+    except OSError:
+        pass
+    try:
+        infos = socket.getaddrinfo(socket.gethostname(), None, family, socket.SOCK_STREAM)
+    except OSError:
+        infos = []
+    for info in infos:
+        add(str(info[4][0]))
+    add("127.0.0.1" if family == socket.AF_INET else "::1")
+    return found
 
 
 def _url_host(host: str) -> str:

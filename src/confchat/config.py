@@ -64,6 +64,18 @@ class ListenSection:
     # Web pages (origins such as "https://www.city.example") allowed to open
     # the WebSocket besides this server's own; browsers send their origin.
     websocket_origins: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    # Reverse proxies (addresses and CIDR ranges) whose word on the visitor's
+    # address is taken: the forwarding header on the HTTP port, the PROXY
+    # protocol header on proxy_protocol listeners. From anyone else both are
+    # ignored (and a PROXY header closes the connection).
+    trusted_proxies: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    # The header the trusted proxies set on HTTP requests and WebSocket
+    # upgrades: "x-forwarded-for" (nginx, HAProxy) or "forwarded" (RFC 7239).
+    forwarded_header: str = "x-forwarded-for"
+    # IRC over TCP behind a TCP proxy (HAProxy send-proxy / send-proxy-v2):
+    # "host:port" listeners, besides tcp, where each connection starts with a
+    # PROXY protocol header (version 1 or 2) from a trusted proxy.
+    proxy_protocol: tuple[str, ...] = attrs.field(default=(), converter=tuple)
 
 
 @attrs.frozen
@@ -107,6 +119,9 @@ class LimitsSection:
     http_header_timeout: float = 10.0
     # Seconds a request's body has to arrive whole once its headers are in.
     http_body_timeout: float = 10.0
+    # Seconds a connection to a listen.proxy_protocol listener has to send its
+    # PROXY header (the spec asks for at least 3, a TCP retransmission).
+    proxy_header_timeout: float = 5.0
     nick_length: int = 30
     channel_length: int = 64
     topic_length: int = 390
@@ -557,6 +572,7 @@ CHOICES: dict[tuple[type[Any], str], tuple[str, ...]] = {
     (LoggingSection, "format"): LOG_FORMATS,
     (LoggingSection, "level"): LOG_LEVELS,
     (BrandingSection, "language"): ("en", "fr"),
+    (ListenSection, "forwarded_header"): ("x-forwarded-for", "forwarded"),
     (ConferenceConfig, "state"): CONFERENCE_STATES,
     (ConferenceConfig, "mode"): ROOM_MODES,
     (ConferenceConfig, "sort"): values(QuestionOrder),
@@ -594,6 +610,10 @@ def _what(cls: type[Any], name: str, tp: Any) -> str | None:
         return 'an address like "https://chat.city.example" or ""'
     if cls is ListenSection and name == "tcp":
         return 'an array of "host:port" strings'
+    if cls is ListenSection and name == "proxy_protocol":
+        return 'an array of "host:port" strings'
+    if cls is ListenSection and name == "trusted_proxies":
+        return 'an array of addresses or CIDR ranges like "10.0.0.0/8"'
     if cls in (Oper, Account) and name == "password_hash":
         return 'an argon2id hash as printed by "confchat passwd"'
     if cls is Oper and name == "name":
@@ -639,9 +659,17 @@ def _check_value(cls: type[Any], name: str, value: Any, path: str, problem: str)
         raise ConfigError(bad)
     elif cls in (StorageSection, HistorySection) and isinstance(value, int) and value < 0:
         raise ConfigError(bad)
-    elif cls is ListenSection and name == "tcp":
+    elif cls is ListenSection and name in ("tcp", "proxy_protocol"):
         for i, item in enumerate(value):
             _check_hostport(item, f"{path}[{i}]")
+    elif cls is ListenSection and name == "trusted_proxies":
+        for i, item in enumerate(value):
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ConfigError(
+                    f'{path}[{i}]: expected an address or a CIDR range like "10.0.0.0/8", got {_show(item)}'
+                ) from None
     elif cls is ListenSection and name == "http" and value != "":
         _check_hostport(value, path)
     elif cls is BrandingSection and name == "public_url" and value:
@@ -683,9 +711,14 @@ def _is_argon2_hash(text: str) -> bool:
 
 def _check_object(obj: object, path: str) -> None:
     """Rules across the fields of one section."""
-    if isinstance(obj, ListenSection) and not obj.tcp and not obj.http:
+    if isinstance(obj, ListenSection) and not obj.tcp and not obj.http and not obj.proxy_protocol:
         raise ConfigError(
             f'{_prefix(path)}nothing to listen on (tcp is empty and http is "")'
+        )
+    if isinstance(obj, ListenSection) and obj.proxy_protocol and not obj.trusted_proxies:
+        raise ConfigError(
+            f"{_prefix(path)}proxy_protocol listeners need trusted_proxies: the addresses "
+            "of the proxies allowed to send a PROXY header"
         )
     if isinstance(obj, Config):
         seen: set[str] = set()

@@ -70,6 +70,24 @@ COMMENTS: dict[str, str] = {
         'origins: ["https://www.city.example"]. Browsers always send their page\'s\n'
         "origin, so no other site can use a visitor's browser to connect."
     ),
+    "listen.trusted_proxies": (
+        "Reverse proxies whose word on a visitor's address is taken: addresses\n"
+        'and CIDR ranges, ["127.0.0.1", "10.0.0.0/8"]. Their forwarding header\n'
+        "(forwarded_header) on the HTTP port, and the PROXY header on proxy_protocol\n"
+        "listeners, give the address every limit, ban and log line uses. From\n"
+        "anyone else both are ignored. Empty: every address is the peer's own."
+    ),
+    "listen.forwarded_header": (
+        'The header the trusted proxies set: "x-forwarded-for" (nginx, HAProxy\n'
+        '"option forwardfor") or "forwarded" (RFC 7239). The other one is ignored:\n'
+        "a visitor could have written it, and proxies pass it through."
+    ),
+    "listen.proxy_protocol": (
+        'IRC over TCP behind a TCP proxy (HAProxy "send-proxy-v2"): "host:port"\n'
+        "listeners, besides tcp, where every connection starts with a PROXY protocol\n"
+        "header (version 1 or 2). Only trusted_proxies may connect to them; a peer\n"
+        "without a valid header in time is disconnected. Needs trusted_proxies."
+    ),
     "limits": (
         "Timeouts, buffers and protocol limits. Every number must be positive,\n"
         "except max_connections_per_ip, where 0 means no limit."
@@ -115,6 +133,10 @@ COMMENTS: dict[str, str] = {
         "(slowloris); an idle keep-alive connection is closed after as long."
     ),
     "limits.http_body_timeout": "Seconds a request's body has to arrive whole once its headers are in, then 408.",
+    "limits.proxy_header_timeout": (
+        "Seconds a connection to a listen.proxy_protocol listener has to send its\n"
+        "PROXY header before it is closed."
+    ),
     "limits.nick_length": "Longest nickname, in bytes.",
     "limits.channel_length": "Longest channel name, in bytes.",
     "limits.topic_length": "Longest channel topic, in bytes.",

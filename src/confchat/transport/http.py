@@ -40,6 +40,7 @@ import structlog
 import trio
 
 from ..core.server import Server
+from .forwarded import TrustedProxies, canonical, client_address
 from .tcp import accept_loops, peer_ip
 from .websocket import serve_websocket
 
@@ -124,13 +125,27 @@ class Admission:
         self.by_ip: Counter[str] = Counter()
         self.open = 0
 
-    def admit(self, ip: str) -> str | None:
-        """None, with a place taken for ``ip``; or the reason it is refused."""
+    def admit(self, ip: str, limited: bool = True) -> str | None:
+        """None, with a place taken for ``ip``; or the reason it is refused.
+        ``limited=False``: a trusted proxy, whose requests are counted by
+        the address each one is for (:meth:`move`)."""
         if self.open >= self.total:
             return "http_limit"
-        if self.by_ip[ip] >= self.per_ip and ip not in self.exempt:
+        if limited and self.by_ip[ip] >= self.per_ip and ip not in self.exempt:
             return "http_per_ip_limit"
         self.by_ip[ip] += 1
+        self.open += 1
+        return None
+
+    def move(self, old: str, new: str) -> str | None:
+        """The place held for ``old`` now counts for ``new`` (a request's
+        real address behind a proxy); or the reason ``new`` may not have it."""
+        if old == new:
+            return None
+        if self.by_ip[new] >= self.per_ip and new not in self.exempt:
+            return "http_per_ip_limit"
+        self.release(old)
+        self.by_ip[new] += 1
         self.open += 1
         return None
 
@@ -196,6 +211,9 @@ class HttpServer:
         )
         self.header_timeout = limits.http_header_timeout
         self.body_timeout = limits.http_body_timeout
+        # Proxies whose forwarding header gives each request's address.
+        self.trusted = TrustedProxies(core.config.listen.trusted_proxies)
+        self.forwarded_header = core.config.listen.forwarded_header
 
     async def handle(self, stream: trio.SocketStream) -> None:
         ip = peer_ip(stream)
@@ -205,8 +223,12 @@ class HttpServer:
         await self.serve_connection(stream, ip)
 
     async def serve_connection(self, stream: trio.abc.HalfCloseableStream, ip: str) -> None:
-        """One connection from ``ip``, admitted or refused; closed on return."""
-        refused = self.admission.admit(ip)
+        """One connection from ``ip``, admitted or refused; closed on return.
+        From a trusted proxy, each request counts for the address its
+        forwarding header gives instead."""
+        ip = canonical(ip)
+        proxied = ip in self.trusted
+        refused = self.admission.admit(ip, limited=not proxied)
         if refused is not None:
             self.core.stats.connections_refused[refused] += 1
             log.debug("http.refused", reason=refused)
@@ -224,8 +246,14 @@ class HttpServer:
             if place:
                 self.admission.release(place.pop())
 
+        def relocate(real: str) -> str | None:
+            refused = self.admission.move(place[0], real) if place else None
+            if place and refused is None:
+                place[0] = real
+            return refused
+
         try:
-            await self._serve(stream, ip, leave)
+            await self._serve(stream, ip, leave, relocate if proxied else None)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             pass
         except Exception:
@@ -235,7 +263,13 @@ class HttpServer:
             with trio.CancelScope(shield=True), trio.move_on_after(1):
                 await stream.aclose()
 
-    async def _serve(self, stream: trio.abc.HalfCloseableStream, ip: str, leave: Callable[[], None]) -> None:
+    async def _serve(
+        self,
+        stream: trio.abc.HalfCloseableStream,
+        ip: str,
+        leave: Callable[[], None],
+        relocate: Callable[[str], str | None] | None = None,
+    ) -> None:
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_REQUEST_HEAD)
         while True:
             try:
@@ -243,6 +277,12 @@ class HttpServer:
                 if head is None:
                     return  # closed, or idle too long, between requests
                 request = self._request(head, ip)
+                if relocate is not None:  # behind a trusted proxy: the visitor's address
+                    request.ip = client_address(ip, request.headers, self.trusted, self.forwarded_header)
+                    refused = relocate(request.ip)
+                    if refused is not None:
+                        self.core.stats.connections_refused[refused] += 1
+                        raise BadRequest(503, "Too many connections; try again soon.")
                 with trio.move_on_after(self.body_timeout) as reading:
                     request.body = await self._read_body(conn, stream)
                 if reading.cancelled_caught:

@@ -9,6 +9,9 @@ import trio
 
 from ..core.server import Server
 from .connection import RawSocket, run_connection
+from .forwarded import TrustedProxies, canonical
+from .proxy import ProxyHeaderError
+from .proxy import parse as parse_proxy_header
 
 # Bytes asked of the socket per read: enough for many lines at once; the line
 # decoder bounds what is kept of an unfinished line.
@@ -26,17 +29,34 @@ def peer_ip(stream: trio.SocketStream) -> str | None:
     return peer[0] if isinstance(peer, tuple) else "unknown"
 
 
-async def handle_tcp(core: Server, stream: trio.SocketStream) -> None:
-    ip = peer_ip(stream)
+def replay(first: bytes, receive: Callable[[], Awaitable[bytes]]) -> Callable[[], Awaitable[bytes]]:
+    """``receive`` that returns ``first`` (bytes read behind a PROXY header) first."""
+    pending = [first]
+
+    async def receive_after() -> bytes:
+        if pending:
+            return pending.pop()
+        return await receive()
+
+    return receive_after
+
+
+async def handle_tcp(core: Server, stream: trio.SocketStream, first: bytes = b"", ip: str | None = None) -> None:
+    """IRC over ``stream``; ``ip`` and ``first`` (bytes already read) when a
+    PROXY header gave the client's address (:func:`handle_proxied_tcp`)."""
+    ip = ip or peer_ip(stream)
     if ip is None:
         await stream.aclose()
         return
+    receive: Callable[[], Awaitable[bytes]] = lambda: stream.receive_some(RECV_CHUNK)  # noqa: E731
+    if first:
+        receive = replay(first, receive)
     try:
         await run_connection(
             core,
             ip,
             "tcp",
-            lambda: stream.receive_some(RECV_CHUNK),
+            receive,
             stream.send_all,
             direct=RawSocket(stream.socket.fileno(), stream.send_all),
         )
@@ -45,6 +65,71 @@ async def handle_tcp(core: Server, stream: trio.SocketStream) -> None:
     finally:
         with trio.CancelScope(shield=True), trio.move_on_after(1):
             await stream.aclose()
+
+
+class ProxyRefused(Exception):
+    """A connection to a PROXY protocol listener that gets no IRC: the
+    reason is logged, the connection closed."""
+
+
+async def read_proxy_header(stream: trio.abc.ReceiveStream, peer: str, timeout: float) -> tuple[str, bytes]:
+    """The client's address from the PROXY header that starts ``stream``
+    (``peer``'s own for a LOCAL or UNKNOWN header), and what followed it.
+    Raises :class:`ProxyRefused` for a bad header, end of file or
+    ``timeout`` seconds without a whole header."""
+    data = b""
+    with trio.move_on_after(timeout):
+        while True:
+            try:
+                header = parse_proxy_header(data)
+            except ProxyHeaderError as exc:
+                raise ProxyRefused(str(exc)) from None
+            if header is not None:
+                ip = canonical(header.source[0]) if header.source is not None else peer
+                return ip, data[header.length :]
+            chunk = await stream.receive_some(RECV_CHUNK)
+            if not chunk:
+                raise ProxyRefused("closed before a whole PROXY header")
+            data += chunk
+    raise ProxyRefused(f"no PROXY header within {timeout:g} seconds")
+
+
+async def handle_proxied_tcp(core: Server, stream: trio.SocketStream, trusted: TrustedProxies) -> None:
+    """A connection to a ``listen.proxy_protocol`` listener: only a trusted
+    proxy may connect, and it must start with a valid PROXY header; then
+    it is IRC from the address the header gives."""
+    accepted: tuple[str, bytes] | None = None
+    try:
+        accepted = await _proxied_client(core, stream, trusted)
+    finally:
+        if accepted is None:
+            with trio.CancelScope(shield=True), trio.move_on_after(1):
+                await stream.aclose()
+    if accepted is not None:
+        ip, first = accepted
+        await handle_tcp(core, stream, first, ip)
+
+
+async def _proxied_client(core: Server, stream: trio.SocketStream, trusted: TrustedProxies) -> tuple[str, bytes] | None:
+    """(the client's address, its first bytes), or None (logged) for a
+    connection that gets no IRC."""
+    peer = peer_ip(stream)
+    if peer is None:
+        return None
+    if peer not in trusted:
+        core.stats.connections_refused["proxy_untrusted"] += 1
+        log.warning("proxy.untrusted_peer", peer=peer, hint="add it to listen.trusted_proxies")
+        return None
+    try:
+        return await read_proxy_header(stream, canonical(peer), core.limits.proxy_header_timeout)
+    except ProxyRefused as exc:
+        core.stats.connections_refused["proxy_header"] += 1
+        log.warning("proxy.header_refused", peer=peer, reason=str(exc))
+    except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+        pass
+    except Exception:  # never let one connection take the listener down
+        log.exception("connection.crashed", transport="tcp")
+    return None
 
 
 async def accept_loops(
@@ -79,3 +164,13 @@ async def serve_tcp(
 ) -> None:
     """IRC over TCP on ``listeners`` until cancelled."""
     await accept_loops(listeners, connections, lambda stream: handle_tcp(core, stream))
+
+
+async def serve_proxied_tcp(
+    core: Server,
+    listeners: list[trio.SocketListener],
+    connections: trio.Nursery,
+    trusted: TrustedProxies,
+) -> None:
+    """IRC over TCP behind a PROXY protocol proxy on ``listeners`` until cancelled."""
+    await accept_loops(listeners, connections, lambda stream: handle_proxied_tcp(core, stream, trusted))
