@@ -134,14 +134,14 @@ def test_placeholder_oper_is_commented_out_and_rejected_if_uncommented() -> None
 
 def test_unknown_top_level_key_lists_the_known_ones() -> None:
     assert error_of({"limtis": {}}) == (
-        'unknown key "limtis" (known: server, listen, limits, channels, logging, storage, history, branding, moderation, opers, accounts, conferences); '
+        'unknown key "limtis" (known: server, listen, tls, limits, channels, logging, storage, history, branding, moderation, opers, accounts, conferences); '
         'did you mean "limits"?'
     )
 
 
 def test_unknown_key_without_a_close_match_has_no_suggestion() -> None:
     assert error_of({"zzz": 1}) == (
-        'unknown key "zzz" (known: server, listen, limits, channels, logging, storage, history, branding, moderation, opers, accounts, conferences)'
+        'unknown key "zzz" (known: server, listen, tls, limits, channels, logging, storage, history, branding, moderation, opers, accounts, conferences)'
     )
 
 

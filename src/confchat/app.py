@@ -38,6 +38,7 @@ from .transcript import write_closed_transcripts
 from .transport.http import HttpServer, Request, Response, serve_http
 from .transport.forwarded import TrustedProxies
 from .transport.tcp import serve_proxied_tcp, serve_tcp
+from .transport.tls import Certificates, serve_https, serve_tls, sts_policy
 from .verifier import Verifier
 from .web.pages import WebApp
 
@@ -66,6 +67,21 @@ class Running:
     def stop(self) -> None:
         self._stop.set()
 
+    # TLS (transport/tls.py): IRC over TLS, HTTPS, and the certificate
+    # they serve (None without TLS listeners).
+    tls_addresses: list[tuple[str, int]] = attrs.field(factory=list)
+    https_addresses: list[tuple[str, int]] = attrs.field(factory=list)
+    certificates: Certificates | None = None
+
+    def reload_tls(self) -> str | None:
+        """Load the certificate and key again (SIGHUP): new handshakes get
+        them, open connections keep theirs. None when done, else why not
+        (the old certificate stays in use)."""
+        if self.certificates is None:
+            log.info("tls.reload_skipped", reason="no TLS listener")
+            return None
+        return self.certificates.reload()
+
 
 def _core_logger(event: str, level: str = "info", **fields: Any) -> None:
     getattr(log, level)(event, **fields)
@@ -82,6 +98,14 @@ async def _open_tcp_listeners(config: Config) -> list[trio.SocketListener]:
 async def _open_proxy_listeners(config: Config) -> list[trio.SocketListener]:
     listeners: list[trio.SocketListener] = []
     for address in config.listen.proxy_protocol:
+        host, port = parse_hostport(address)
+        listeners.extend(await trio.open_tcp_listeners(port, host=host))
+    return listeners
+
+
+async def _open_listeners(addresses: list[str]) -> list[trio.SocketListener]:
+    listeners: list[trio.SocketListener] = []
+    for address in addresses:
         host, port = parse_hostport(address)
         listeners.extend(await trio.open_tcp_listeners(port, host=host))
     return listeners
@@ -247,6 +271,14 @@ async def serve(config: Config, *, task_status: Any = trio.TASK_STATUS_IGNORED) 
         stop_event = trio.Event()
         running = Running(core, addresses, stop_event, writer, http_addresses, proxy_addresses)
         web = WebApp(config, lambda: [c.channel for c in core.conferences.values()])
+        # TLS: the certificate is loaded (and checked) before anyone connects.
+        if config.listen.tls or config.listen.https:
+            running.certificates = Certificates(config.tls)
+        tls_listeners = await _open_listeners(list(config.listen.tls))
+        https_listeners = await _open_listeners([config.listen.https] if config.listen.https else [])
+        running.tls_addresses = [listener.socket.getsockname()[:2] for listener in tls_listeners]
+        running.https_addresses = [listener.socket.getsockname()[:2] for listener in https_listeners]
+        core.sts = sts_policy(config.tls, [port for _, port in running.tls_addresses])
         http = HttpServer(
             core,
             {**web.routes(), **http_routes(core, writer, running)},
@@ -268,6 +300,15 @@ async def serve(config: Config, *, task_status: Any = trio.TASK_STATUS_IGNORED) 
                     services.start_soon(serve_proxied_tcp, core, proxy_listeners, connections, trusted)
                 services.start_soon(_ticker, core)
                 services.start_soon(_retention, core, writer)
+                if running.certificates is not None:
+                    if tls_listeners:
+                        services.start_soon(serve_tls, core, running.certificates, tls_listeners, connections)
+                    if https_listeners:
+                        services.start_soon(serve_https, http, running.certificates, https_listeners, connections)
+                for host, port in running.tls_addresses:
+                    log.info("listener.started", transport="tcp", tls=True, host=host, port=port)
+                for host, port in running.https_addresses:
+                    log.info("listener.started", transport="http", tls=True, host=host, port=port)
                 for host, port in addresses:
                     log.info("listener.started", transport="tcp", host=host, port=port)
                 for host, port in http_addresses:
@@ -308,6 +349,13 @@ def _announce(running: Running, config: Config, demo: Demo | None = None) -> Non
         lines.extend(_all_addresses(host, "http://{}:" + str(port) + "/"))
         lines.append(f"  IRC over WebSocket:  ws://{shown}:{port}/ws")
         lines.append(f"  Metrics and health:  http://{shown}:{port}/metrics  /healthz  /readyz")
+    for host, port in running.tls_addresses:
+        shown = f"[{host}]" if ":" in host else host
+        lines.append(f"  IRC over TLS:        ircs://{shown}:{port}   (irssi: /connect -tls {host} {port})")
+    for host, port in running.https_addresses:
+        shown = f"[{host}]" if ":" in host else host
+        lines.append(f"  Web chat (HTTPS):    https://{shown}:{port}/")
+        lines.append(f"  IRC over WebSocket:  wss://{shown}:{port}/ws")
     if demo is not None:
         origins = [f"http://{_url_host(host)}:{port}" for host, port in running.http_addresses]
         lines.extend(banner(demo, origins))
@@ -376,7 +424,8 @@ def _url_host(host: str) -> str:
 async def _main(config: Config, demo: Demo | None = None) -> None:
     # Signals are caught before anything listens or is announced: a stop
     # sent the moment the server says it is running is a clean shutdown.
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+    # SIGHUP (systemctl reload) loads the TLS certificate again.
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
         async with trio.open_nursery() as nursery:
             running: Running = await nursery.start(serve, config)
             if demo is not None:
@@ -386,6 +435,9 @@ async def _main(config: Config, demo: Demo | None = None) -> None:
             _announce(running, config, demo)
             async for signum in signals:
                 log.info("signal.received", signal=signal.Signals(signum).name)
+                if signum == signal.SIGHUP:
+                    running.reload_tls()
+                    continue
                 running.stop()
                 break
 

@@ -61,6 +61,11 @@ class ListenSection:
     # The HTTP port: WebSocket (/ws), health (/healthz, /readyz), metrics
     # (/metrics) and the web pages. "" disables it.
     http: str = "127.0.0.1:8080"
+    # IRC over TLS (6697 by convention): "host:port" addresses; needs [tls].
+    tls: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    # HTTPS: what http serves (pages, the WebSocket as wss://, metrics) over
+    # TLS, "host:port"; "" disables it. Needs [tls].
+    https: str = ""
     # Web pages (origins such as "https://www.city.example") allowed to open
     # the WebSocket besides this server's own; browsers send their origin.
     websocket_origins: tuple[str, ...] = attrs.field(default=(), converter=tuple)
@@ -76,6 +81,32 @@ class ListenSection:
     # "host:port" listeners, besides tcp, where each connection starts with a
     # PROXY protocol header (version 1 or 2) from a trusted proxy.
     proxy_protocol: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+
+
+@attrs.frozen
+class TlsSection:
+    # The certificate chain (PEM, the server's certificate first) and its
+    # private key (PEM, no passphrase), for listen.tls and listen.https.
+    # Reloaded on SIGHUP: new connections get the new certificate.
+    cert: str = ""
+    key: str = ""
+    # The oldest TLS version clients may use: "1.2" or "1.3".
+    min_version: str = "1.2"
+    # Seconds a client has to complete the TLS handshake.
+    handshake_timeout: float = 10.0
+    # IRCv3 STS (strict transport security): plain IRC connections are told
+    # to reconnect over TLS on sts_port (0: the first listen.tls port)...
+    sts: bool = True
+    sts_port: int = 0
+    # ...and TLS connections for how many seconds to insist on TLS (0: the
+    # policy is advertised but kept by nobody; raise it once the certificate
+    # is one that clients trust).
+    sts_duration: int = 0
+    # Opt in to STS preload lists (on TLS connections).
+    sts_preload: bool = False
+    # The host names (SNI) TLS clients get the policy for; empty: any name a
+    # client asks for. A client that names none (connects by address) gets none.
+    sts_hosts: tuple[str, ...] = attrs.field(default=(), converter=tuple)
 
 
 @attrs.frozen
@@ -295,6 +326,7 @@ class ModerationSection:
 class Config:
     server: ServerSection = attrs.field(factory=ServerSection)
     listen: ListenSection = attrs.field(factory=ListenSection)
+    tls: TlsSection = attrs.field(factory=TlsSection)
     limits: LimitsSection = attrs.field(factory=LimitsSection)
     channels: ChannelsSection = attrs.field(factory=ChannelsSection)
     logging: LoggingSection = attrs.field(factory=LoggingSection)
@@ -576,6 +608,7 @@ CHOICES: dict[tuple[type[Any], str], tuple[str, ...]] = {
     (ConferenceConfig, "state"): CONFERENCE_STATES,
     (ConferenceConfig, "mode"): ROOM_MODES,
     (ConferenceConfig, "sort"): values(QuestionOrder),
+    (TlsSection, "min_version"): ("1.2", "1.3"),
 }
 
 
@@ -634,6 +667,20 @@ def _what(cls: type[Any], name: str, tp: Any) -> str | None:
         return 'an IANA time zone name such as "Europe/Paris" or "UTC"'
     if cls is Config and name == "opers":
         return "an array of tables ([[opers]])"
+    if cls is ListenSection and name == "tls":
+        return 'an array of "host:port" strings'
+    if cls is ListenSection and name == "https":
+        return '"host:port" or "" (disabled)'
+    if cls is TlsSection and name in ("cert", "key"):
+        return 'a PEM file path or ""'
+    if cls is TlsSection and name == "handshake_timeout":
+        return "a positive number of seconds"
+    if cls is TlsSection and name == "sts_port":
+        return "a port from 1 to 65535, or 0 (the first listen.tls port)"
+    if cls is TlsSection and name == "sts_duration":
+        return "a number of seconds (0: no persistence)"
+    if cls is TlsSection and name == "sts_hosts":
+        return "an array of host names"
     return None
 
 
@@ -698,6 +745,19 @@ def _check_value(cls: type[Any], name: str, value: Any, path: str, problem: str)
     elif cls in (Oper, Account) and name == "password_hash" and not _is_argon2_hash(value):
         # Never echo the value: it may be a plain-text password pasted by mistake.
         raise ConfigError(bad.rsplit(", got ", 1)[0] + ", got something else")
+    elif cls is ListenSection and name == "tls":
+        for i, item in enumerate(value):
+            _check_hostport(item, f"{path}[{i}]")
+    elif cls is ListenSection and name == "https" and value != "":
+        _check_hostport(value, path)
+    elif cls is TlsSection and name == "handshake_timeout" and value <= 0:
+        raise ConfigError(bad)
+    elif cls is TlsSection and name == "sts_port" and not 0 <= value <= 65535:
+        raise ConfigError(bad)
+    elif cls is TlsSection and name == "sts_duration" and value < 0:
+        raise ConfigError(bad)
+    elif cls is TlsSection and name == "sts_hosts" and any(not _HOSTNAME.fullmatch(h) for h in value):
+        raise ConfigError(bad)
 
 
 def _is_argon2_hash(text: str) -> bool:
@@ -721,6 +781,10 @@ def _check_object(obj: object, path: str) -> None:
             "of the proxies allowed to send a PROXY header"
         )
     if isinstance(obj, Config):
+        if (obj.listen.tls or obj.listen.https) and not (obj.tls.cert and obj.tls.key):
+            which = "listen.tls" if obj.listen.tls else "listen.https"
+            missing = "tls.cert" if not obj.tls.cert else "tls.key"
+            raise ConfigError(f"{missing}: {which} is a TLS listener and needs [tls] cert and key (PEM files)")
         seen: set[str] = set()
         for i, oper in enumerate(obj.opers):
             if oper.name in seen:

@@ -157,6 +157,50 @@ COMMENTS: dict[str, str] = {
     ),
     "limits.login_backoff_max": "...up to this many seconds.",
     "limits.login_failure_memory": "Seconds without a check after which an address or name starts afresh.",
+    "listen.tls": (
+        'IRC over TLS: "host:port" addresses, 6697 by convention ("0.0.0.0:6697").\n'
+        "Needs [tls] cert and key. Plain and TLS listeners run side by side."
+    ),
+    "listen.https": (
+        'HTTPS, "host:port": what http serves (the web pages, IRC over WebSocket\n'
+        'as wss://, /metrics), over TLS; "0.0.0.0:443" or "0.0.0.0:8443". Needs\n'
+        '[tls] cert and key. "": HTTPS disabled.'
+    ),
+    "tls": (
+        "The certificate of listen.tls and listen.https. See docs/deploy.md (TLS\n"
+        "directly): certbot or the city's CA, file permissions, reloading."
+    ),
+    "tls.cert": (
+        "The certificate chain, PEM: the server's certificate first, then the\n"
+        "intermediates (certbot's fullchain.pem). Reloaded on SIGHUP\n"
+        "(systemctl reload confchat): new connections get the new certificate,\n"
+        "open ones keep theirs."
+    ),
+    "tls.key": (
+        "The private key, PEM, without a passphrase (certbot's privkey.pem);\n"
+        "readable by the server's user only."
+    ),
+    "tls.min_version": '"1.2" or "1.3": the oldest TLS version clients may use.',
+    "tls.handshake_timeout": (
+        "Seconds a client has to complete the TLS handshake; a stalled one costs\n"
+        "only its own connection."
+    ),
+    "tls.sts": (
+        "Advertise IRCv3 STS (strict transport security): plain IRC clients are\n"
+        "told to reconnect over TLS (sts=port=...), TLS clients how long to insist\n"
+        "on TLS (sts=duration=...). Not over WebSocket (browsers have HSTS)."
+    ),
+    "tls.sts_port": "The port plain clients are sent to (0: the first listen.tls port).",
+    "tls.sts_duration": (
+        "Seconds TLS clients keep to TLS for this host name. 0: nobody keeps the\n"
+        "policy; raise it (2592000 = 30 days) once clients trust the certificate:\n"
+        "a client that kept it refuses to connect without valid TLS."
+    ),
+    "tls.sts_preload": "Agree to be listed in STS preload lists (told to TLS clients).",
+    "tls.sts_hosts": (
+        "Host names (as clients ask for them, SNI) that TLS clients get the\n"
+        "persistence policy for; []: any. A client connecting by address gets none."
+    ),
     "channels": "Channel policy.",
     "channels.users_may_create": "Whether any registered client may create a channel by joining it.",
     "channels.default_modes": 'Modes a newly created channel gets ("nt": no outside messages,\n'

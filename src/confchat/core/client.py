@@ -22,7 +22,7 @@ class Client:
 
     # Slots: a large audience is many clients; no per-instance dict.
     __slots__ = (
-        "id", "ip", "transport", "outbox", "bucket", "nick", "folded", "user", "realname",
+        "id", "ip", "transport", "tls", "outbox", "bucket", "nick", "folded", "user", "realname",
         "registered", "password_ok", "cap_negotiating", "cap_version", "caps", "tagmask", "modes",
         "away", "oper", "account", "sasl", "failed_logins", "verifying", "channels", "invites",
         "monitoring", "connected_at", "last_active", "last_spoke", "signon", "ping_sent", "throttled",
@@ -35,6 +35,9 @@ class Client:
         self.id = cid
         self.ip = ip
         self.transport = transport
+        # None on a plain connection; on a TLS one the name the client asked
+        # for (SNI), "" if none. The shell says (core/caps.py: STS).
+        self.tls: str | None = None
         self.outbox = outbox
         self.bucket = bucket
         self.nick = "*"

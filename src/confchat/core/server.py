@@ -43,6 +43,7 @@ from ..moderation.engine import Engine
 from ..moderation.intake import Outcome
 from ..moderation.policybook import PolicyBook
 from ..moderation.shield import Thresholds
+from .caps import StsPolicy
 from .census import Census
 from .cloak import KEY_BYTES, cloak_host
 from .accounts import AccountBook, AccountEvent, StoredAccount
@@ -139,6 +140,8 @@ class Server(Output):
             self.limits.login_failure_memory, shared=self.limits.connection_limit_exempt,
         )
         self.stats = Stats()
+        # IRCv3 STS, set by the shell once it knows its TLS port; None: off.
+        self.sts: StsPolicy | None = None
         # Conferences: restored from storage, with the config file's edits.
         stored = {c.folded: c for c in restored}
         for settings in config.conferences:
@@ -157,8 +160,10 @@ class Server(Output):
 
     # ------------------------------------------------------------------ entry points
 
-    def connect(self, ip: str, outbox: Outbox, transport: str = "tcp") -> Client | None:
-        """A new connection from ``ip``; None (with its outbox closed) if refused."""
+    def connect(self, ip: str, outbox: Outbox, transport: str = "tcp", tls: str | None = None) -> Client | None:
+        """A new connection from ``ip``; None (with its outbox closed) if
+        refused. ``tls``: None for a plain connection, else the name the
+        client asked for (SNI, "" if none)."""
         limit = self.limits.max_connections_per_ip
         if limit and self.per_ip[ip] >= limit and ip not in self.limits.connection_limit_exempt:
             outbox.close(b"ERROR :Closing Link: Too many connections from your IP address\r\n")
@@ -174,6 +179,7 @@ class Server(Output):
         self.clients[client.id] = client
         self.per_ip[ip] += 1
         self.stats.connections_accepted[transport] += 1
+        client.tls = tls
         return client
 
     def receive(self, client: Client, raw: bytes | LineTooLong) -> float:

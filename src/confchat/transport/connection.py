@@ -136,7 +136,7 @@ class Connection:
     writes and the writer task, switched by the transitions in :mod:`.states`."""
 
     __slots__ = (
-        "core", "transport", "receive", "send", "chunked", "direct", "stats",
+        "core", "transport", "receive", "send", "chunked", "direct", "stats", "tls",
         "outbox", "client", "state", "reason", "_table", "_flush", "_wakeup", "_nursery",
     )
 
@@ -148,8 +148,10 @@ class Connection:
         send: Callable[[Any], Awaitable[None]],
         chunked: bool = False,
         direct: RawSocket | None = None,
+        tls: str | None = None,
     ) -> None:
         self.core = core
+        self.tls = tls  # None: plain; else the name the TLS client asked for
         self.transport = transport
         self.receive = receive
         self.send = send
@@ -229,7 +231,7 @@ class Connection:
         """Serve the connection until either side ends it. Never raises for
         network errors; the caller closes the underlying stream."""
         core = self.core
-        client = self.client = core.connect(ip, self.outbox, self.transport)
+        client = self.client = core.connect(ip, self.outbox, self.transport, self.tls)
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
@@ -299,9 +301,11 @@ async def run_connection(
     send: Callable[[Any], Awaitable[None]],
     chunked: bool = False,
     direct: RawSocket | None = None,
+    tls: str | None = None,
 ) -> None:
     """Serve one connection until either side ends it. Never raises for
     network errors; the caller closes the underlying stream. ``send`` gets
     one bytes buffer, or with ``chunked`` the outbox's chunks as queued (the
-    WebSocket transport frames each shared chunk once)."""
-    await Connection(core, transport, receive, send, chunked, direct).run(ip)
+    WebSocket transport frames each shared chunk once). ``tls``: None on a
+    plain connection, else the name (SNI) the TLS client asked for, "" if none."""
+    await Connection(core, transport, receive, send, chunked, direct, tls).run(ip)

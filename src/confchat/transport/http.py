@@ -42,6 +42,7 @@ import trio
 from ..core.server import Server
 from .forwarded import TrustedProxies, canonical, client_address
 from .tcp import accept_loops, peer_ip
+from .tls import TlsStream
 from .websocket import serve_websocket
 
 MAX_REQUEST_HEAD = 16 * 1024
@@ -385,7 +386,7 @@ class HttpServer:
             )
             return
         headers = list(request.headers.items())
-        assert isinstance(stream, trio.SocketStream)  # direct writes need its socket
+        assert isinstance(stream, (trio.SocketStream, TlsStream))  # direct writes need its socket
         await serve_websocket(self.core, stream, request.ip, headers, request.path, trailing)
 
     async def _send(

@@ -39,6 +39,7 @@ from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from ..core.server import Server
 from .connection import RawSocket, run_connection
+from .tls import TlsDirect, TlsStream
 
 SUBPROTOCOLS = ("text.ircv3.net", "binary.ircv3.net")
 # A WebSocket message carries one line: 8191 bytes of tags + 512 of body.
@@ -269,7 +270,12 @@ async def serve_websocket(
     opcode = OPCODE_BINARY if subprotocol == "binary.ircv3.net" else OPCODE_TEXT
     ws = WebSocket(stream, connection, opcode)
     try:
-        await run_connection(core, ip, "websocket", ws.receive, ws.send_frames, chunked=True, direct=RawWebSocket(ws))
+        direct: RawSocket = RawWebSocket(ws)
+        tls = None
+        if isinstance(stream, TlsStream):  # wss://: frames encrypted per recipient (tls.py)
+            wire = direct.wire
+            direct, tls = TlsDirect(stream, wire, lambda: ws.lock.locked() or not ws.open), stream.server_name
+        await run_connection(core, ip, "websocket", ws.receive, ws.send_frames, chunked=True, direct=direct, tls=tls)
     finally:
         with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_TIMEOUT):
             try:

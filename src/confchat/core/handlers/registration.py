@@ -42,7 +42,10 @@ def handle_cap(server: Server, client: Client, msg: Message) -> None:
         client.cap_version = max(client.cap_version, int(version) if is_number(version) else 0)
         if client.cap_version >= 302:
             client.set_caps(client.caps | {"cap-notify"})
-        server.reply(client, "CAP", target, "LS", ls_string(client.cap_version))
+        # STS over IRC over TCP only: a browser has HSTS, and a
+        # WebSocket client could not use the TLS port it would be sent to.
+        sts = server.sts.value(client.tls) if server.sts is not None and client.transport == "tcp" else None
+        server.reply(client, "CAP", target, "LS", ls_string(client.cap_version, sts))
     elif sub == "LIST":
         server.reply(client, "CAP", target, "LIST", " ".join(sorted(client.caps)))
     elif sub == "REQ":
