@@ -81,6 +81,21 @@ def test_moves_keep_every_position_in_step_with_the_server(net):
     assert [int(m.params[2]) for m in listing if m.params[1] == "ITEM"] == expected
 
 
+def test_positions_follow_decisions_then_moves(net):
+    carol = visitor(net, "carol")
+    ids = [ask(carol, f"Question {n}") for n in range(1, 6)]
+    moda, modb = Pair(net, "moda").connect(), Pair(net, "modb", ip="198.51.100.11").connect()
+    modb.pump(modb.session.approve([ids[1]]))
+    modb.pump(modb.session.drop([ids[0]]))
+    moda.sync()
+    assert [(i.id, i.position) for i in moda.view.ordered_queue()] == [(ids[2], 1), (ids[3], 2), (ids[4], 3)]
+    moda.pump(moda.session.move(ids[4], "top"))
+    moda.pump(moda.session.move(ids[4], "down"))
+    listing = modb.conn.ask(f"QUEUE {CHANNEL} LIST")
+    server = [(int(m.params[2]), int(m.params[4])) for m in listing if m.params[1] == "ITEM"]
+    assert [(i.id, i.position) for i in moda.view.ordered_queue()] == server == [(ids[2], 1), (ids[4], 2), (ids[3], 3)]
+
+
 def test_the_queue_is_loaded_page_by_page(net):
     carol = visitor(net, "carol")
     ids = [ask(carol, f"Q{n}") for n in range(450)]

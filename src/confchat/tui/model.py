@@ -98,6 +98,7 @@ class View:
     audience_total: int | None = None
     audience_search: str = ""
     log: deque[LogLine] = attrs.field(factory=lambda: deque(maxlen=LOG_KEEP))
+    logged: int = 0  # lines ever logged (the log keeps the latest)
     # Half-typed answers, by item id (0: the composer without a question).
     drafts: dict[int, str] = attrs.field(factory=dict)
     # Answers sent and not yet seen published: restored as drafts when they fail.
@@ -153,6 +154,7 @@ class View:
 
     def note(self, kind: str, text: str) -> None:
         self.log.append(LogLine(kind, text))
+        self.logged += 1
 
     # ------------------------------------------------------------ changes
 
@@ -216,6 +218,11 @@ class View:
         else:
             self.queue.pop(item.id, None)
             self.decided[item.id] = item
+            if before is not None and before.position:
+                # the items after it move up one place (only its line comes)
+                for ident, other in list(self.queue.items()):
+                    if other.position > before.position:
+                        self.queue[ident] = attrs.evolve(other, position=other.position - 1)
             while len(self.decided) > DECIDED_KEEP:
                 del self.decided[next(iter(self.decided))]
             if item.event and before is not None and item.decided_by:

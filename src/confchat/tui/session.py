@@ -47,6 +47,8 @@ SASL_CHUNK = 400  # IRCv3 SASL: payload in 400-byte pieces
 REFRESH_EVERY = 15.0  # seconds between CONF INFO readings (audience, oldest wait)
 # Listings followed page after page by themselves; the others wait for :more.
 FOLLOWED = {("QUEUE", "LIST"), ("CONF", "QUESTIONS")}
+# Requests that never send a MORE line.
+UNPAGED = {("CONF", "INFO"), ("CONF", "BANS"), ("CONF", "EXPORT"), ("PREPARED", ""), ("CHATHISTORY", "")}
 
 
 class ActionError(Exception):
@@ -149,7 +151,12 @@ class Session:
             raise ActionError(f"Cannot send that: {error}") from None
 
     def _request(self, command: str, *params: str, slot: int | None = None) -> None:
-        """A command whose replies are followed until its PONG."""
+        """A listing whose replies are followed until its PONG, so that its
+        MORE line is known to be its own (listings without pages are sent
+        as they are: a PING each would only cost flood tokens)."""
+        if (command, params[1] if command == "CONF" and len(params) > 1 else "") in UNPAGED:
+            self._line(command, *params)
+            return
         self._token += 1
         token = f"tui{self._token}"
         self._line(command, *params)
