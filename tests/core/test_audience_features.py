@@ -8,7 +8,9 @@ from __future__ import annotations
 import pytest
 
 from helpers import Net
-from test_conference import CAPS, CHAN, ask, fails, items, login, make_config, notes
+from test_conference import CAPS as STAFF_CAPS, CHAN, ask, fails, items, login, make_config, notes
+
+CAPS = (*STAFF_CAPS, "confchat/audience")  # the visitors here are the web pages' kind
 
 
 @pytest.fixture
@@ -194,3 +196,28 @@ def test_the_author_alone_learns_that_a_moderator_edited_the_question(room):
     published = [m for m in viewer.take() if m.command == "PRIVMSG"]
     assert [m.params[1] for m in published] == ["When will the tram come?"]
     assert "edited" not in "".join(published[0].tags)  # the stream carries no flag (protocol.md)
+
+
+def test_a_plain_irc_visitor_gets_no_count_lines_it_did_not_ask_for(net, room):
+    """CONF VOTES and HEADCOUNT are confchat's own lines: a client without
+    the confchat/audience capability (irssi, a bot) is never sent them, so
+    it shows no unknown commands; it can still ask with CONF VOTES."""
+    moda, modb, mayor, viewer, citizen = room
+    plain = net.register("plain", ("message-tags", "standard-replies"), ip="203.0.113.40")
+    plain.send(f"JOIN {CHAN}")
+    item_id = publish(moda, citizen, "Is the pool open on Sundays?")
+    net.advance(10)
+    net.server.tick()
+    plain.take()
+    viewer.take()
+    plain.send(f"VOTE {CHAN} {item_id}")
+    newcomer = net.register("newcomer", CAPS, ip="203.0.113.41")
+    newcomer.send(f"JOIN {CHAN}")
+    net.advance(10)
+    net.server.tick()
+    seen = viewer.take()
+    assert conf_lines(seen, "VOTES") == [(CHAN, "VOTES", str(item_id), "1")]
+    assert conf_lines(seen, "HEADCOUNT") == [(CHAN, "HEADCOUNT", "4")]
+    assert [m for m in plain.take() if m.command == "CONF"] == []
+    asked = plain.ask(f"CONF {CHAN} VOTES")
+    assert conf_lines(asked, "VOTES") == [(CHAN, "VOTES", str(item_id), "1")]

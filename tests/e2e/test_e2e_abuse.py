@@ -95,6 +95,8 @@ def test_garbage_lines_get_errors_and_the_connection_stays_usable(server):
         reply = client.expect(lambda m: m.command in ("451", "NOTICE", "FAIL"))
         if expected == "451":
             assert reply.command == "451" and reply.params == ("*", "You have not registered")
+        elif expected == "INVALID_UTF8":  # always a FAIL line (IRCv3 UTF8ONLY), with or without standard-replies
+            assert reply.command == "FAIL" and reply.params[1] == "INVALID_UTF8", reply
         else:
             assert reply.command == "NOTICE" and f" {expected}: " in reply.params[-1], reply
     client.send_raw(b"   \r\n\r\n\n")  # blank lines are ignored (RFC 1459), no reply
@@ -144,9 +146,10 @@ def test_invalid_utf8_is_rejected_with_invalid_utf8_and_not_relayed(server):
     watcher, plain = in_channel(server, "watcher", "plain")
     (modern,) = in_channel(server, "modern", caps=("standard-replies",))
     plain.send_raw(b"PRIVMSG #town :caf\xe9 au lait\r\n")
-    notice = plain.expect("NOTICE")
-    assert notice.params == ("plain", "PRIVMSG INVALID_UTF8: Message rejected, your IRC software MUST use UTF-8")
-    # A standard-replies client gets the FAIL form (IRCv3 UTF8ONLY).
+    # FAIL whether or not the client has standard-replies (IRCv3 UTF8ONLY:
+    # "servers MUST send a FAIL ... INVALID_UTF8").
+    fail = plain.expect("FAIL")
+    assert fail.params == ("PRIVMSG", "INVALID_UTF8", "Message rejected, your IRC software MUST use UTF-8")
     modern.send_raw(b"PRIVMSG #town :\xc3\x28 broken\r\n")
     fail = modern.expect("FAIL")
     assert fail.params == ("PRIVMSG", "INVALID_UTF8", "Message rejected, your IRC software MUST use UTF-8")

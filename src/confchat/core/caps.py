@@ -13,6 +13,9 @@ SUPPORTED: dict[str, str] = {
     "away-notify": "",
     "batch": "",
     "cap-notify": "",
+    # confchat's own: a visitor receives the coalesced vote counts and the
+    # audience size (moderation/votes.py); the web pages ask for it.
+    "confchat/audience": "",
     "draft/chathistory": "",
     "draft/event-playback": "",
     "draft/message-redaction": "",

@@ -63,9 +63,17 @@ class Coalescer:
         return ready
 
 
+# The visitors' counts are confchat's own lines (``CONF <channel> VOTES``,
+# ``HEADCOUNT``): they go to the clients that asked for them with this
+# capability (the web pages), never to a plain IRC client, which would
+# show them as unknown commands.
+AUDIENCE_CAP = "confchat/audience"
+
+
 def votes_line(conference: Conference, item: Item, audience: Audience = Audience.VISITORS) -> Broadcast:
     """``CONF <channel> VOTES <item> <votes>``."""
-    return Broadcast(audience, "CONF", ("VOTES", str(item.id), str(len(item.votes))))
+    only = AUDIENCE_CAP if audience is Audience.VISITORS else None
+    return Broadcast(audience, "CONF", ("VOTES", str(item.id), str(len(item.votes))), only_caps=only)
 
 
 class PublicCounts:
@@ -90,7 +98,7 @@ class PublicCounts:
                 out.append(votes_line(conference, item))
         if audience != self.audience_told and now - self.audience_at >= AUDIENCE_INTERVAL:
             self.audience_told, self.audience_at = audience, now
-            out.append(Broadcast(Audience.VISITORS, "CONF", ("HEADCOUNT", str(audience))))
+            out.append(Broadcast(Audience.VISITORS, "CONF", ("HEADCOUNT", str(audience)), only_caps=AUDIENCE_CAP))
         return out
 
 

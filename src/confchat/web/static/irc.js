@@ -98,6 +98,7 @@ export class RequestError extends Error {
 export const DEFAULT_CAPS = [
   "message-tags", "server-time", "echo-message", "standard-replies", "batch",
   "draft/message-redaction", "multi-prefix", "labeled-response",
+  "confchat/audience", // the visitors' vote counts and audience size (protocol.md)
 ];
 
 export class IrcClient {
