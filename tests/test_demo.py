@@ -277,7 +277,8 @@ def test_init_says_admin_is_an_irc_operator_and_staff_are_accounts(tmp_path, cap
     assert main(["init", "--path", str(tmp_path / "config.toml")]) == 0
     out = capsys.readouterr().out
     assert 'The IRC operator "admin"' in out
-    assert "/OPER admin <password>" in out and "not on the web pages" in out
+    assert "/OPER admin <password>" in out
+    assert "web administration page /admin" in out  # where the operator signs in on the web
     assert "[[accounts]]" in out and "confchat passwd" in out
 
 
