@@ -13,6 +13,18 @@ from trio_websocket import HandshakeError, open_websocket_url
 
 from e2e_client import IRCClient
 
+
+# An event server closes the side routes to visitors (private messages,
+# new channels): these tests are about IRC itself, on a plain IRC server's
+# settings.
+PLAIN_IRC = {"server": {"visitor_private_messages": True, "visitor_channels": True}}
+
+
+@pytest.fixture
+def server(start_server):
+    """A plain IRC server (side routes open) on otherwise default settings."""
+    return start_server(PLAIN_IRC)
+
 pytestmark = pytest.mark.anyio
 
 

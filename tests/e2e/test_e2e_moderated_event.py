@@ -46,6 +46,10 @@ CONFIG = {
     # The event's clients send a PING after every action (see Event.act):
     # flood control is not under test here, so its burst is raised out of the way.
     "limits": {"flood_burst": 1000},
+    # The lines of the whole event are compared exactly, prefixes included:
+    # addresses are shown as they are (what visitors see of each other,
+    # cloaks, is tests/e2e/test_e2e_privacy.py's subject).
+    "server": {"cloak_hosts": False},
     "accounts": [
         {"name": "modA", "password_hash": hash_password(PASSWORDS["modA"])},
         {"name": "modB", "password_hash": hash_password(PASSWORDS["modB"])},
@@ -255,7 +259,8 @@ class Event:
 
     def disconnect_and_ban(self) -> None:
         """Step 7: modA disconnects citizen, who comes back; modA bans it by
-        nick (its address, as it has no account); it leaves and tries again,
+        nick (its connection and nick, as it has no account), then its
+        address on purpose (nobody else uses it); it leaves and tries again,
         under its nick and under another one; then a newcomer from another
         address joins."""
         citizen = self.clients.pop("citizen")
@@ -266,6 +271,7 @@ class Event:
         self.add("citizen", self.visitor("citizen", CITIZEN_CAPS, CITIZEN_ADDRESS))
         self.act("citizen", f"JOIN {CHAN}", "rejoin citizen")
         self.act("modA", f"CONF {CHAN} BAN citizen 3600 :{BAN_REASON}", "ban")
+        self.act("modA", f"CONF {CHAN} BAN *!*@{CITIZEN_ADDRESS} 3600 :{BAN_REASON}", "ban address")
 
         citizen = self.clients.pop("citizen")
         citizen.send("QUIT :Bye")
@@ -701,14 +707,23 @@ def test_a_moderator_disconnects_then_bans_a_visitor(event):
     assert lines(log["modA"]) == lines(log["modB"]) == lines(log["mayor"]) == [(CITIZEN, "JOIN", CHAN)]
     assert log["viewer1"] == log["viewer2"] == []
 
-    # The ban by nick of a visitor without an account is a ban of its address;
-    # it is kicked, in front of the staff only.
+    # The ban by nick of a visitor without an account is a ban of its
+    # connection and nick, never of everyone behind its address; it is
+    # kicked, in front of the staff only.
     log = ev.logs["ban"]
     kick = (MOD_A, "KICK", CHAN, "citizen", BAN_REASON)
-    mask = f"*!*@{CITIZEN_ADDRESS}"
-    assert lines(log["modA"]) == [kick, note("CONF", "BAN", CHAN, mask, f"{mask} banned for 3600 seconds")]
+    by_nick = log["modA"][1].params[3]
+    assert re.fullmatch(r"\$c:[0-9a-f]+-\d+,citizen!\*@\*", by_nick), by_nick
+    assert lines(log["modA"]) == [
+        kick, note("CONF", "BAN", CHAN, by_nick, "1", f"{by_nick} banned for 3600 seconds (1 present)"),
+    ]
     assert lines(log["modB"]) == lines(log["mayor"]) == lines(log["citizen"]) == [kick]
     assert log["viewer1"] == log["viewer2"] == []
+    # The address is banned as a choice of its own (nobody else is on it).
+    log = ev.logs["ban address"]
+    mask = f"*!*@{CITIZEN_ADDRESS}"
+    assert lines(log["modA"]) == [note("CONF", "BAN", CHAN, mask, "0", f"{mask} banned for 3600 seconds (0 present)")]
+    assert all(log[name] == [] for name in log if name != "modA")
 
     # Citizen left the server; nobody shares a channel with it any more.
     assert all(received == [] for received in ev.logs["citizen quits"].values())
@@ -730,11 +745,12 @@ def test_a_moderator_disconnects_then_bans_a_visitor(event):
 
     before = int(time.time())
     log = ev.act("modB", f"CONF {CHAN} BANS", "bans")
-    (restriction, end) = log["modB"]
+    (first, restriction, end) = log["modB"]
+    assert norm(first)[:7] == (SERVER, "CONF", CHAN, "RESTRICTION", "ban", by_nick, "modA")
     assert norm(restriction)[:7] == (SERVER, "CONF", CHAN, "RESTRICTION", "ban", mask, "modA")
     assert before + 3600 - 30 <= int(restriction.params[5]) <= before + 3600 + 1
     assert restriction.params[6] == BAN_REASON
-    assert norm(end) == (SERVER, "CONF", CHAN, "END", "1 restrictions")
+    assert norm(end) == (SERVER, "CONF", CHAN, "END", "2 restrictions")
 
 
 # --------------------------------------------------------------------------
@@ -799,6 +815,7 @@ def test_the_queue_and_the_audit_log_after_the_event(event):
         ("mayor", "approve", "1", {"via": "answer"}),
         ("mayor", "answer", "1", {"msgid": ev.msgids["answer"], "text": ANSWER}),
         ("modA", "redact", "4", {"msgid": ev.msgids["q4"], "reason": REDACT_REASON}),
+        ("modA", "ban", "*", {"mask": ev.logs["ban"]["modA"][1].params[3], "duration": 3600, "reason": BAN_REASON}),
         ("modA", "ban", "*", {"mask": f"*!*@{CITIZEN_ADDRESS}", "duration": 3600, "reason": BAN_REASON}),
     ]
     # The order of everything, moves and disconnections included; the
@@ -813,5 +830,6 @@ def test_the_queue_and_the_audit_log_after_the_event(event):
         ("mayor", "answer", "1"),
         ("modA", "redact", "4"),
         ("modA", "disconnect", "*"),
+        ("modA", "ban", "*"),
         ("modA", "ban", "*"),
     ]

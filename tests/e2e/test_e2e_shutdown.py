@@ -14,6 +14,18 @@ import time
 import pytest
 
 
+# An event server closes the side routes to visitors (private messages,
+# new channels): these tests are about IRC itself, on a plain IRC server's
+# settings.
+PLAIN_IRC = {"server": {"visitor_private_messages": True, "visitor_channels": True}}
+
+
+@pytest.fixture
+def server(start_server):
+    """A plain IRC server (side routes open) on otherwise default settings."""
+    return start_server(PLAIN_IRC)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_signal_shuts_down_gracefully(server, signum):
     alice = server.client("alice")
@@ -64,7 +76,8 @@ def test_a_client_that_never_reads_cannot_hold_up_shutdown(start_server):
     """A member whose socket is full (it stopped reading) gets the server's
     grace period, not more: the others hear the ERROR at once and the
     process still exits 0."""
-    server = start_server({"limits": {"max_sendq": 4 * 1024 * 1024, "flood_burst": 100_000, "flood_rate": 100_000.0}})
+    server = start_server({**PLAIN_IRC,
+                           "limits": {"max_sendq": 4 * 1024 * 1024, "flood_burst": 100_000, "flood_rate": 100_000.0}})
     observer = server.client("observer")
     chatter = server.client("chatter")
     sleeper = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

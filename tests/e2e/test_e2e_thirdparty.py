@@ -14,6 +14,21 @@ import irc.client
 import irctokens
 import ircstates
 from ircstates import CaseMap
+import pytest
+
+from confchat.core.cloak import cloak_host
+
+
+# An event server closes the side routes to visitors (private messages,
+# new channels): these tests are about IRC itself, on a plain IRC server's
+# settings.
+PLAIN_IRC = {"server": {"visitor_private_messages": True, "visitor_channels": True}}
+
+
+@pytest.fixture
+def server(start_server):
+    """A plain IRC server (side routes open) on otherwise default settings."""
+    return start_server(PLAIN_IRC)
 
 TIMEOUT = 10.0
 SERVER_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -233,8 +248,10 @@ def test_irctokens_ircstates_view_matches_the_server(server):
 
     alice.send("JOIN", "#Town")
     alice.expect("366")
-    # ircstates learns its own user and host from its JOIN's source.
-    assert state.username == "~alice" and state.hostname == "127.0.0.1"
+    # ircstates learns its own user and host from its JOIN's source: the
+    # cloak of its address, under the key in the server's data directory.
+    key = bytes.fromhex((server.workdir / "data" / "cloak.key").read_text().strip())
+    assert state.username == "~alice" and state.hostname == cloak_host(key, "127.0.0.1")
     alice.send("TOPIC", "#town", "Welcome to town")
     alice.expect(lambda line: line.command == "TOPIC")
     bob.send("JOIN #town")

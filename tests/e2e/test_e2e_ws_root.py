@@ -11,6 +11,19 @@ import weakref
 from contextlib import ExitStack
 
 from websockets.sync.client import connect
+import pytest
+
+
+# An event server closes the side routes to visitors (private messages,
+# new channels): these tests are about IRC itself, on a plain IRC server's
+# settings.
+PLAIN_IRC = {"server": {"visitor_private_messages": True, "visitor_channels": True}}
+
+
+@pytest.fixture
+def server(start_server):
+    """A plain IRC server (side routes open) on otherwise default settings."""
+    return start_server(PLAIN_IRC)
 
 TIMEOUT = 10.0
 
