@@ -596,9 +596,9 @@ class ConfchatApp(App):
                 tabs.show_tab(pane)
             else:
                 tabs.hide_tab(pane)
-        tabs.active = (GUEST_TABS if guest else MODERATOR_TABS)[0]
         self._role_shown = role
-        self.call_after_refresh(self._focus_tab)
+        # hiding the active tab activates another, once processed: choose after
+        self.call_after_refresh(self.action_tab, 0)
 
     def refresh_views(self) -> None:
         """Redraw soon (many messages in a row make one redraw)."""
