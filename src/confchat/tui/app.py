@@ -76,7 +76,7 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
 
     def compose(self) -> ComposeResult:
-        log = RichLog(id="help", wrap=True, markup=False)
+        log = RichLog(id="help", wrap=True, markup=False, auto_scroll=False)
         yield log
 
     def on_mount(self) -> None:
@@ -90,6 +90,7 @@ class HelpScreen(ModalScreen[None]):
             log.write(f"  {command.usage}")
             log.write(f"      {command.help}")
         log.write("Esc, q or ? closes this help.")
+        log.scroll_home(animate=False)
         log.focus()
 
     def action_close(self) -> None:
