@@ -78,11 +78,12 @@ def test_the_longer_wait_of_address_and_name_applies():
     t = LoginThrottle(2, 1.0, 60.0, 900.0)
     t.attempt("192.0.2.1", "account:a", 0.0)
     t.attempt("192.0.2.1", "account:b", 0.0)
-    assert t.wait("192.0.2.1", "account:c", 0.0) == (1.0, "address")
+    assert t.wait("192.0.2.1", "account:c", 0.0) == (1.0, "address")  # the address, whatever the name
     assert t.wait("192.0.2.9", "account:a", 0.0) == (0.0, "")
     t.attempt("192.0.2.9", "account:a", 0.5)
     t.attempt("192.0.2.9", "account:a", 0.5)
-    assert t.wait("192.0.2.8", "account:a", 0.5) == (2.0, "account")
+    assert t.wait("192.0.2.9", "account:a", 0.5)[0] == 1.0  # .9 waits for a (address and pair alike)
+    assert t.wait("192.0.2.8", "account:a", 0.5) == (0.0, "")  # another address is not held up by .9
 
 
 def test_a_shared_address_counts_only_by_name():
@@ -90,4 +91,44 @@ def test_a_shared_address_counts_only_by_name():
     t.attempt("192.0.2.50", "account:a", 0.0)
     assert t.wait("192.0.2.50", "account:b", 0.0) == (0.0, "")
     assert t.wait("192.0.2.50", "account:a", 0.0) == (1.0, "account")
-    assert len(t) == 1
+    assert len(t) == 2  # the pair and the name, no address entry
+
+
+def test_a_guesser_on_one_address_does_not_lock_the_owner_out():
+    """The attack bench/attacks.py measured: one address guesses an
+    account's password as fast as answers come. It is backed off (by
+    address and by the pair), while the owner, signing in from another
+    address, is checked at once."""
+    t = LoginThrottle(3, 1.0, 60.0, 900.0)
+    now = 0.0
+    checked = 0
+    while now < 60.0:  # a minute of guesses, one whenever the wait allows
+        wait, _ = t.wait("198.51.100.66", "account:moda", now)
+        if wait <= 0:
+            t.attempt("198.51.100.66", "account:moda", now)
+            checked += 1
+        now += 0.01
+    assert checked < 10
+    assert t.wait("198.51.100.66", "account:moda", now)[0] > 0
+    assert t.wait("203.0.113.7", "account:moda", now) == (0.0, "")
+
+
+def test_a_guess_spread_over_many_addresses_meets_the_name_table():
+    t = LoginThrottle(2, 1.0, 60.0, 900.0)
+    for n in range(20):  # 2 x 10 free checks of one name, from 20 addresses
+        ip = f"198.51.100.{n + 1}"
+        assert t.wait(ip, "account:moda", 0.0) == (0.0, "")
+        t.attempt(ip, "account:moda", 0.0)
+    assert t.wait("203.0.113.7", "account:moda", 0.0) == (1.0, "account")
+
+
+def test_the_owner_s_known_address_is_never_held_up_by_the_name_table():
+    t = LoginThrottle(2, 1.0, 60.0, 900.0)
+    t.attempt("203.0.113.7", "account:moda", 0.0)
+    t.forgive("203.0.113.7", "account:moda", 0.0)  # the owner signed in from here
+    for n in range(40):
+        t.attempt(f"198.51.100.{n + 1}", "account:moda", 1.0)
+    assert t.wait("203.0.113.8", "account:moda", 1.0)[1] == "account"  # a stranger waits
+    assert t.wait("203.0.113.7", "account:moda", 1.0) == (0.0, "")  # the owner does not
+    t.prune(1000.0)  # past the memory: no longer known
+    assert not t.known

@@ -120,32 +120,63 @@ class Backoff:
         return forgotten
 
 
-class LoginThrottle:
-    """The two tables the core consults before each password check: one for
-    addresses, one for the names tried (``account:<folded name>``,
-    ``oper:<name>``). Addresses in ``shared`` (limits.connection_limit_exempt:
-    a proxy or a venue's Wi-Fi, many people behind one address) are not
-    counted, so that one guesser there does not hold up everyone else's
-    login; the names they try still are."""
+# The name table allows this many times the checks of the others: it stops a
+# guess spread over many addresses, while a guesser on one address is
+# stopped long before by the address and the pair tables.
+NAME_ALLOWANCE = 10
 
-    __slots__ = ("addresses", "names", "shared")
+# Addresses remembered per name as its owner's (a login from there
+# succeeded): at most this many per name, for ``memory`` seconds.
+KNOWN_PER_NAME = 4
+
+
+class LoginThrottle:
+    """The tables the core consults before each password check:
+
+    - **addresses**: the checks from one address, whatever the names;
+    - **pairs**: the checks of one name from one address;
+    - **names** (``account:<folded name>``, ``oper:<name>``): the checks of
+      one name from everywhere, with ``NAME_ALLOWANCE`` times the free
+      checks, and never in the way of an address the name's owner signed in
+      from (``known``).
+
+    So someone guessing an account's password from one address is stopped
+    by the first two tables, and its owner, from another address (or from
+    one it signed in from before), still signs in; a guess spread over many
+    addresses meets the name table. Addresses in ``shared``
+    (limits.connection_limit_exempt: a proxy or a venue's Wi-Fi, many people
+    behind one address) are not counted in the address table, so that one
+    guesser there does not hold up everyone else's login; the names tried
+    there still are."""
+
+    __slots__ = ("addresses", "pairs", "names", "shared", "known", "memory")
 
     def __init__(
         self, allowed: int, first: float, longest: float, memory: float, shared: tuple[str, ...] = ()
     ) -> None:
         self.addresses = Backoff(allowed, first, longest, memory)
-        self.names = Backoff(allowed, first, longest, memory)
+        self.pairs = Backoff(allowed, first, longest, memory)
+        self.names = Backoff(allowed * NAME_ALLOWANCE, first, longest, memory)
         self.shared = frozenset(shared)
+        self.memory = memory
+        # name -> {address key: when its owner last signed in from there}
+        self.known: OrderedDict[str, dict[str, float]] = OrderedDict()
 
     def _address(self, ip: str) -> str | None:
         return None if ip in self.shared else address_key(ip)
+
+    def _known(self, name: str, ip: str, now: float) -> bool:
+        at = self.known.get(name, {}).get(address_key(ip))
+        return at is not None and now - at < self.memory
 
     def wait(self, ip: str, name: str, now: float) -> tuple[float, str]:
         """(seconds before the next attempt may be checked, "address" or
         "account": which table says so); (0, "") when it may be now."""
         address = self._address(ip)
         by_address = self.addresses.wait(address, now) if address is not None else 0.0
-        by_name = self.names.wait(name, now)
+        by_name = self.pairs.wait(f"{name} {address_key(ip)}", now)
+        if not self._known(name, ip, now):
+            by_name = max(by_name, self.names.wait(name, now))
         if by_address <= 0 and by_name <= 0:
             return 0.0, ""
         return (by_address, "address") if by_address >= by_name else (by_name, "account")
@@ -154,16 +185,32 @@ class LoginThrottle:
         address = self._address(ip)
         if address is not None:
             self.addresses.attempt(address, now)
+        self.pairs.attempt(f"{name} {address_key(ip)}", now)
         self.names.attempt(name, now)
 
-    def forgive(self, ip: str, name: str) -> None:
+    def forgive(self, ip: str, name: str, now: float | None = None) -> None:
+        """A check succeeded: it does not count, and the address is the
+        owner's (``now``: when; without it, only forgiven)."""
         address = self._address(ip)
         if address is not None:
             self.addresses.forgive(address)
+        self.pairs.forgive(f"{name} {address_key(ip)}")
         self.names.forgive(name)
+        if now is None:
+            return
+        places = self.known.pop(name, {})
+        places.pop(address_key(ip), None)
+        places[address_key(ip)] = now
+        while len(places) > KNOWN_PER_NAME:
+            del places[next(iter(places))]
+        self.known[name] = places
+        while len(self.known) > MAX_ENTRIES:
+            self.known.popitem(last=False)
 
     def prune(self, now: float) -> int:
-        return self.addresses.prune(now) + self.names.prune(now)
+        for name in [n for n, places in self.known.items() if all(now - at >= self.memory for at in places.values())]:
+            del self.known[name]
+        return self.addresses.prune(now) + self.pairs.prune(now) + self.names.prune(now)
 
     def __len__(self) -> int:
-        return len(self.addresses.entries) + len(self.names.entries)
+        return len(self.addresses.entries) + len(self.pairs.entries) + len(self.names.entries)

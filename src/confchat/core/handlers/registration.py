@@ -272,7 +272,7 @@ def check_login(
 
     def checked(ok: bool) -> None:
         if stored_hash is not None and ok:
-            throttle.forgive(client.ip, name_key)
+            throttle.forgive(client.ip, name_key, server.clock())  # and the address is the owner's
             then(True)
             return
         reason = "unknown_name" if stored_hash is None else "wrong_password"
