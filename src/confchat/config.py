@@ -134,7 +134,8 @@ class LimitsSection:
     flood_rate: float = 5.0
     # Simultaneous connections from one IP address (0: no limit).
     max_connections_per_ip: int = 100
-    # Addresses exempt from max_connections_per_ip (e.g. a reverse proxy).
+    # Addresses exempt from max_connections_per_ip (e.g. a venue's Wi-Fi behind
+    # one address; a reverse proxy goes in listen.trusted_proxies instead).
     connection_limit_exempt: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     # The HTTP port (web pages, downloads, /metrics, /healthz, WebSocket
     # upgrades): requests in progress and idle keep-alive connections from one
@@ -310,7 +311,7 @@ class ModerationSection:
     # once; the next is refused until one is decided (0: no cap).
     max_pending_per_visitor: int = 5
     # And from one address, all its connections together (0: no cap); the
-    # addresses in limits.connection_limit_exempt (a venue's Wi-Fi, a proxy)
+    # addresses in limits.connection_limit_exempt (a venue's Wi-Fi)
     # have none.
     max_pending_per_address: int = 50
     # Shield mode turns on by itself when, within shield_window seconds, a

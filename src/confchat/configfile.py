@@ -115,7 +115,8 @@ COMMENTS: dict[str, str] = {
     "limits.flood_rate": "...then this many lines per second; excess lines are delayed, not dropped.",
     "limits.max_connections_per_ip": "Simultaneous connections from one IP address (0: no limit).",
     "limits.connection_limit_exempt": (
-        "Addresses exempt from max_connections_per_ip (e.g. a reverse proxy)."
+        "Addresses exempt from max_connections_per_ip (e.g. a venue's Wi-Fi behind\n"
+        "one address). A reverse proxy goes in listen.trusted_proxies instead."
     ),
     "limits.http_connections_per_ip": (
         "Open connections to the HTTP port from one address: requests in progress\n"
@@ -328,7 +329,7 @@ COMMENTS: dict[str, str] = {
     "moderation.max_pending_per_address": (
         "Questions waiting from one address, all its connections together; the next is\n"
         "refused until some are decided (0: no cap). Addresses in\n"
-        "limits.connection_limit_exempt (a venue's Wi-Fi, a trusted proxy) have none."
+        "limits.connection_limit_exempt (a venue's Wi-Fi) have none."
     ),
     "moderation.shield_window": "Seconds over which the raid thresholds below are counted.",
     "moderation.shield_messages": (
