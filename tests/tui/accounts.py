@@ -17,7 +17,7 @@ CONFIG = {
     "opers": [{"name": "root", "password_hash": _hasher.hash(PASSWORDS["root"])}],
     "conferences": [
         {"channel": CHANNEL, "title": "Ask the mayor", "moderators": ["moda", "modb"], "guests": ["mayor"],
-         "state": "live"},
+         "state": "live", "slow_mode": 0},
     ],
 }
 VISITOR_CAPS = ("message-tags", "standard-replies")

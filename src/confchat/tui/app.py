@@ -27,7 +27,7 @@ from .net import Link
 from .session import ActionError, Session
 
 STATE_WORDS = {State.PENDING: "wait", State.HELD: "held", State.FORWARDED: "fwd"}
-TEXT_WIDTH = 46  # the text column in 80 columns; the whole text is on the detail line
+TEXT_WIDTH = 34  # the text column in 80 columns; the whole text is on the detail line
 
 
 def age(seconds: float | None) -> str:
@@ -625,7 +625,7 @@ class ConfchatApp(App):
         if active == "queue":
             self.query_one("#queue-table", Table).show([
                 (str(i.id), ("✓" if i.id in self.selected else " ", str(i.id), STATE_WORDS.get(i.state, i.state.value),
-                             clip(i.author, 12), age(now - i.submitted), clip(",".join(i.flags), 12),
+                             clip(i.author, 10), age(now - i.submitted), clip(",".join(i.flags), 10),
                              clip(i.claimed_by or "", 8), clip(i.text)))
                 for i in view.ordered_queue()
             ])
@@ -636,7 +636,7 @@ class ConfchatApp(App):
                 mark = "DEL" if e.deleted else "▶" if e.is_question and view.answering == e.item else (
                     "✓" if q and q.answered else "↳" if e.reply_to else "")
                 rows.append((e.msgid or f"x{id(e)}", (e.time[11:16], clip(e.nick, 12),
-                             str(q.votes) if q else "", mark, clip(e.text, 52))))
+                             str(q.votes) if q else "", mark, clip(e.text, 44))))
             self.query_one("#published-table", Table).show(rows)
         elif active == "audience":
             self.query_one("#audience-table", Table).show([
@@ -644,19 +644,19 @@ class ConfchatApp(App):
             ])
         elif active == "forwarded":
             self.query_one("#forwarded-table", Table).show([
-                (str(i.id), (str(i.id), clip(i.author, 12), age(now - i.submitted), clip(i.text, 56)))
+                (str(i.id), (str(i.id), clip(i.author, 12), age(now - i.submitted), clip(i.text, 50)))
                 for i in view.forwarded()
             ])
         elif active == "questions":
             self.query_one("#questions-table", Table).show([
                 (str(q.id), (str(q.id), str(q.votes),
                              "▶" if view.answering == q.id else "✓" if q.answered else "", clip(q.author, 12),
-                             clip(q.text, 52)))
+                             clip(q.text, 44)))
                 for q in view.questions_by_votes()
             ])
         elif active == "prepared":
             self.query_one("#prepared-table", Table).show([
-                (p.name, (p.name, clip(p.author, 10), clip(p.text, 58))) for p in view.prepared.values()
+                (p.name, (p.name, clip(p.author, 10), clip(p.text, 50))) for p in view.prepared.values()
             ])
         log = self.query_one("#log-view", RichLog)
         count = min(view.logged - self._log_seen, len(view.log))
