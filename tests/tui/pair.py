@@ -39,6 +39,7 @@ def config(**moderation) -> Config:
                 moderators=("moda", "modb"),
                 guests=("mayor",),
                 state="live",
+                slow_mode=0,  # one visitor asks many questions in a row here
             ),
         ),
     )
