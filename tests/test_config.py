@@ -343,7 +343,7 @@ def test_http_type_error_mentions_that_empty_disables() -> None:
 
 def test_nothing_to_listen_on() -> None:
     assert error_of({"listen": {"tcp": [], "http": ""}}) == (
-        'listen: nothing to listen on (tcp is empty and http is "")'
+        'listen: nothing to listen on (tcp and tls are empty, http and https are "")'
     )
 
 

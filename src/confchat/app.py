@@ -131,7 +131,9 @@ def http_routes(core: Server, writer: Writer, running: Running) -> dict[str, Any
         problems = []
         if writer.stats.failing:
             problems.append(f"storage: {writer.stats.last_error}")
-        if not running.tcp_addresses and not running.http_addresses and not running.proxy_addresses:
+        listening = (running.tcp_addresses, running.http_addresses, running.proxy_addresses,
+                     running.tls_addresses, running.https_addresses)
+        if not any(listening):
             problems.append("no listener")
         if problems:
             return Response.text(503, "not ready: " + "; ".join(problems))

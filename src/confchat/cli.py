@@ -115,6 +115,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     init.add_argument("--path", default="config.toml", help="where to write (default: %(default)s)")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    init.add_argument(
+        "--self-signed",
+        action="store_true",
+        help=(
+            "also write a self-signed certificate and key beside the config file and turn on "
+            "IRC over TLS (127.0.0.1:6697) and HTTPS (127.0.0.1:8443), for trials: clients must "
+            "accept the certificate by hand"
+        ),
+    )
+    init.add_argument(
+        "--tls-name",
+        metavar="NAME",
+        action="append",
+        help="a host name or address the trial certificate covers; repeat for several "
+        "(default: this machine's name, localhost, 127.0.0.1, ::1)",
+    )
     init.set_defaults(func=_init)
 
     passwd = commands.add_parser(
@@ -285,6 +301,17 @@ def _init(args: argparse.Namespace) -> int:
 
     password = secrets.token_urlsafe(18)
     config = Config(opers=(Oper(name=INIT_OPER, password_hash=_hash(password)),))
+    tls_note = ""
+    if args.self_signed:
+        if os.path.exists(args.path) and not args.force:
+            print(f"confchat: {args.path} already exists; use --force to overwrite it", file=sys.stderr)
+            return EXIT_FAILURE
+        try:
+            config, tls_note = _with_self_signed(config, args.path, args.tls_name)
+        except (OSError, ImportError) as e:
+            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            print(f"confchat: cannot write the trial certificate: {why}", file=sys.stderr)
+            return EXIT_FAILURE
     text = render(config)
     # O_EXCL unless --force: never clobber a file that appeared meanwhile.
     # 0o600: the file holds hashes, and maybe a server password later.
@@ -324,7 +351,37 @@ def _init(args: argparse.Namespace) -> int:
         "[[conferences]], the server opens its demo instead. Start the server with\n"
         f"confchat serve --config {args.path}"
     )
+    if tls_note:
+        print(tls_note)
     return EXIT_OK
+
+
+def _with_self_signed(config: Config, path: str, names: list[str] | None) -> tuple[Config, str]:
+    """``config`` with TLS on, served by a new self-signed certificate
+    written beside ``path``; and what to tell the operator."""
+    import attrs
+
+    from confchat.selfsigned import VALID_DAYS, default_names, write_self_signed
+
+    folder = os.path.dirname(os.path.abspath(path))
+    cert, key = os.path.join(folder, "confchat-cert.pem"), os.path.join(folder, "confchat-key.pem")
+    names = names or default_names()
+    fingerprint = write_self_signed(cert, key, names)
+    listen = attrs.evolve(config.listen, tls=("127.0.0.1:6697",), https="127.0.0.1:8443")
+    # No STS with a certificate nobody trusts: a client that obeyed it
+    # could not connect again.
+    tls = attrs.evolve(config.tls, cert=cert, key=key, sts=False)
+    note = (
+        f"\nWrote a self-signed certificate for {', '.join(names)} (valid {VALID_DAYS} days):\n"
+        f"    {cert}\n    {key}   (the key: readable by you only)\n"
+        f"SHA-256 fingerprint: {fingerprint}\n"
+        "IRC over TLS listens on 127.0.0.1:6697 (irssi: /connect -tls -tls_cafile\n"
+        f"{cert} 127.0.0.1 6697) and HTTPS on https://127.0.0.1:8443/.\n"
+        "Browsers warn about this certificate: compare the fingerprint, then accept\n"
+        "it. For an event, use one from\n"
+        "the city's CA or Let's Encrypt (docs/deploy.md, \"TLS directly\")."
+    )
+    return attrs.evolve(config, listen=listen, tls=tls), note
 
 
 def _passwd(args: argparse.Namespace) -> int:

@@ -772,9 +772,9 @@ def _is_argon2_hash(text: str) -> bool:
 
 def _check_object(obj: object, path: str) -> None:
     """Rules across the fields of one section."""
-    if isinstance(obj, ListenSection) and not obj.tcp and not obj.http and not obj.proxy_protocol:
+    if isinstance(obj, ListenSection) and not (obj.tcp or obj.http or obj.proxy_protocol or obj.tls or obj.https):
         raise ConfigError(
-            f'{_prefix(path)}nothing to listen on (tcp is empty and http is "")'
+            f'{_prefix(path)}nothing to listen on (tcp and tls are empty, http and https are "")'
         )
     if isinstance(obj, ListenSection) and obj.proxy_protocol and not obj.trusted_proxies:
         raise ConfigError(
