@@ -195,3 +195,45 @@ def test_a_large_export_does_not_hold_up_acknowledgements(start_server, tmp_path
     thread.join(GUARD)
     assert body.startswith(b"HTTP/1.1 200 ") and body.count(b"answered before") >= 10_000
     assert events == ["held 1", "held 2", "held 3", "export"]
+
+
+def test_many_addresses_of_half_sent_requests_do_not_shut_the_port_for_everyone(start_server):
+    """bench/attacks.py: 32 addresses x 64 half-sent requests filled the
+    whole port (limits.http_connections), and every other visitor got 503
+    until the header timeout. Now a newcomer on a full port takes the place
+    of the connection that has waited longest for its request's head (at
+    least a second): the visitor is served, the oldest stalled request is
+    closed unanswered."""
+    total = 40
+    server = start_server({**CONFIG, "limits": {"http_connections": total, "http_connections_per_ip": 8}})
+    attackers = []
+    for n in range(total):  # five addresses fill the port
+        source = (f"127.0.0.{10 + n // 8}", 0)
+        sock = socket.create_connection(("127.0.0.1", server.http_port), timeout=GUARD, source_address=source)
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: confchat\r\nX-Slow: ")  # and never the rest
+        attackers.append(sock)
+    time.sleep(1.2)  # not an assertion: the stalled requests are now older than a second
+    visitors = []
+    for _ in range(5):  # five visitors, each keeping its connection open after its answer
+        conn = http.client.HTTPConnection("127.0.0.1", server.http_port, timeout=GUARD)
+        conn.request("GET", "/healthz")
+        assert conn.getresponse().status == 200
+        visitors.append(conn)
+    closed = []
+    for n, sock in enumerate(attackers):
+        sock.settimeout(0.2)
+        try:
+            if sock.recv(65536) == b"":
+                closed.append(n)
+        except (TimeoutError, socket.timeout):
+            pass
+        except ConnectionResetError:
+            closed.append(n)
+    assert closed == [0, 1, 2, 3, 4]  # one stalled request let go per visitor served, the oldest first
+    status, _, body = request(server.http_port, "GET", "/metrics")
+    # Counted: the five visitors' and this very request's (the port is still full).
+    assert 'confchat_connections_refused_total{reason="http_evicted"} 6.0' in body.decode()
+    for conn in visitors:
+        conn.close()
+    for sock in attackers:
+        sock.close()

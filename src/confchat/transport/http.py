@@ -111,6 +111,12 @@ class Response:
 Handler = Callable[[Request], Awaitable[Response]]
 
 
+# Seconds a connection must have waited for a request's head before a
+# newcomer may take its place on a full port: a real browser's request
+# arrives in milliseconds; a half-sent one waits for the header timeout.
+EVICT_AFTER = 1.0
+
+
 class Admission:
     """Which connections the HTTP port holds: at most ``per_ip`` from one
     address (``exempt`` ones aside) and ``total`` in all. Pure bookkeeping:
@@ -143,6 +149,16 @@ class Admission:
         real address behind a proxy); or the reason ``new`` may not have it."""
         if old == new:
             return None
+        if self.by_ip[new] >= self.per_ip and new not in self.exempt:
+            return "http_per_ip_limit"
+        self.release(old)
+        self.by_ip[new] += 1
+        self.open += 1
+        return None
+
+    def take_over(self, old: str, new: str) -> str | None:
+        """The place held for ``old`` (a connection let go) goes to ``new``:
+        the total is unchanged; or the reason ``new`` may not have it."""
         if self.by_ip[new] >= self.per_ip and new not in self.exempt:
             return "http_per_ip_limit"
         self.release(old)
@@ -211,6 +227,12 @@ class HttpServer:
             limits.http_connections_per_ip, limits.http_connections, limits.connection_limit_exempt
         )
         self.header_timeout = limits.http_header_timeout
+        # Connections waiting for a request's head (a new one, or the next
+        # on a kept-alive one), oldest first: when the port is full, the
+        # oldest of them that has waited EVICT_AFTER gives its place to the
+        # newcomer, so that many addresses sending half requests cannot shut
+        # the port for everyone until the header timeout frees it.
+        self.waiting: dict[int, tuple[float, trio.CancelScope, list[str]]] = {}
         self.body_timeout = limits.http_body_timeout
         # Proxies whose forwarding header gives each request's address.
         self.trusted = TrustedProxies(core.config.listen.trusted_proxies)
@@ -230,6 +252,9 @@ class HttpServer:
         ip = canonical(ip)
         proxied = ip in self.trusted
         refused = self.admission.admit(ip, limited=not proxied)
+        place = [ip]  # emptied when given back: at the end, on becoming a WebSocket, or evicted
+        if refused == "http_limit":
+            refused = self._evict_for(ip)
         if refused is not None:
             self.core.stats.connections_refused[refused] += 1
             log.debug("http.refused", reason=refused)
@@ -241,7 +266,6 @@ class HttpServer:
             with trio.CancelScope(shield=True), trio.move_on_after(1):
                 await stream.aclose()
             return
-        place = [ip]  # emptied when given back: at the end, or on becoming a WebSocket
 
         def leave() -> None:
             if place:
@@ -254,7 +278,7 @@ class HttpServer:
             return refused
 
         try:
-            await self._serve(stream, ip, leave, relocate if proxied else None)
+            await self._serve(stream, ip, leave, relocate if proxied else None, place)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
             pass
         except Exception:
@@ -264,17 +288,48 @@ class HttpServer:
             with trio.CancelScope(shield=True), trio.move_on_after(1):
                 await stream.aclose()
 
+    def _evict_for(self, ip: str) -> str | None:
+        """The port is full: give ``ip`` the place of the connection that
+        has waited longest for a request's head, if it has waited
+        ``EVICT_AFTER`` seconds; None when done, else why not."""
+        now = trio.current_time()
+        for key, (since, scope, place) in list(self.waiting.items()):
+            if now - since < EVICT_AFTER:
+                break  # the rest came later
+            if not place:
+                continue
+            refused = self.admission.take_over(place[0], ip)
+            if refused is not None:
+                return refused
+            place.clear()
+            del self.waiting[key]
+            scope.cancel()
+            self.core.stats.connections_refused["http_evicted"] += 1
+            log.debug("http.evicted", waited=round(now - since, 1))
+            return None
+        return "http_limit"
+
     async def _serve(
         self,
         stream: trio.abc.HalfCloseableStream,
         ip: str,
         leave: Callable[[], None],
         relocate: Callable[[str], str | None] | None = None,
+        place: list[str] | None = None,
     ) -> None:
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_REQUEST_HEAD)
         while True:
             try:
-                head = await self._read_head(conn, stream)
+                with trio.CancelScope() as waiting:
+                    key = id(waiting)
+                    if place is not None:
+                        self.waiting[key] = (trio.current_time(), waiting, place)
+                    try:
+                        head = await self._read_head(conn, stream)
+                    finally:
+                        self.waiting.pop(key, None)
+                if waiting.cancelled_caught:
+                    return  # its place went to a newcomer while it sent nothing whole
                 if head is None:
                     return  # closed, or idle too long, between requests
                 request = self._request(head, ip)
