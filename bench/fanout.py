@@ -20,12 +20,18 @@ Usage:
   .venv/bin/python bench/fanout.py --viewers 1000 --messages 200 --rate 0
   .venv/bin/python bench/fanout.py --viewers 10000 --messages 200 --rate 20 --transport ws
   .venv/bin/python bench/fanout.py --server inspircd --viewers 1000 --messages 200
+  .venv/bin/python bench/fanout.py --viewers 1000 --messages 200 --tls [--transport ws]
+
+--tls: the viewers connect over IRC over TLS (listen.tls) or wss:// (listen.https),
+with a self-signed certificate made for the run; bench/tls_compare.py runs plain and
+TLS side by side and prints the ratios.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import json
 import multiprocessing as mp
 import os
@@ -33,6 +39,7 @@ import re
 import selectors
 import shutil
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
@@ -120,7 +127,7 @@ def policy_tables() -> str:
 
 
 class Server:
-    def __init__(self, kind: str, tmp: str, policies: bool = False) -> None:
+    def __init__(self, kind: str, tmp: str, policies: bool = False, tls: bool = False) -> None:
         self.kind = kind
         self.tmp = tmp
         self.http_port = 0
@@ -132,6 +139,8 @@ class Server:
                 config = CONFCHAT_CONFIG.format(hash=PasswordHasher(time_cost=1, memory_cost=64, parallelism=1).hash(PASSWORD))
                 if policies:  # --policies: every built-in on, in the [moderation] section
                     config = config.replace("[moderation]\n", "[moderation]\n" + policy_tables(), 1)
+                if tls:  # --tls: IRC over TLS and HTTPS beside the plain ports
+                    config += tls_tables(tmp)
                 f.write(config)
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "confchat", "serve", "--config", cfg, "--tcp", "127.0.0.1:0",
@@ -143,6 +152,10 @@ class Server:
                     self.port = int(m.group(1))
                 if m := re.search(r"ws://127\.0\.0\.1:(\d+)/ws", line):
                     self.http_port = int(m.group(1))
+                if m := re.search(r"ircs://127\.0\.0\.1:(\d+)", line):
+                    self.tls_port = int(m.group(1))
+                if m := re.search(r"wss://127\.0\.0\.1:(\d+)/ws", line):
+                    self.https_port = int(m.group(1))
                 if "Stop with Ctrl-C" in line:
                     break
             self.pid = self.proc.pid
@@ -172,6 +185,49 @@ class Server:
             self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+# ---------------------------------------------------------------- TLS (--tls)
+
+
+def tls_tables(tmp: str) -> str:
+    """[listen] TLS ports and the [tls] section, with a self-signed
+    certificate for localhost written in ``tmp``."""
+    from confchat.selfsigned import write_self_signed
+
+    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+    write_self_signed(cert, key, ["localhost", "127.0.0.1"])
+    return (f'\n[listen]\ntls = ["127.0.0.1:0"]\nhttps = "127.0.0.1:0"\n\n'
+            f'[tls]\ncert = "{cert}"\nkey = "{key}"\nsts = false\n')
+
+
+@functools.lru_cache(maxsize=None)
+def client_tls(tmp: str) -> ssl.SSLContext:
+    """What the load generator trusts: the run's own certificate (one
+    context per process, shared by its viewers)."""
+    return ssl.create_default_context(cafile=os.path.join(tmp, "cert.pem"))
+
+
+def read_available(sock: socket.socket) -> bytes | None:
+    """Everything readable now (b"": the server closed; None: nothing yet).
+    A TLS socket returns one record per recv: it is read until dry, so one
+    call takes as much as one plain recv would."""
+    try:
+        data = sock.recv(1 << 20)
+    except (BlockingIOError, ssl.SSLWantReadError):
+        return None
+    if not data or not isinstance(sock, ssl.SSLSocket):
+        return data
+    parts = [data]
+    while True:
+        try:
+            more = sock.recv(1 << 20)
+        except (BlockingIOError, ssl.SSLWantReadError):
+            break
+        if not more:
+            break
+        parts.append(more)
+    return b"".join(parts)
 
 
 # ---------------------------------------------------------------- wire helpers
@@ -228,9 +284,12 @@ def ws_messages(buf: bytearray) -> list[bytes]:
 
 
 class Conn:
-    def __init__(self, transport: str, port: int, http_port: int, lines: list[bytes]) -> None:
+    def __init__(self, transport: str, port: int, http_port: int, lines: list[bytes],
+                 tls: ssl.SSLContext | None = None) -> None:
         self.transport = transport
         self.sock = socket.create_connection(("127.0.0.1", http_port if transport == "ws" else port))
+        if tls is not None:  # the handshake, blocking, before anything else
+            self.sock = tls.wrap_socket(self.sock, server_hostname="localhost")
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = bytearray()
         if transport == "ws":
@@ -273,7 +332,8 @@ def viewer_worker(args, first: int, count: int, conn_pipe) -> None:
         nick = f"v{i}"
         # JOIN only once welcomed: some servers (InspIRCd) refuse commands
         # sent before registration completes.
-        c = Conn(args.transport, args.port, args.http_port, [f"NICK {nick}".encode(), b"USER v 0 * :v"])
+        c = Conn(args.transport, args.port, args.http_port, [f"NICK {nick}".encode(), b"USER v 0 * :v"],
+                 client_tls(args.tmp) if args.tls else None)
         c.sock.setblocking(False)
         c.joined = False
         c.seen = {}
@@ -283,7 +343,9 @@ def viewer_worker(args, first: int, count: int, conn_pipe) -> None:
     while joined < count and time.time() < deadline:
         for key, _ in sel.select(1.0):
             c = key.data
-            data = c.sock.recv(1 << 20)
+            data = read_available(c.sock)
+            if data is None:
+                continue
             if not data:
                 raise RuntimeError("server closed a viewer")
             for line in c.lines(data):
@@ -322,10 +384,7 @@ def viewer_worker(args, first: int, count: int, conn_pipe) -> None:
     while received < expected and time.time() < deadline:
         for key, _ in sel.select(0.5):
             c = key.data
-            try:
-                data = c.sock.recv(1 << 20)
-            except BlockingIOError:
-                continue
+            data = read_available(c.sock)
             if not data:
                 continue
             now = time.perf_counter_ns()
@@ -392,8 +451,11 @@ def percentile(values: list[float], p: float) -> float:
 
 def run(args) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        server = Server(args.server, tmp, args.policies)
+        server = Server(args.server, tmp, args.policies, args.tls)
         args.port, args.http_port = server.port, server.http_port
+        args.tmp = tmp
+        if args.tls:  # the viewers on the TLS ports; the sender stays plain
+            args.port, args.http_port = server.tls_port, server.https_port
         if args.transport == "ws" and not server.http_port:
             raise SystemExit("this server has no WebSocket port")
         try:
@@ -474,6 +536,7 @@ def run(args) -> dict:
                 "transport": args.transport,
                 "moderated": bool(args.moderated),
                 "policies": bool(args.policies),
+                "tls": bool(args.tls),
                 "viewers": joined,
                 "messages": args.messages,
                 "rate": args.rate or "flat out",
@@ -505,6 +568,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="load generator processes")
     parser.add_argument("--moderated", action="store_true",
                         help="a visitor sends, a bot moderator approves each question (submit -> last viewer)")
+    parser.add_argument("--tls", action="store_true",
+                        help="confchat only: viewers over IRC over TLS (--transport tcp) or wss:// (ws)")
     parser.add_argument("--policies", action="store_true",
                         help="confchat with every built-in moderation policy on (the chain's cost in the fan-out)")
     parser.add_argument("--timeout", type=float, default=120.0)
