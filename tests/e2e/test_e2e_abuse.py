@@ -14,7 +14,26 @@ import time
 
 import pytest
 
+from confchat.core.cloak import cloak_host
 from e2e_client import Closed, IRCClient
+
+# An event server closes the side routes to visitors (private messages,
+# new channels): these tests are about IRC itself, on a plain IRC server's
+# settings.
+PLAIN_IRC = {"server": {"visitor_private_messages": True, "visitor_channels": True}}
+
+
+@pytest.fixture
+def server(start_server):
+    """A plain IRC server (side routes open) on otherwise default settings."""
+    return start_server(PLAIN_IRC)
+
+
+def own_host(server) -> str:
+    """The host a client from 127.0.0.1 is shown as: its cloak under the
+    server's key (in its data directory)."""
+    key = bytes.fromhex((server.workdir / "data" / "cloak.key").read_text().strip())
+    return cloak_host(key, "127.0.0.1")
 
 _fresh = itertools.count(1)
 
@@ -203,7 +222,7 @@ def test_10000_line_flood_is_delayed_while_others_chat_promptly(start_server):
     flooder is slowed to the bucket's rate, none of its lines is lost or
     reordered, and another member's messages get through meanwhile."""
     rate, burst, count = 4000.0, 20, 10_000
-    server = start_server({"limits": {"flood_rate": rate, "flood_burst": burst}})
+    server = start_server({**PLAIN_IRC, "limits": {"flood_rate": rate, "flood_burst": burst}})
     observer, chatter, flooder = in_channel(server, "observer", "chatter", "flooder")
     flooder.send("CAP REQ :standard-replies")
     flooder.expect("CAP")
@@ -285,7 +304,7 @@ def test_a_client_that_never_reads_is_dropped_with_sendq_exceeded(start_server):
     # lines each) fan out to a member before its writer runs: 128 KiB does.
     # The sleeper is dropped once the kernel's buffers (the server's send
     # buffer may grow to a few MiB) and then its sendq are full.
-    server = start_server({"limits": {"max_sendq": 128 * 1024, "flood_burst": 100_000, "flood_rate": 100_000.0}})
+    server = start_server({**PLAIN_IRC, "limits": {"max_sendq": 128 * 1024, "flood_burst": 100_000, "flood_rate": 100_000.0}})
     observer, chatter = in_channel(server, "observer", "chatter")
     sleeper = SmallWindowClient(server.host, server.port)
     sleeper.register("sleeper")
@@ -325,7 +344,7 @@ def test_a_client_that_never_reads_is_dropped_with_sendq_exceeded(start_server):
 
 
 def test_a_fourth_connection_from_one_ip_is_refused(start_server):
-    server = start_server({"limits": {"max_connections_per_ip": 3}})
+    server = start_server({**PLAIN_IRC, "limits": {"max_connections_per_ip": 3}})
     first, second = in_channel(server, "first", "second")
     third = server.client()  # unregistered connections count too
     fourth = server.client()
@@ -359,7 +378,7 @@ def test_a_fourth_connection_from_one_ip_is_refused(start_server):
 
 
 def test_a_silent_connection_is_closed_after_the_registration_timeout(start_server):
-    server = start_server({"limits": {"registration_timeout": 1.0}})
+    server = start_server({**PLAIN_IRC, "limits": {"registration_timeout": 1.0}})
     member = server.client("member")
     start = time.monotonic()
     silent = server.client()
@@ -368,16 +387,16 @@ def test_a_silent_connection_is_closed_after_the_registration_timeout(start_serv
     leftovers = silent.wait_closed(timeout=5)
     elapsed = time.monotonic() - start
     assert [(m.command, m.params) for m in leftovers] == [
-        ("ERROR", ("Closing Link: 127.0.0.1 (Registration timed out)",))
+        ("ERROR", (f"Closing Link: {own_host(server)} (Registration timed out)",))
     ]
     assert 0.9 <= elapsed < 4.0, elapsed
-    assert half.wait_closed(timeout=5)[-1].params == ("Closing Link: 127.0.0.1 (Registration timed out)",)
+    assert half.wait_closed(timeout=5)[-1].params == (f"Closing Link: {own_host(server)} (Registration timed out)",)
     member.roundtrip()  # a registered client is not subject to it
     assert_healthy(server)
 
 
 def test_server_password(start_server):
-    server = start_server({"server": {"password": "letmein"}})
+    server = start_server({"server": {**PLAIN_IRC["server"], "password": "letmein"}})
     wrong = server.client()
     wrong.send("PASS opensesame")
     wrong.send("NICK wrong")
@@ -385,7 +404,7 @@ def test_server_password(start_server):
     reply = wrong.expect("464")
     assert reply.params == ("wrong", "Password incorrect")
     rest = wrong.wait_closed()
-    assert [(m.command, m.params) for m in rest] == [("ERROR", ("Closing Link: 127.0.0.1 (Bad password)",))]
+    assert [(m.command, m.params) for m in rest] == [("ERROR", (f"Closing Link: {own_host(server)} (Bad password)",))]
     assert not any(m.command == "001" for m in wrong.received)
 
     missing = server.client()

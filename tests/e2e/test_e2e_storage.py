@@ -56,7 +56,7 @@ def test_acknowledged_work_survives_kill_9(start_server, tmp_path):
     moda.send(f"PRIVMSG {CHAN} :Welcome, everyone")
     moda.send(f"CONF {CHAN} BAN troll!*@* 0 :spam")
     confirmed = moda.expect(lambda m: m.command == "NOTE" and m.params[1] == "BAN")
-    assert confirmed.params[-1] == "troll!*@* banned"
+    assert confirmed.params[-1] == "troll!*@* banned (0 present)"
     published = [m for m in moda.received if m.command == "PRIVMSG"]
     assert [m.params[1] for m in published] == ["question 7", "Welcome, everyone"]
 
