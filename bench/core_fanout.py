@@ -30,7 +30,7 @@ def main() -> None:
     config = Config()
     if args.conference:
         config = attrs.evolve(
-            config, conferences=(ConferenceConfig("#bench", "bench", state="live", mode="open"),)
+            config, conferences=(ConferenceConfig("#bench", "bench", state="live", mode="open", slow_mode=0),)
         )
     config = attrs.evolve(
         config,

@@ -74,6 +74,8 @@ title = "bench"
 state = "live"
 mode = "moderated"
 moderators = ["sender"]
+# Visitors here write as fast as the bench drives them.
+slow_mode = 0
 """
 
 INSPIRCD_CONFIG = """

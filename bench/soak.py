@@ -84,6 +84,8 @@ title = "Soak"
 state = "live"
 mode = "moderated"
 moderators = ["bot", "probe"]
+# Visitors here write as fast as the bench drives them.
+slow_mode = 0
 """
 
 WORDS = ("when", "will", "the", "bridge", "reopen", "budget", "tram", "schools", "why", "how much", "parks",

@@ -46,6 +46,8 @@ channel = "#bench"
 title = "bench"
 state = "live"
 mode = "moderated"
+# Visitors here write as fast as the bench drives them.
+slow_mode = 0
 """
 
 HELD = b"HELD"

@@ -168,7 +168,7 @@ def exported(tmp_path_factory) -> dict[str, set[str]]:
     config = {
         "limits": {"max_connections_per_ip": 2},
         "accounts": [{"name": "mod", "password_hash": hash_password("secret")}],
-        "conferences": [{"channel": "#q", "title": "Q", "state": "live", "moderators": ["mod"],
+        "conferences": [{"channel": "#q", "title": "Q", "state": "live", "moderators": ["mod"], "slow_mode": 0,
                          # a built-in that decides, and the example plugin that fails
                          "policies": [{"policy": "links"}, {"policy": "example-broken"}]}],
     }

@@ -81,7 +81,7 @@ def event(store: Store, start: float = T0, close: bool = True) -> SimpleNamespac
     ids = itertools.count(1)
     engine = Engine(clock, lambda: f"m{next(ids):03d}")
     conf = Conference(ConferenceConfig(channel=CHAN, title="The tram line", description="Ask the mayor",
-                                       moderators=("moda",), guests=("mayor",), state="live"))
+                                       moderators=("moda",), guests=("mayor",), state="live", slow_mode=0))
 
     def at(seconds):
         clock.now = start + seconds
@@ -331,7 +331,7 @@ def test_archive_page_fits_and_prints(ev):
 def test_csv_cells_cannot_be_formulas(store):
     clock = Clock(T0)
     engine = Engine(clock, lambda: "m1")
-    conf = Conference(ConferenceConfig(channel="#x", title="X", state="live", mode="open"))
+    conf = Conference(ConferenceConfig(channel="#x", title="X", state="live", mode="open", slow_mode=0))
     engine.joined(conf, ALICE)
     engine.submit(conf, Actor(20, "=cmd", "=cmd!~x@198.51.100.1"), '=HYPERLINK("http://evil.example","click")')
     store.write([take_rows(conf)])

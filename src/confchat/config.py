@@ -234,7 +234,8 @@ class ConferenceConfig:
     # Visitors do not see one another join, leave or change nick.
     auditorium: bool = True
     # Seconds a visitor must wait between two messages (0: no slow mode).
-    slow_mode: int = 0
+    # On by default: one visitor cannot flood the queue or the room.
+    slow_mode: int = 10
     # The visitor page's default order of the questions: "recent" (as they
     # were published) or "popular" (most votes first); each visitor may switch.
     sort: str = "recent"

@@ -294,7 +294,10 @@ COMMENTS: dict[str, str] = {
         "Visitors do not see one another join, leave or change nick, and NAMES\n"
         "shows them the staff and an audience count (keeps big rooms fast)."
     ),
-    "conferences.slow_mode": "Seconds a visitor must wait between two messages (0: off).",
+    "conferences.slow_mode": (
+        "Seconds a visitor must wait between two messages (0: off). On by default,\n"
+        "so that one visitor cannot flood the queue or the room; staff are never slowed."
+    ),
     "conferences.sort": (
         'How the visitor page orders the questions at first: "recent" (as they\n'
         'were published) or "popular" (most votes first). Each visitor may switch.'

@@ -28,7 +28,7 @@ STAFF_CAPS = ("message-tags", "server-time", "echo-message", "standard-replies",
 
 
 def make_config(limit: int = 100, **conference) -> Config:
-    settings = dict(channel=CHAN, title="Ask the mayor", moderators=("moda",), guests=("mayor",), state="live")
+    settings = dict(channel=CHAN, title="Ask the mayor", moderators=("moda",), guests=("mayor",), state="live", slow_mode=0)
     settings.update(conference)
     return attrs.evolve(
         Config(),

@@ -21,7 +21,10 @@ CHAN = "#townhall"
 
 
 def make_config(**conference) -> Config:
-    settings = dict(channel=CHAN, title="Ask the mayor", moderators=("moda", "modb"), guests=("mayor",), state="live")
+    # slow_mode=0: these tests have visitors write at test speed; slow mode is
+    # tested on its own (test_slow_mode_*), its default in test_config.
+    settings = dict(channel=CHAN, title="Ask the mayor", moderators=("moda", "modb"), guests=("mayor",), state="live",
+                    slow_mode=0)
     settings.update(conference)
     return attrs.evolve(
         Config(),

@@ -99,6 +99,14 @@ class ServerProcess:
         return self.proc.returncode
 
 
+def without_slow_mode(config: dict) -> dict:
+    """The config with ``slow_mode = 0`` for each conference that does not
+    set it: the tests have visitors write at test speed, while the product's
+    default (10 s) is checked on its own (test_e2e_slow_mode.py)."""
+    conferences = [{"slow_mode": 0, **conference} for conference in config.get("conferences", ())]
+    return {**config, "conferences": conferences} if conferences else config
+
+
 @pytest.fixture
 def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
     """Start servers with ``start_server(config_dict_or_None, *extra_args)``;
@@ -113,6 +121,7 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
         if not demo:  # the first-run demo only where a test asks for it
             args.append("--no-demo")
         if config is not None:
+            config = without_slow_mode(config)
             path = workdir / "config.toml"
             path.write_text(tomli_w.dumps(config))
             args += ["--config", str(path)]
@@ -148,9 +157,12 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Debian's chromium, headless, driven by Playwright (no browser download).
+    """Debian's chromium, headless, driven by Playwright (no browser download),
+    one per test module: Playwright's sync API keeps an asyncio loop running
+    while it is started, and the terminal client's tests (Textual, asyncio)
+    need none running when their turn comes.
     Missing chromium: skipped, unless CI is set (then the run fails)."""
     if not os.path.exists(CHROMIUM):
         if os.environ.get("CI"):

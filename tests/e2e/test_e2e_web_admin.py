@@ -88,7 +88,7 @@ def test_a_moderated_event_from_scratch_on_the_admin_page(start_server, new_page
     page.locator("#conf-settings").get_by_label("Description").fill("Where the money goes")
     page.locator("#conf-settings").get_by_label("Starts").fill("2030-05-01T18:00")
     page.locator("#conf-settings").get_by_label("Ends").fill("2030-05-01T19:30")
-    page.locator("#conf-settings").get_by_label("Slow mode, seconds (0 = off)").fill("10")
+    page.locator("#conf-settings").get_by_label("Slow mode, seconds (0 = off)").fill("30")  # the default is 10
     page.get_by_role("button", name="Save the settings").click()
     expect(page.locator("#admin-status")).to_have_text("4 settings saved.")
     page.locator("#conf-state-form").get_by_label("State").select_option("live")
@@ -96,7 +96,7 @@ def test_a_moderated_event_from_scratch_on_the_admin_page(start_server, new_page
     expect(page.locator("#admin-status")).to_have_text("#budget is now live")
     watcher = server.client("watcher", caps=CAPS)
     values = info(watcher, "#budget")
-    assert values["description"] == "Where the money goes" and values["slow_mode"] == "10"
+    assert values["description"] == "Where the money goes" and values["slow_mode"] == "30"
     assert values["state"] == "live"
     starts = datetime.datetime.fromisoformat(values["starts"])
     assert starts.tzinfo is not None  # with its UTC offset, as the protocol wants

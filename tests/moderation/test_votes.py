@@ -45,7 +45,7 @@ def engine(clock: Clock) -> Engine:
 
 
 def live(**settings) -> Conference:
-    fields = dict(channel="#hall", title="Hall", state="live", moderators=("alice",), guests=("mayor",))
+    fields = dict(channel="#hall", title="Hall", state="live", moderators=("alice",), guests=("mayor",), slow_mode=0)
     fields.update(settings)
     return Conference(ConferenceConfig(**fields))
 
