@@ -229,6 +229,7 @@ def test_the_first_banner_has_the_three_pages_and_the_passwords(tmp_path):
     assert "http://127.0.0.1:8080/moderator" in moderator
     assert f"account moderator, password {shown.passwords['moderator']}" in moderator
     assert "http://127.0.0.1:8080/guest?conference=%23demo" in guest
+    assert "http://127.0.0.1:8080/admin" in admin
     assert f"account guest, password {shown.passwords['guest']}" in guest
     assert f"account admin, password {shown.passwords['admin']}" in admin
     assert "shown only this once" in text

@@ -1,4 +1,4 @@
-"""Screenshots of the first-run demo: the visitor, moderator and guest pages
+"""Screenshots of the first-run demo: the visitor, moderator, guest, administration and room-screen pages
 on a desktop (1280×800) and a phone (390×844), with a few questions asked,
 one published, one answered by the guest and two waiting.
 
@@ -34,8 +34,8 @@ PASSWORD = re.compile(r"account (?P<name>\S+), password (?P<password>\S+)")
 QUESTIONS = [
     ("amelie", "Will the new library open on Sundays?"),
     ("bruno", "How many trees will the park on Rue Haute get?"),
-    ("amelie", "Can the night buses run later on weekends?"),
-    ("bruno", "Is there a plan for more bike parking at the station?"),
+    ("chloe", "Can the night buses run later on weekends?"),  # one question each: the demo's slow mode
+    ("david", "Is there a plan for more bike parking at the station?"),
 ]
 ANSWER = "Two hundred, planted next autumn, most of them native oaks and limes."
 
@@ -151,7 +151,19 @@ def shoot(browser, demo: DemoServer, out: Path) -> list[Path]:
             sign_in(guest, demo.pages["Guest"], "guest", demo.passwords["guest"])
             expect(guest.get_by_text("Signed in as guest")).to_be_visible()
             expect(guest.locator("#question-list")).to_contain_text(QUESTIONS[1][1])
-            for name, p in (("visitor", visitor), ("moderator", moderator), ("guest", guest)):
+            admin, screen = context.new_page(), context.new_page()
+            for p in (admin, screen):
+                p.set_default_timeout(15_000)
+            admin.goto(demo.pages["Admin"])
+            admin.locator("#login").get_by_label("Account").fill("admin")
+            admin.locator("#login").get_by_label("Password", exact=True).fill(demo.passwords["admin"])
+            admin.locator("#login").get_by_role("button", name="Sign in").click()
+            expect(admin.locator("#admin")).to_have_attribute("data-ready", "true")
+            screen.goto(demo.pages["Visitor"].replace("/?conference=", "/screen?conf="))
+            expect(screen.locator("img.qr")).to_be_visible()
+            pages = (("visitor", visitor), ("moderator", moderator), ("guest", guest), ("admin", admin),
+                     ("screen", screen))
+            for name, p in pages:
                 p.evaluate("window.scrollTo(0, 0)")
                 p.evaluate("document.activeElement && document.activeElement.blur()")
                 path = out / f"first-run-{name}-{device}.png"

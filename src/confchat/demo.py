@@ -218,7 +218,7 @@ def banner(demo: Demo, http_origins: list[str]) -> list[str]:
         lines.append(f"  Visitor:    {origin}/?conference={conference}   (pick any nickname)")
         lines.append(f"  Moderator:  {origin}/moderator   {account(MODERATOR)}")
         lines.append(f"  Guest:      {origin}/guest?conference={conference}   {account(GUEST)}")
-        lines.append(f"  Admin:      {origin}/moderator   {account(ADMIN)} (staff in every conference)")
+        lines.append(f"  Admin:      {origin}/admin   {account(ADMIN)} (and staff in every conference)")
     else:
         lines[0] = f"Demo: the moderated conference {demo.channel} is live (HTTP is off: IRC clients only)."
         for name in (MODERATOR, GUEST, ADMIN):

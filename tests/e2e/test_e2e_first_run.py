@@ -101,7 +101,7 @@ def test_the_first_run_is_a_moderated_event_in_three_tabs(servers, new_page, tmp
         "Visitor": f"{origin}/?conference=%23demo",
         "Moderator": f"{origin}/moderator",
         "Guest": f"{origin}/guest?conference=%23demo",
-        "Admin": f"{origin}/moderator",
+        "Admin": f"{origin}/admin",
     }, server.log
     assert set(passwords) == {"admin", "moderator", "guest"}, server.log
     demo_file = tmp_path / "fresh" / "data" / "demo.toml"
@@ -138,11 +138,24 @@ def test_the_first_run_is_a_moderated_event_in_three_tabs(servers, new_page, tmp
     composer = visitor.get_by_role("textbox", name="Your question")
     expect(composer).to_be_focused()
     expect(visitor.locator("#conf-title")).to_have_text("Ask the guest (demo)")
-    for text in (QUESTION, FORWARDED):
-        composer.fill(text)
-        composer.press("Enter")
-        expect(visitor.locator(".mine-item").filter(has_text=text)).to_contain_text("Awaiting moderation")
+    composer.fill(QUESTION)
+    composer.press("Enter")
+    expect(visitor.locator(".mine-item").filter(has_text=QUESTION)).to_contain_text("Awaiting moderation")
+    # The demo keeps the product's default slow mode (10 s): a second
+    # question at once is refused, and the page says how long to wait.
+    composer.fill(FORWARDED)
+    composer.press("Enter")
+    expect(visitor.get_by_text(re.compile(r"Slow mode: please wait \d+ seconds"))).to_be_visible()
     assert_no_axe_violations(visitor, "the demo's visitor page")
+    # Another visitor asks the second question.
+    neighbour = new_page()
+    neighbour.goto(pages["Visitor"])
+    neighbour_nick = neighbour.get_by_role("textbox", name=re.compile("nickname", re.I))
+    neighbour_nick.fill("neighbour")
+    neighbour_nick.press("Enter")
+    neighbour.get_by_role("textbox", name="Your question").fill(FORWARDED)
+    neighbour.get_by_role("textbox", name="Your question").press("Enter")
+    expect(neighbour.locator(".mine-item").filter(has_text=FORWARDED)).to_contain_text("Awaiting moderation")
     stream = visitor.get_by_role("log")
     expect(stream).not_to_contain_text(QUESTION)
 
@@ -169,16 +182,23 @@ def test_the_first_run_is_a_moderated_event_in_three_tabs(servers, new_page, tmp
     expect(question.locator(".answers li.answer .role")).to_have_text("Guest")
     assert_no_axe_violations(visitor, "the demo's visitor page with an answer")
 
-    # The admin signs in on the same console and is staff in the demo too.
+    # The admin signs in on the administration page, and is staff in the
+    # demo's console too.
     admin = new_page()
     admin.goto(pages["Admin"])
+    admin.locator("#login").get_by_label("Account").fill("admin")
+    admin.locator("#login").get_by_label("Password", exact=True).fill(passwords["admin"])
+    admin.locator("#login").get_by_role("button", name="Sign in").click()
+    expect(admin.locator("#admin")).to_have_attribute("data-ready", "true")
+    assert_no_axe_violations(admin, "the demo's administration page")
+    admin.goto(pages["Moderator"])
     admin.get_by_label("Account").fill("admin")
     admin.get_by_label("Password", exact=True).fill(passwords["admin"])
     admin.get_by_role("button", name="Sign in").click()
     expect(admin.locator("#console")).to_have_attribute("data-ready", "true")
     expect(admin.locator("#stream-list")).to_contain_text(ANSWER)
 
-    for page in (visitor, moderator, guest, admin):
+    for page in (visitor, neighbour, moderator, guest, admin):
         assert page.errors == [], page.errors
 
 
