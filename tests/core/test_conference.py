@@ -11,7 +11,7 @@ import pytest
 
 from confchat.config import Account, Config, ConferenceConfig, Oper
 from argon2 import PasswordHasher
-from helpers import Conn, Net, find, one
+from helpers import Conn, Net, commands, find, one
 
 PASSWORD = "correct horse"
 # Cheap argon2id parameters: verifying reads them from the hash, so logins
@@ -516,3 +516,22 @@ def test_the_tables_minimum_parameters_are_checked_once(room, line):
     moda, mayor = room[0], room[2]
     conn = mayor if line.startswith("PREPARED") else moda
     assert [m.command for m in conn.ask(line)] == ["461"]
+
+
+def test_channel_modes_set_by_mistake_never_lock_the_staff_out():
+    """Found by bench/fuzz.py: a conference channel left +i (or +k, +l, +b)
+    and then emptied let nobody back in, its own moderators included. The
+    conference's staff always get in; visitors still meet the modes."""
+    net = Net(make_config())
+    moda = login(net, "moda")
+    moda.send(f"JOIN {CHAN}")
+    moda.send(f"MODE {CHAN} +iklb secret 1 *!*@*")
+    moda.send(f"PART {CHAN}")
+    moda.take()
+    citizen = net.register("citizen", CAPS, ip="203.0.113.2")
+    assert commands(citizen.ask(f"JOIN {CHAN}")) == ["475"]  # the key is checked first, for a visitor
+    for account in ("moda", "mayor"):
+        staff = moda if account == "moda" else login(net, account)
+        replies = staff.ask(f"JOIN {CHAN}")
+        assert any(m.command == "JOIN" for m in replies), replies
+        assert "473" not in commands(replies) and "475" not in commands(replies)

@@ -68,7 +68,12 @@ def join(server: Server, client: Client, name: str, key: str = "") -> Channel | 
         server.numeric(client, N.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
         return None
     if channel is not None:
-        invited = folded in client.invites
+        # A conference's staff always get in: channel modes (+k, +i, +l, +b)
+        # set by mistake, or left when the room emptied, must not lock out
+        # the people who run the event (their role is the conference's).
+        invited = folded in client.invites or (
+            channel.conference is not None and server.role(client, channel) in STAFF
+        )
         if channel.key and key != channel.key and not invited:
             server.numeric(client, N.ERR_BADCHANNELKEY, channel.name, "Cannot join channel (+k)")
             return None
