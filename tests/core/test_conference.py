@@ -535,3 +535,18 @@ def test_channel_modes_set_by_mistake_never_lock_the_staff_out():
         replies = staff.ask(f"JOIN {CHAN}")
         assert any(m.command == "JOIN" for m in replies), replies
         assert "473" not in commands(replies) and "475" not in commands(replies)
+
+
+@pytest.mark.parametrize("mask", ["a b!*@*", "troll\x01!*@*", "\x7f"])
+def test_a_ban_mask_with_spaces_or_control_characters_is_refused(mask):
+    """Found by bench/fuzz.py: such masks were stored, matched nobody and
+    were listed as ``*``."""
+    net = Net(make_config())
+    moda = login(net, "moda")
+    moda.send(f"JOIN {CHAN}")
+    moda.take()
+    for kind in ("BAN", "MUTE"):
+        replies = moda.ask(f"CONF {CHAN} {kind} :{mask}")
+        (fail,) = [m for m in replies if m.command == "FAIL"]
+        assert fail.params[:3] == ("CONF", "INVALID_MASK", CHAN)
+    assert net.server.conferences[CHAN].restrictions == []

@@ -105,9 +105,20 @@ def restriction_mask(server: Server, text: str) -> str:
     return normalize_mask(text)
 
 
+def valid_mask_text(text: str) -> bool:
+    """A nick or mask as CONF BAN and MUTE take it: not empty, no spaces
+    and no control characters (a trailing parameter could carry them, and
+    such a mask would match nobody and list unreadably)."""
+    return bool(text) and not any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in text)
+
+
 def conf_restrict(kind: str, ctx: Context) -> None:
     """BAN and MUTE: ``<mask|nick> [seconds] [reason]``."""
     server, client, channel = ctx.server, ctx.client, ctx.channel
+    if not valid_mask_text(ctx.args[0]):
+        server.fail(client, "CONF", "INVALID_MASK", "A mask or nick has no spaces or control characters",
+                    channel.name, "*")
+        return
     mask = restriction_mask(server, ctx.args[0])
     rest = ctx.args[1:]
     duration = 0
