@@ -4,11 +4,8 @@ sockets). What each effect means for connections is the core's
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
-from confchat.config import ConferenceConfig
 from confchat.moderation.conference import Conference, Role
 from confchat.moderation.effects import (
     Audience,
@@ -20,40 +17,17 @@ from confchat.moderation.effects import (
     RoleChanged,
     TopicChanged,
 )
-from confchat.moderation.engine import TAG_ITEM, TAG_REPLY, Actor, Engine
+from confchat.moderation.engine import TAG_ITEM, TAG_REPLY, Actor
 from confchat.moderation.queue import QueueError, State
 from confchat.vocab import ConferenceState, RoomMode
+from engine_helpers import T0, live
 
-T0 = 1_700_000_000.0
 
 VISITOR = Actor(41, "carol", "carol!~carol@203.0.113.5")
 MODERATOR = Actor(7, "alice", "alice!~alice@198.51.100.1", account="alice")
 GUEST = Actor(8, "mayor", "mayor!~mayor@198.51.100.2", account="mayor", echo=True)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def engine(clock: Clock) -> Engine:
-    ids = itertools.count(1)
-    return Engine(clock, lambda: f"m{next(ids)}")
-
-
-def live(**settings) -> Conference:
-    fields = dict(channel="#hall", title="Hall", state="live", moderators=("alice",), guests=("mayor",), slow_mode=0)
-    fields.update(settings)
-    return Conference(ConferenceConfig(**fields))
 
 
 def kinds(effects) -> list[str]:

@@ -5,11 +5,8 @@ numbers are checked here against a scripted event."""
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
-from confchat.config import ConferenceConfig
 from confchat.moderation import summary as summary_module
 from confchat.moderation.conference import Conference
 from confchat.moderation.effects import Audience, Broadcast, Notify
@@ -18,8 +15,8 @@ from confchat.moderation.queue import State
 from confchat.moderation.tally import Tally
 from confchat.storage.rows import restore_conference, take_rows
 from confchat.vocab import ConferenceState
+from engine_helpers import T0, Clock, live as hall
 
-T0 = 1_700_000_000.0
 
 MODERATOR = Actor(7, "alice", "alice!~alice@198.51.100.1", account="alice")
 GUEST = Actor(8, "mayor", "mayor!~mayor@198.51.100.2", account="mayor", echo=True)
@@ -29,29 +26,6 @@ ERIN = Actor(43, "erin", "erin!~erin@203.0.113.7")
 FRANK = Actor(44, "frank", "frank!~frank@203.0.113.8")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def engine(clock: Clock) -> Engine:
-    ids = itertools.count(1)
-    return Engine(clock, lambda: f"m{next(ids)}")
-
-
-def hall(**settings) -> Conference:
-    fields = dict(channel="#hall", title="Hall", state="live", moderators=("alice",), guests=("mayor",), slow_mode=0)
-    fields.update(settings)
-    return Conference(ConferenceConfig(**fields))
 
 
 def at(clock: Clock, seconds: float) -> None:

@@ -6,48 +6,22 @@ question: the engine alone, with a clock that moves only when told."""
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 
-from confchat.config import ConferenceConfig
 from confchat.moderation.conference import Conference
 from confchat.moderation.effects import Actor, Audience, Broadcast, Count, Notify
 from confchat.moderation.engine import Engine
 from confchat.moderation.queue import QueueError, State
 from confchat.moderation.votes import AUDIENCE_INTERVAL, VOTES_INTERVAL, Coalescer, ranked
 from confchat.vocab import QuestionOrder
+from engine_helpers import T0, live
 
-T0 = 1_700_000_000.0
 CAROL = Actor(41, "carol", "carol!~carol@203.0.113.5")
 DAVE = Actor(42, "dave", "dave!~dave@203.0.113.6")
 ERIN = Actor(43, "erin", "erin!~erin@203.0.113.7", account="erin")
 ALICE = Actor(7, "alice", "alice!~alice@198.51.100.1", account="alice")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def engine(clock: Clock) -> Engine:
-    ids = itertools.count(1)
-    return Engine(clock, lambda: f"m{next(ids)}")
-
-
-def live(**settings) -> Conference:
-    fields = dict(channel="#hall", title="Hall", state="live", moderators=("alice",), guests=("mayor",), slow_mode=0)
-    fields.update(settings)
-    return Conference(ConferenceConfig(**fields))
 
 
 def held(engine: Engine, conference: Conference, author: Actor, text: str) -> int:
