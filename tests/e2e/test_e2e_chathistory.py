@@ -5,13 +5,12 @@ exactly what it missed, by the last msgid it saw."""
 
 from __future__ import annotations
 
-import socket
 import time
-from typing import Callable
 
 import irctokens
-import ircstates
 from argon2 import PasswordHasher
+
+from test_e2e_thirdparty import StatefulClient
 
 TIMEOUT = 10.0
 CHAN = "#townhall"
@@ -27,15 +26,12 @@ def config() -> dict:
     }
 
 
-class Visitor:
-    """One irctokens connection, its lines fed to an ircstates.Server."""
+class Visitor(StatefulClient):
+    """One irctokens connection, its lines fed to an ircstates.Server
+    (the third-party client of test_e2e_thirdparty.py), registered."""
 
     def __init__(self, host: str, port: int, nick: str) -> None:
-        self.sock = socket.create_connection((host, port), timeout=TIMEOUT)
-        self.decoder = irctokens.StatefulDecoder()
-        self.encoder = irctokens.StatefulEncoder()
-        self.state = ircstates.Server("confchat")
-        self.unread: list[irctokens.Line] = []
+        super().__init__(host, port)
         self.send("CAP", "LS", "302")
         self.send("NICK", nick)
         self.send("USER", nick, "0", "*", nick)
@@ -45,37 +41,6 @@ class Visitor:
         self.send("CAP", "END")
         self.expect("001")
         self.expect(lambda line: line.command in ("376", "422"))
-
-    def send(self, command: str, *params: str) -> None:
-        self.encoder.push(irctokens.build(command, list(params)))
-        while self.encoder.pending():
-            self.encoder.pop(self.sock.send(self.encoder.pending()))
-
-    def expect(self, predicate: Callable[[irctokens.Line], bool] | str) -> irctokens.Line:
-        if isinstance(predicate, str):
-            command = predicate
-            predicate = lambda line: line.command == command  # noqa: E731
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            for index, line in enumerate(self.unread):
-                if predicate(line):
-                    del self.unread[: index + 1]
-                    return line
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"timed out; unread: {[l.format() for l in self.unread][-10:]}")
-            self.sock.settimeout(remaining)
-            try:
-                data = self.sock.recv(65536)
-            except socket.timeout:
-                continue
-            lines = self.decoder.push(data)
-            assert lines is not None, "server closed the connection"
-            for line in lines:
-                self.state.parse_tokens(line)
-                if line.command == "PING":
-                    self.send("PONG", *line.params)
-                self.unread.append(line)
 
     def until_pong(self) -> list[irctokens.Line]:
         """Everything received up to the answer of a PING sent now."""
@@ -101,9 +66,6 @@ class Visitor:
                 return inner
             assert line.tags.get("batch") == ref, line.format()
             inner.append(line)
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 def staff_line(moda, text: str):
