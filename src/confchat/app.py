@@ -30,7 +30,7 @@ from .config import Config, ConfigError, parse_hostport
 from .core.cloak import KEY_BYTES
 from .core.server import Server
 from .demo import Demo, banner
-from .storage.sqlite import Store, StorageError
+from .storage.sqlite import Store, StorageError, read_snapshot
 from .storage.writer import Writer
 from .plugins import check_policies, load_policies
 from .screener import Screener
@@ -81,6 +81,42 @@ class Running:
             log.info("tls.reload_skipped", reason="no TLS listener")
             return None
         return self.certificates.reload()
+
+
+# Closings waiting for their transcripts; past it one is skipped with a
+# warning (`confchat export` writes it from the database any time).
+TRANSCRIPT_BACKLOG = 64
+
+
+def closes(changes: dict[str, Any]) -> bool:
+    """Whether one conference's committed changes close it."""
+    return any(a["action"] == "state" and a["detail"].get("state") == "closed" for a in changes.get("audit", ()))
+
+
+async def write_waiting_transcripts(config: Config, store: Store, waiting: trio.MemoryReceiveChannel) -> None:
+    """At shutdown: the transcripts of closings still waiting for the task
+    that writes them (stopped by then)."""
+    reader = SnapshotReader(store.path)
+    while True:
+        try:
+            batch = waiting.receive_nowait()
+        except (trio.WouldBlock, trio.EndOfChannel):
+            return
+        try:
+            await trio.to_thread.run_sync(write_closed_transcripts, config, reader, batch)
+        except Exception:
+            log.exception("transcripts.failed")
+
+
+class SnapshotReader:
+    """``read`` as the writer's store has it, through a read-only
+    connection of its own (storage/sqlite.py:read_snapshot)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def read(self, folded: str) -> dict[str, Any] | None:
+        return read_snapshot(self.path, folded)
 
 
 def _core_logger(event: str, level: str = "info", **fields: Any) -> None:
@@ -260,8 +296,26 @@ async def serve(config: Config, *, task_status: Any = trio.TASK_STATUS_IGNORED) 
                       cloak_key=cloak_key(config.server.data_dir))
         core.journal.enable(core.conferences.values())
 
+        # Transcripts of the conferences a commit closed are written by a task
+        # of their own, reading through a read-only connection: the writer
+        # goes on committing (and so acknowledging) meanwhile.
+        closed_send, closed_receive = trio.open_memory_channel[list[dict[str, Any]]](TRANSCRIPT_BACKLOG)
+
         async def after_commit(batch: list[dict[str, Any]]) -> None:
-            await trio.to_thread.run_sync(write_closed_transcripts, config, store, batch)
+            if not config.storage.transcripts or not any(closes(changes) for changes in batch):
+                return
+            try:
+                closed_send.send_nowait(batch)
+            except trio.WouldBlock:
+                log.warning("transcripts.backlog_full", waiting=TRANSCRIPT_BACKLOG)
+
+        async def transcripts() -> None:
+            reader = SnapshotReader(store.path)
+            async for batch in closed_receive:
+                try:
+                    await trio.to_thread.run_sync(write_closed_transcripts, config, reader, batch)
+                except Exception:  # e.g. a full disk: the database still has it all
+                    log.exception("transcripts.failed")
 
         writer = Writer(core, store, after_commit)
         listeners = await _open_tcp_listeners(config)
@@ -290,6 +344,7 @@ async def serve(config: Config, *, task_status: Any = trio.TASK_STATUS_IGNORED) 
         async with trio.open_nursery() as connections:
             async with trio.open_nursery() as services:
                 services.start_soon(writer.run)
+                services.start_soon(transcripts)
                 services.start_soon(Verifier(core).run)  # password checks, in worker threads
                 # asynchronous moderation policies, with their deadline
                 services.start_soon(Screener(core, config.moderation.policy_timeout).run)
@@ -324,6 +379,7 @@ async def serve(config: Config, *, task_status: Any = trio.TASK_STATUS_IGNORED) 
             core.shutdown("Server shutting down")
             with trio.move_on_after(SHUTDOWN_GRACE) as flushing:
                 await writer.flush()  # the last changes, then the replies they held
+                await write_waiting_transcripts(config, store, closed_receive)  # closings of the last moments
             if flushing.cancelled_caught:
                 log.error("storage.final_flush_failed", error=writer.stats.last_error)
             connections.cancel_scope.deadline = trio.current_time() + SHUTDOWN_GRACE

@@ -143,3 +143,19 @@ def test_a_moderator_downloads_the_transcript_over_http(start_server):
     assert status == 200 and disposition.startswith("attachment;")
     assert "Is the pool open in winter?" in body and "127.0.0.1" not in body
     assert fetch(link)[0] == 404  # single use
+
+
+def test_a_closing_right_before_a_stop_still_gets_its_transcripts(start_server, tmp_path):
+    """Transcripts are written by a task of their own (the writer goes on
+    committing meanwhile); one still waiting when the server stops is
+    written before it exits."""
+    data = tmp_path / "data"
+    server = start_server(CONFIG, "--data-dir", str(data))
+    moda = server.client("moda", caps=CAPS, sasl=("moda", PASSWORD))
+    moda.send(f"JOIN {CHAN}")
+    moda.expect("366")
+    moda.send(f"CONF {CHAN} STATE closed")
+    moda.expect(lambda m: m.command == "NOTE" and m.params[1] == "STATE")
+    assert server.stop() == 0  # SIGTERM at once
+    files = sorted(p.name for p in (data / "transcripts").glob("[!.]*"))
+    assert sorted(n.rsplit(".", 1)[1] for n in files) == ["html", "json", "json"]

@@ -24,8 +24,10 @@ def transcript_name(channel: str, when: float, internal: bool, fmt: str) -> str:
 def write_closed_transcripts(config: Config, store: Any, batch: list[dict[str, Any]], now: float | None = None) -> list[str]:
     """After a commit: for each conference the batch closed, write its public
     transcript (and the internal archive as JSON) in data_dir/transcripts,
-    with the configuration's branding and time zone. Runs in the storage
-    thread. Returns the paths written."""
+    with the configuration's branding and time zone. Runs in a worker
+    thread; ``store`` is anything that reads a conference's rows by its
+    folded name (the server passes a read-only connection of its own, so
+    the writer goes on committing meanwhile). Returns the paths written."""
     import time
 
     from . import build, render
