@@ -331,3 +331,26 @@ def test_french_console(start_server, new_page):
     assert answer.source.startswith("mayor")  # "mayor_NNN" if the old tab's connection lingers
     assert answer.params == (CHANNEL, "Oui, dès le printemps.")
     assert page.errors == []
+
+
+def test_the_guest_sees_every_published_question_past_the_first_page(start_server, new_page):
+    """CONF QUESTIONS sends 200 a page; the guest's console reads every
+    page (it showed the first 200 only)."""
+    cfg = config()
+    cfg["moderation"] = {"max_pending_per_visitor": 0, "max_pending_per_address": 0}
+    cfg["limits"] = {"flood_burst": 1000}  # 230 questions and approvals at test speed
+    server = start_server(cfg)
+    moda = staff(server, "moda")
+    carol = visitor(server, "carol")
+    for n in range(230):
+        carol.send(f"PRIVMSG {CHANNEL} :Question number {n}?")
+    for n in range(230):
+        carol.expect(lambda m: m.command == "NOTE" and m.params[:2] == ("PRIVMSG", "HELD"))
+    for item in range(1, 231):
+        moda.send(f"QUEUE {CHANNEL} APPROVE {item}")
+    moda.expect(lambda m: m.command == "PRIVMSG" and m.tags.get("confchat/item") == "230")
+    page = new_page()
+    open_console(page, server, moda)
+    expect(page.locator("#question-list > li")).to_have_count(230)
+    expect(page.locator("#question-list")).to_contain_text("Question number 229?")
+    assert page.errors == []

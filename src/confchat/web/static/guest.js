@@ -8,7 +8,7 @@
 
 import { IrcClient, RequestError, el, pageSettings, messageTime, plainText } from "./irc.js";
 import {
-  LANG, conferenceInfo, fold, messageItem, parseBroadcast, parseConf, parsePrepared, parseQueueItem, parseReply,
+  LANG, conferenceInfo, fold, messageItem, nextPage, parseBroadcast, parseConf, parsePrepared, parseQueueItem, parseReply,
   retryNotice, t, unansweredText,
 } from "./conference.js";
 
@@ -891,9 +891,16 @@ function refreshAges() {
 async function refreshQuestions() {
   const client = state.client;
   if (!client) return;
-  let replies;
+  // Every page of the listing (200 questions a page, most voted first), so
+  // that a large event's questions past the first page are not lost.
+  let replies = [];
   try {
-    replies = await client.request("CONF", [CHANNEL, "QUESTIONS"]);
+    let from = null;
+    do {
+      const page = await client.request("CONF", from ? [CHANNEL, "QUESTIONS", String(from)] : [CHANNEL, "QUESTIONS"]);
+      replies = replies.concat(page);
+      from = nextPage(page, "CONF");
+    } while (from && state.client === client);
   } catch (error) {
     if (!(error instanceof RequestError)) throw error;
     if (state.client === client && error.reason === "timeout") showProblem(unansweredText(error, "load"), refreshQuestions);
