@@ -159,3 +159,65 @@ def test_a_closing_right_before_a_stop_still_gets_its_transcripts(start_server, 
     assert server.stop() == 0  # SIGTERM at once
     files = sorted(p.name for p in (data / "transcripts").glob("[!.]*"))
     assert sorted(n.rsplit(".", 1)[1] for n in files) == ["html", "json", "json"]
+
+
+def test_kill_9_in_a_busy_session_loses_nothing_acknowledged(start_server, tmp_path):
+    """The same guarantee under load: a dozen visitors asking without
+    waiting and a moderator approving as items come, killed in the middle.
+    Every question the server acknowledged (NOTE HELD, read from the
+    sockets up to the kill) is in the database with its text, and every
+    publication the moderator saw is stored as published."""
+    data = tmp_path / "data"
+    config = {**CONFIG, "limits": {"flood_burst": 1000, "flood_rate": 1000.0}}
+    server = start_server(config, "--data-dir", str(data))
+    moda = server.client("moda", caps=CAPS, sasl=("moda", PASSWORD))
+    moda.send(f"JOIN {CHAN}")
+    moda.expect("366")
+    visitors = [server.client(f"v{i}", caps=CAPS) for i in range(12)]
+    for visitor in visitors:
+        visitor.send(f"JOIN {CHAN}")
+        visitor.expect("366")
+    sent: dict[str, list[str]] = {v.nick: [] for v in visitors}
+    acked: dict[int, str] = {}
+    seen_published: set[int] = set()
+
+    answered = {v.nick: 0 for v in visitors}  # acknowledgements come in the order sent
+
+    def read(visitor, quiet: float) -> None:
+        for msg in visitor.drain(quiet):
+            if held(msg):
+                acked[int(msg.params[3])] = sent[visitor.nick][answered[visitor.nick]]
+                answered[visitor.nick] += 1
+
+    for round_ in range(12):
+        for visitor in visitors:
+            text = f"{visitor.nick}: question {round_}"
+            sent[visitor.nick].append(text)
+            visitor.send(f"PRIVMSG {CHAN} :{text}")
+        for msg in moda.drain(0.01):
+            if msg.command == "QUEUE" and msg.params[1] == "ITEM" and msg.params[3] == "pending":
+                moda.send(f"QUEUE {CHAN} APPROVE {msg.params[2]}")
+            if msg.command == "PRIVMSG" and "confchat/item" in msg.tags:
+                seen_published.add(int(msg.tags["confchat/item"]))
+        if round_ == 8:
+            server.proc.send_signal(signal.SIGKILL)  # with questions and approvals in flight
+            server.proc.wait(10)
+            break
+        for visitor in visitors:
+            read(visitor, 0.005)
+    for visitor in visitors:  # what the server sent before it died
+        read(visitor, 0.2)
+    for msg in moda.drain(0.2):
+        if msg.command == "PRIVMSG" and "confchat/item" in msg.tags:
+            seen_published.add(int(msg.tags["confchat/item"]))
+    assert len(acked) >= 12 and seen_published  # there was load to lose
+
+    result = subprocess.run(
+        [sys.executable, "-m", "confchat", "export", CHAN, "--format", "json", "--internal", "--data-dir", str(data)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    items = {item["id"]: item for item in json.loads(result.stdout)["items"]}
+    missing = {i: t for i, t in acked.items() if i not in items or items[i]["text"] != t}
+    assert missing == {}
+    assert {i for i in seen_published if items[i]["state"] != "published"} == set()
