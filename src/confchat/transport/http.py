@@ -146,19 +146,11 @@ class Admission:
 
     def move(self, old: str, new: str) -> str | None:
         """The place held for ``old`` now counts for ``new`` (a request's
-        real address behind a proxy); or the reason ``new`` may not have it."""
+        real address behind a proxy, or a newcomer taking a stalled
+        connection's place on a full port); or the reason ``new`` may not
+        have it."""
         if old == new:
             return None
-        if self.by_ip[new] >= self.per_ip and new not in self.exempt:
-            return "http_per_ip_limit"
-        self.release(old)
-        self.by_ip[new] += 1
-        self.open += 1
-        return None
-
-    def take_over(self, old: str, new: str) -> str | None:
-        """The place held for ``old`` (a connection let go) goes to ``new``:
-        the total is unchanged; or the reason ``new`` may not have it."""
         if self.by_ip[new] >= self.per_ip and new not in self.exempt:
             return "http_per_ip_limit"
         self.release(old)
@@ -298,7 +290,7 @@ class HttpServer:
                 break  # the rest came later
             if not place:
                 continue
-            refused = self.admission.take_over(place[0], ip)
+            refused = self.admission.move(place[0], ip)  # the place changes hands
             if refused is not None:
                 return refused
             place.clear()
