@@ -494,7 +494,9 @@ async def _main(config: Config, demo: Demo | None = None) -> None:
             async for signum in signals:
                 log.info("signal.received", signal=signal.Signals(signum).name)
                 if signum == signal.SIGHUP:
-                    running.reload_tls()
+                    # Reading the files and building the context is disk and
+                    # CPU work: in a thread, so the event loop keeps serving.
+                    await trio.to_thread.run_sync(running.reload_tls)
                     continue
                 running.stop()
                 break
