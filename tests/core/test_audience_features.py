@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from helpers import Net
-from test_conference import CAPS as STAFF_CAPS, CHAN, ask, fails, items, login, make_config, notes
+from test_conference import CAPS as STAFF_CAPS, CHAN, ask, fails, fill_room, items, make_config, notes
 
 CAPS = (*STAFF_CAPS, "confchat/audience")  # the visitors here are the web pages' kind
 
@@ -20,15 +20,8 @@ def net() -> Net:
 
 @pytest.fixture
 def room(net: Net):
-    moda, modb, mayor = (login(net, name) for name in ("moda", "modb", "mayor"))
-    viewer = net.register("viewer", CAPS, ip="203.0.113.1")
-    citizen = net.register("citizen", CAPS, ip="203.0.113.2")
-    for conn in (moda, modb, mayor, viewer, citizen):
-        conn.send(f"JOIN {CHAN}")
-    net.server.tick()  # the audience size goes out once; the tests start after it
-    for conn in (moda, modb, mayor, viewer, citizen):
-        conn.take()
-    return moda, modb, mayor, viewer, citizen
+    # The audience size goes out once at the first tick; the tests start after it.
+    return fill_room(net, CAPS, settle=net.server.tick)
 
 
 def conf_lines(messages, sub):

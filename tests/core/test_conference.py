@@ -63,17 +63,24 @@ def net() -> Net:
     return Net(make_config())
 
 
-@pytest.fixture
-def room(net: Net):
-    """Two moderators, the guest, a viewer and a visitor, all in the conference."""
+def fill_room(net: Net, visitor_caps=CAPS, settle=lambda: None):
+    """Two moderators, the guest, a viewer and a visitor (with
+    ``visitor_caps``), all in the conference; ``settle`` runs before their
+    replies so far are read and set aside."""
     moda, modb, mayor = (login(net, name) for name in ("moda", "modb", "mayor"))
-    viewer = net.register("viewer", CAPS, ip="203.0.113.1")
-    citizen = net.register("citizen", CAPS, ip="203.0.113.2")
+    viewer = net.register("viewer", visitor_caps, ip="203.0.113.1")
+    citizen = net.register("citizen", visitor_caps, ip="203.0.113.2")
     for conn in (moda, modb, mayor, viewer, citizen):
         conn.send(f"JOIN {CHAN}")
+    settle()
     for conn in (moda, modb, mayor, viewer, citizen):
         conn.take()
     return moda, modb, mayor, viewer, citizen
+
+
+@pytest.fixture
+def room(net: Net):
+    return fill_room(net)
 
 
 def notes(messages, code):

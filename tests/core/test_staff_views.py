@@ -91,7 +91,8 @@ def test_queue_list_pages_through_every_item_once():
     assert len(items(first)) == 200 and first[-1].params[1:] == ("END", "450 waiting")
 
 
-def test_the_audit_log_is_paged():
+def three_hundred_questions():
+    """A moderator in the room and 300 questions from one visitor."""
     net = Net(config())
     moda = login(net, "moda")
     moda.send(f"JOIN {CHAN}")
@@ -100,6 +101,11 @@ def test_the_audit_log_is_paged():
     for n in range(300):
         ask(citizen, f"question {n}")
     moda.take()
+    return net, moda
+
+
+def test_the_audit_log_is_paged():
+    net, moda = three_hundred_questions()
     rows, mores = pages(moda, f"CONF {CHAN} AUDIT")
     assert len(rows) == len(net.server.conferences[CHAN].audit) and len(mores) == 1
 
@@ -115,14 +121,7 @@ def test_the_audit_log_pages_from_the_entries_held_once_older_ones_are_archived(
     from confchat.moderation import conference as conference_module
 
     monkeypatch.setattr(conference_module, "KEEP_AUDIT", 100)
-    net = Net(config())
-    moda = login(net, "moda")
-    moda.send(f"JOIN {CHAN}")
-    citizen = net.register("citizen", CAPS, ip="203.0.113.2")
-    citizen.send(f"JOIN {CHAN}")
-    for n in range(300):
-        ask(citizen, f"question {n}")
-    moda.take()
+    net, moda = three_hundred_questions()
     conference = net.server.conferences[CHAN]
     total = conference.audit_total
     conference.take_changes()  # as storage does once the rows are written
