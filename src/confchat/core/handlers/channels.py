@@ -47,6 +47,20 @@ def handle_join(server: Server, client: Client, msg: Message) -> None:
             join(server, client, name, keys[index] if index < len(keys) else "")
 
 
+def channel_mode_refusal(channel: Channel, client: Client, key: str) -> tuple[str, str] | None:
+    """Why the channel's modes keep ``client`` out (a numeric and its
+    text), checked in the order other servers check them; None to let in."""
+    if channel.key and key != channel.key:
+        return N.ERR_BADCHANNELKEY, "Cannot join channel (+k)"
+    if "i" in channel.modes and not channel.matches("I", client):
+        return N.ERR_INVITEONLYCHAN, "Cannot join channel (+i)"
+    if channel.limit and len(channel.members) >= channel.limit:
+        return N.ERR_CHANNELISFULL, "Cannot join channel (+l)"
+    if channel.is_banned(client):
+        return N.ERR_BANNEDFROMCHAN, "Cannot join channel (+b)"
+    return None
+
+
 def join(server: Server, client: Client, name: str, key: str = "") -> Channel | None:
     folded = casefold(name)
     channel = server.channels.get(folded)
@@ -68,24 +82,18 @@ def join(server: Server, client: Client, name: str, key: str = "") -> Channel | 
         server.numeric(client, N.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
         return None
     if channel is not None:
-        # A conference's staff always get in: channel modes (+k, +i, +l, +b)
-        # set by mistake, or left when the room emptied, must not lock out
-        # the people who run the event (their role is the conference's).
-        invited = folded in client.invites or (
+        # Past the channel modes (+k, +i, +l, +b): an invitation, and a
+        # conference's staff, whose role is the conference's (modes set by
+        # mistake, or left when the room emptied, must not lock out the
+        # people who run the event).
+        let_in = folded in client.invites or (
             channel.conference is not None and server.role(client, channel) in STAFF
         )
-        if channel.key and key != channel.key and not invited:
-            server.numeric(client, N.ERR_BADCHANNELKEY, channel.name, "Cannot join channel (+k)")
-            return None
-        if "i" in channel.modes and not invited and not channel.matches("I", client):
-            server.numeric(client, N.ERR_INVITEONLYCHAN, channel.name, "Cannot join channel (+i)")
-            return None
-        if channel.limit and len(channel.members) >= channel.limit and not invited:
-            server.numeric(client, N.ERR_CHANNELISFULL, channel.name, "Cannot join channel (+l)")
-            return None
-        if channel.is_banned(client) and not invited:
-            server.numeric(client, N.ERR_BANNEDFROMCHAN, channel.name, "Cannot join channel (+b)")
-            return None
+        if not let_in:
+            refused = channel_mode_refusal(channel, client, key)
+            if refused is not None:
+                server.numeric(client, refused[0], channel.name, refused[1])
+                return None
         status = ""
         if channel.conference is not None:
             role = server.role(client, channel)
