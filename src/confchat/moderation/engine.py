@@ -18,13 +18,13 @@ shield mode (``shield.py``) is decided there too.
 
 from __future__ import annotations
 
-import math
 from typing import Callable, Iterable
 
 import attrs
 
 from ..proto.casemap import casefold
 from ..vocab import ConferenceState, RoomMode
+from .admission import PendingCaps, check_visitor
 from .conference import Conference, Publication, Restriction, Role, Visitor
 from .intake import SCREENING_FLAG, Outcome, merge, policy_message, screen
 from .policies.base import Verdict
@@ -151,9 +151,7 @@ class Engine:
         self.timer = timer or wallclock
         self.budget = budget
         self.thresholds = shield
-        self.max_pending = max_pending
-        self.max_pending_per_address = max_pending_per_address
-        self.shared_addresses = frozenset(shared_addresses)  # exempt from the per-address cap
+        self.caps = PendingCaps(max_pending, max_pending_per_address, frozenset(shared_addresses))
         self._links = _make_links(self.book)
         self.tallies = Tallies()  # what the visitors are shown of votes and audience, coalesced
 
@@ -205,7 +203,7 @@ class Engine:
         nothing against it) published at once. ``readonly`` and ``banned``
         are the channel's own modes (+m, +b), which the core knows."""
         now = self.wallclock()
-        self._check_visitor(conference, author, now, readonly, banned)
+        check_visitor(conference, author, now, self.caps, readonly=readonly, banned=banned)
         conference.last_message[author.id] = now
         out: list[Effect] = [Count("submitted")]
         why = conference.shield.message(now, self.thresholds)
@@ -291,50 +289,6 @@ class Engine:
         queue.approve(item.id, "auto", now)
         conference.record(now, "auto", "publish", item.id)
         return [*out, Count("published", "auto"), *self._publish_item(conference, item)]
-
-    def _check_visitor(self, conference: Conference, author: Actor, now: float, readonly: bool, banned: bool) -> None:
-        if conference.state is ConferenceState.SCHEDULED:
-            when = f" at {conference.opens}" if conference.opens else " later"
-            raise QueueError("NOT_OPEN", f"The conference is not open yet; questions open{when}")
-        if conference.state is ConferenceState.CLOSED:
-            raise QueueError("CLOSED", "The conference is closed")
-        if conference.mode is RoomMode.READONLY or readonly:
-            raise QueueError("READ_ONLY", "Only the staff can write in this conference now")
-        shield = conference.shield
-        if shield.on:
-            visitor = conference.visitors.get(author.id)
-            if visitor is not None and visitor.joined_at > shield.since:
-                raise QueueError("MUTED", "You cannot send messages here yet: new visitors are muted for now")
-        if banned:
-            raise QueueError("BANNED", "You are banned from writing in this conference")
-        waiting = conference.queue.undecided_by.get(author.id, 0)
-        if self.max_pending and waiting >= self.max_pending:
-            raise QueueError(
-                "TOO_MANY_PENDING",
-                f"You have {waiting} messages waiting for the moderators; send more once they are decided",
-                context=(str(waiting),),
-            )
-        cap = self.max_pending_per_address
-        if cap and author.address and author.address not in self.shared_addresses:
-            from_address = conference.queue.undecided_from.get(author.address, 0)
-            if from_address >= cap:
-                raise QueueError(
-                    "TOO_MANY_PENDING",
-                    f"{from_address} messages from your network are waiting for the moderators; "
-                    "send yours once some are decided",
-                    context=(str(from_address),),
-                )
-        mute = conference.restricted("mute", author.prefix, author.account, now, author.marks)
-        if mute is not None:
-            reason = f": {mute.reason}" if mute.reason else ""
-            raise QueueError("MUTED", f"You cannot send messages here{reason}")
-        if conference.slow_mode:
-            last = conference.last_message.get(author.id)
-            if last is not None and now - last < conference.slow_mode:
-                wait = max(1, math.ceil(conference.slow_mode - (now - last)))
-                raise QueueError(
-                    "SLOW_MODE", f"Slow mode: wait {wait} seconds before your next message", context=(str(wait),)
-                )
 
     def speak(self, conference: Conference, author: Actor, command: str, text: str, tags: dict[str, str]) -> list[Effect]:
         """A staff PRIVMSG or NOTICE: published as it is."""
