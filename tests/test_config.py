@@ -134,14 +134,14 @@ def test_placeholder_oper_is_commented_out_and_rejected_if_uncommented() -> None
 
 def test_unknown_top_level_key_lists_the_known_ones() -> None:
     assert error_of({"limtis": {}}) == (
-        'unknown key "limtis" (known: server, listen, tls, limits, channels, logging, storage, history, branding, moderation, opers, accounts, conferences); '
+        'unknown key "limtis" (known: server, listen, tls, limits, channels, logging, storage, history, branding, moderation, cluster, opers, accounts, conferences); '
         'did you mean "limits"?'
     )
 
 
 def test_unknown_key_without_a_close_match_has_no_suggestion() -> None:
     assert error_of({"zzz": 1}) == (
-        'unknown key "zzz" (known: server, listen, tls, limits, channels, logging, storage, history, branding, moderation, opers, accounts, conferences)'
+        'unknown key "zzz" (known: server, listen, tls, limits, channels, logging, storage, history, branding, moderation, cluster, opers, accounts, conferences)'
     )
 
 
@@ -566,3 +566,9 @@ def test_bad_conference_names_the_key(conference: dict, message: str) -> None:
 def test_duplicate_accounts_are_refused_case_insensitively() -> None:
     message = error_of({"accounts": [{"name": "Bob", "password_hash": HASH}, {"name": "bob", "password_hash": HASH}]})
     assert message == 'accounts[1].name: duplicate account "bob"'
+
+
+def test_cluster_section_checks_its_values() -> None:
+    assert from_dict({"cluster": {"redis_url": "redis://127.0.0.1:6390/0", "workers": 2}}).cluster.workers == 2
+    assert "redis_url" in error_of({"cluster": {"redis_url": "http://x"}})
+    assert "from 1 to 64" in error_of({"cluster": {"workers": 0}})

@@ -225,6 +225,16 @@ COMMENTS: dict[str, str] = {
         'Transcripts written to data_dir/transcripts when a conference closes:\n'
         'any of "html", "md", "json", "txt", "csv". Empty: none.'
     ),
+    "cluster": (
+        "Several processes or hosts serving one audience, sharing conferences\n"
+        "through Redis (docs/cluster.md). Leave redis_url empty for one process."
+    ),
+    "cluster.redis_url": 'Redis or Valkey, e.g. "redis://127.0.0.1:6379/0"; "": no cluster.',
+    "cluster.node": "This node's name in logs, metrics and the node list; \"\": host name and pid.",
+    "cluster.workers": (
+        "Processes on this host sharing the listening ports (SO_REUSEPORT), each a\n"
+        "node of the cluster; more than 1 needs redis_url. `serve --workers N` sets it."
+    ),
     "history": "What people who join late see.",
     "history.join_backlog": (
         "Published messages replayed (with their original time) to whoever\n"

@@ -26,6 +26,7 @@ from .sections import (
     Account,
     BrandingSection,
     ChannelsSection,
+    ClusterSection,
     Config,
     ConferenceConfig,
     HistorySection,
@@ -41,7 +42,7 @@ from .sections import (
 
 __all__ = [
     "CONFERENCE_STATES", "LOG_FORMATS", "LOG_LEVELS", "ROOM_MODES", "SYNCHRONOUS", "TRANSCRIPT_FORMATS",
-    "Account", "BrandingSection", "ChannelsSection", "Config", "ConferenceConfig", "ConfigError",
+    "Account", "BrandingSection", "ChannelsSection", "ClusterSection", "Config", "ConferenceConfig", "ConfigError",
     "HistorySection", "LimitsSection", "ListenSection", "LoggingSection", "ModerationSection", "Oper",
     "ServerSection", "StorageSection", "TlsSection",
     "from_dict", "load", "parse_hostport", "parse_time", "time_zone", "to_dict", "with_overrides",

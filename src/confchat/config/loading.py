@@ -39,6 +39,7 @@ from .sections import (
     Oper,
     ServerSection,
     StorageSection,
+    ClusterSection,
     TlsSection,
 )
 # --------------------------------------------------------------------------
@@ -327,6 +328,10 @@ def _what(cls: type[Any], name: str, tp: Any) -> str | None:
         if name == "max_connections_per_ip":
             return "a non-negative integer (0: no limit)"
         return "a positive integer" if tp is int else "a positive number"
+    if cls is ClusterSection and name == "redis_url":
+        return 'a Redis URL like "redis://127.0.0.1:6379/0" or ""'
+    if cls is ClusterSection and name == "workers":
+        return "a number of processes from 1 to 64"
     if cls is StorageSection and name == "transcripts":
         return "an array of " + ", ".join(f'"{v}"' for v in TRANSCRIPT_FORMATS)
     if cls is StorageSection and name == "retention_days":
@@ -403,6 +408,12 @@ def _check_value(cls: type[Any], name: str, value: Any, path: str, problem: str)
     elif cls is StorageSection and name == "transcripts" and any(v not in TRANSCRIPT_FORMATS for v in value):
         raise ConfigError(bad)
     elif cls is StorageSection and name == "path" and not value:
+        raise ConfigError(bad)
+    elif cls is ClusterSection and name == "redis_url" and value and not value.startswith(
+        ("redis://", "rediss://", "unix://")
+    ):
+        raise ConfigError(bad)
+    elif cls is ClusterSection and name == "workers" and not 1 <= value <= 64:
         raise ConfigError(bad)
     elif cls is HistorySection and name == "chathistory_limit" and value < 1:
         raise ConfigError(bad)

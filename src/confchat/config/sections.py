@@ -310,6 +310,19 @@ class ModerationSection:
 
 
 @attrs.frozen
+class ClusterSection:
+    # Redis (or Valkey) that the nodes of a cluster share, e.g.
+    # "redis://127.0.0.1:6379/0"; "" (the default): one process on its own.
+    redis_url: str = ""
+    # This node's name in logs, metrics and the cluster's node list; "": the
+    # host name and process id.
+    node: str = ""
+    # Processes on this host sharing the listening ports (SO_REUSEPORT);
+    # `confchat serve --workers N` sets it. More than 1 needs redis_url.
+    workers: int = 1
+
+
+@attrs.frozen
 class Config:
     server: ServerSection = attrs.field(factory=ServerSection)
     listen: ListenSection = attrs.field(factory=ListenSection)
@@ -321,6 +334,7 @@ class Config:
     history: HistorySection = attrs.field(factory=HistorySection)
     branding: BrandingSection = attrs.field(factory=BrandingSection)
     moderation: ModerationSection = attrs.field(factory=ModerationSection)
+    cluster: ClusterSection = attrs.field(factory=ClusterSection)
     opers: tuple[Oper, ...] = attrs.field(default=(), converter=tuple)
     accounts: tuple[Account, ...] = attrs.field(default=(), converter=tuple)
     conferences: tuple[ConferenceConfig, ...] = attrs.field(default=(), converter=tuple)
