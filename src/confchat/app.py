@@ -72,6 +72,8 @@ class Running:
     tls_addresses: list[tuple[str, int]] = attrs.field(factory=list)
     https_addresses: list[tuple[str, int]] = attrs.field(factory=list)
     certificates: Certificates | None = None
+    # The cluster's link (cluster/link.py), when [cluster] redis_url is set.
+    link: Any = None
 
     def reload_tls(self) -> str | None:
         """Load the certificate and key again (SIGHUP): new handshakes get
@@ -349,6 +351,11 @@ async def serve(config: Config, *, task_status: Any = trio.TASK_STATUS_IGNORED) 
                 # asynchronous moderation policies, with their deadline
                 services.start_soon(Screener(core, config.moderation.policy_timeout).run)
                 await writer.flush()  # the config's conferences are stored before anyone connects
+                if config.cluster.redis_url:  # the cluster's log, carried out to its end before serving
+                    from .cluster.link import Link
+
+                    running.link = await services.start(
+                        Link(core, config.cluster.redis_url, node=config.cluster.node).run)
                 services.start_soon(serve_tcp, core, listeners, connections)
                 if http_listeners:
                     services.start_soon(serve_http, http, http_listeners, connections)

@@ -103,8 +103,10 @@ def _restricted(server: Server, channel: Channel, effect: fx.Restricted) -> None
     actor = server.clients.get(effect.actor)
     reason = restriction.reason or "Banned"
     now = server.wallclock()
+    server.last_ban_removed = 0
     for member in list(channel.members):
         if member not in channel.staff and conference.restricted("ban", member.prefix, member.account, now, member.marks):
+            server.last_ban_removed += 1
             seen_by = set(server.audience(channel, member))
             if actor is not None:
                 seen_by.add(actor)

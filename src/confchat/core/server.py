@@ -52,6 +52,7 @@ from .handlers.history import isupport_tokens as history_isupport
 from .client import Client
 from .commands import COMMANDS
 from .effects import apply
+from .ops import Op, Proposals, carry_out, decide, outcome_data
 from .exports import ExportTokens
 from .flood import TokenBucket
 from .journal import Journal
@@ -122,8 +123,16 @@ class Server(Output):
         # Every moderation decision, in every conference, with the automatic
         # policies of each (``policies``: the built-ins and plugins by name).
         moderation = config.moderation
+        # A cluster's node (cluster/): its number, given by the cluster, and
+        # where ops go to be logged (core/ops.py); 0 and None on its own.
+        self.node_number = 0
+        self.cluster: Proposals | None = None
+        self.last_ban_removed = 0  # visitors the latest ban removed here (its confirmation)
+        # While an op of the cluster's log is carried out, the engine's time
+        # is the entry's (``logged``): every node decides the same.
+        self._logged_at: float | None = None
         self.engine = Engine(
-            wallclock, self.new_msgid,
+            self._decision_time, self.new_msgid,
             book=PolicyBook(moderation.policies, policies),
             timer=clock,
             budget=moderation.policy_timeout,
@@ -157,6 +166,28 @@ class Server(Output):
         # moment to compile), not on its first visitor message.
         for conference in self.conferences.values():
             self.engine.book.for_conference(conference, log)
+
+    # ------------------------------------------------------------------ the cluster's log
+
+    def _decision_time(self) -> float:
+        return self.wallclock() if self._logged_at is None else self._logged_at
+
+    def logged(self, op: Op, entry: str, at: float) -> None:
+        """Carry out ``op``, entry ``entry`` of the cluster's log written at
+        ``at`` (the log's clock): its msgids come from the entry's id."""
+        prefix, counter = self._msgid_prefix, self._msgids
+        self._logged_at, self._msgid_prefix, self._msgids = at, f"{entry}.", itertools.count(1)
+        try:
+            carry_out(self, op)
+        finally:
+            self._logged_at, self._msgid_prefix, self._msgids = None, prefix, counter
+        self._reap()
+
+    def join_cluster(self, number: int, proposals: Proposals) -> None:
+        """This server is node ``number`` of a cluster: connection ids are
+        unique across the cluster from now on."""
+        self.node_number, self.cluster = number, proposals
+        self._ids = itertools.count(number << 32 | 1)
 
     # ------------------------------------------------------------------ entry points
 
@@ -231,7 +262,7 @@ class Server(Output):
         channel = self.channels.get(folded)
         if channel is None or channel.conference is None:
             return
-        apply(self, channel, self.engine.screened(channel.conference, item, outcome))
+        decide(self, None, channel, "screened", item, outcome_data(outcome))
         self._reap()
 
     def tick(self) -> None:
@@ -252,7 +283,10 @@ class Server(Output):
                 self.disconnect(client, f"Ping timeout: {int(now - client.last_active)} seconds", kind="ping_timeout")
         for conference in self.conferences.values():
             channel = self.channels[conference.folded]
-            effects = self.engine.tick(conference)
+            due = conference.scheduled_state(self.wallclock())
+            if due is not None:  # through the log: every node changes at the same point
+                decide(self, None, channel, "schedule", due.value)
+            effects = self.engine.tick(conference, schedule=False)
             # What the visitors see of votes and of the audience, coalesced.
             effects += self.engine.public_counts(conference, len(channel.members) - len(channel.staff))
             if effects:

@@ -201,7 +201,31 @@ class Engine:
         """A visitor's message: refused, or checked by the automatic
         policies and then dropped, held for the moderators or (open mode,
         nothing against it) published at once. ``readonly`` and ``banned``
-        are the channel's own modes (+m, +b), which the core knows."""
+        are the channel's own modes (+m, +b), which the core knows.
+
+        In two steps, which a cluster runs apart: :meth:`screen` where the
+        visitor is connected, :meth:`admit` on every node in the order of the
+        cluster's log (``core/ops.py``)."""
+        outcome = self.screen(conference, author, text, readonly=readonly, banned=banned)
+        return self.admit(conference, author, text, outcome, readonly=readonly, banned=banned)
+
+    def screen(
+        self, conference: Conference, author: Actor, text: str, *, readonly: bool = False, banned: bool = False
+    ) -> Outcome:
+        """The refusals, then the synchronous policies' word on a message
+        (not stored: the node the visitor is connected to runs them once)."""
+        now = self.wallclock()
+        check_visitor(conference, author, now, self.caps, readonly=readonly, banned=banned)
+        policies = self.book.for_conference(conference)
+        message = policy_message(conference, author, text, now)
+        return screen(conference, policies, message, self.timer, self.budget, self._links)
+
+    def admit(
+        self, conference: Conference, author: Actor, text: str, outcome: Outcome, *,
+        readonly: bool = False, banned: bool = False,
+    ) -> list[Effect]:
+        """A screened message enters the conference: checked again (another
+        message may have come first), then dropped, held or published."""
         now = self.wallclock()
         check_visitor(conference, author, now, self.caps, readonly=readonly, banned=banned)
         conference.last_message[author.id] = now
@@ -209,16 +233,15 @@ class Engine:
         why = conference.shield.message(now, self.thresholds)
         if why:
             out.extend(self._raise_shield(conference, "auto", why))
-        policies = self.book.for_conference(conference)
-        message = policy_message(conference, author, text, now)
-        outcome = screen(conference, policies, message, self.timer, self.budget, self._links)
         if "raid" in outcome.flags and not conference.shield.on:
             out.extend(self._raise_shield(conference, "auto", "the same message from many visitors"))
         out.append(PolicyRun(outcome.seconds, outcome.decisions, outcome.failures))
-        visitor = conference.visitors.get(author.id)
+        policies = self.book.for_conference(conference)
+        waiting = policies.waiting if outcome.verdict is not Verdict.DROP else ()
+        message = policy_message(conference, author, text, now) if waiting else None
+        visitor = conference.visitors.get(author.id)  # connected to this node: the policies' memory of it
         if visitor is not None:
             visitor.recent.append((text, now))
-        waiting = policies.waiting if outcome.verdict is not Verdict.DROP else ()
         if waiting:
             outcome = attrs.evolve(outcome, flags=(*outcome.flags, SCREENING_FLAG))
         item = conference.queue.submit(
@@ -522,13 +545,19 @@ class Engine:
     def joined(self, conference: Conference, visitor: Actor) -> list[Effect]:
         """A visitor joined (staff are not counted); refused while the
         shield is up and closed."""
+        why = self.arrival(conference, visitor)
+        return self._raise_shield(conference, "auto", why) if why else []
+
+    def arrival(self, conference: Conference, visitor: Actor) -> str:
+        """:meth:`joined` without raising the shield: why it should rise
+        ("" if not). The core raises it through the cluster's log
+        (``core/ops.py``): the visitors counted are this node's."""
         now = self.wallclock()
         if conference.shield.on and conference.shield.closed:
             raise QueueError("SHIELDED", "The conference accepts no new visitors for now")
         conference.visitors[visitor.id] = Visitor(now)
         conference.tally.audience(len(conference.visitors))
-        why = conference.shield.join(now, self.thresholds)
-        return self._raise_shield(conference, "auto", why) if why else []
+        return conference.shield.join(now, self.thresholds)
 
     def left(self, conference: Conference, connection: int) -> None:
         conference.visitors.pop(connection, None)
@@ -552,11 +581,12 @@ class Engine:
 
     # ---------------------------------------------------------- time
 
-    def tick(self, conference: Conference) -> list[Effect]:
-        """About once a second: the schedule moves the state along, ended
+    def tick(self, conference: Conference, *, schedule: bool = True) -> list[Effect]:
+        """About once a second: the schedule moves the state along (unless
+        ``schedule`` is false: the core does it through its log), ended
         restrictions go, slow-mode waits that are over are forgotten."""
         now = self.wallclock()
-        state = conference.scheduled_state(now)
+        state = conference.scheduled_state(now) if schedule else None
         out = self.set_state(conference, "schedule", state) if state is not None else []
         conference.expire(now)
         conference.prune_slow_mode(now)

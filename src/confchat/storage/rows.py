@@ -42,6 +42,7 @@ def conference_row(conference: Conference) -> dict[str, Any]:
         "next_id": conference.queue.next_id,
         "now_answering": conference.now_answering,
         "schedule_from": conference.schedule_from,
+        "applied": conference.applied,
         "restrictions": [
             {"kind": r.kind, "mask": r.mask, "by": r.by, "reason": r.reason, "set_at": r.set_at, "expires": r.expires}
             for r in conference.restrictions
@@ -128,6 +129,7 @@ def restore_conference(
     conference.roles = {account: Role(role) for account, role in row["roles"].items()}
     conference.now_answering = row.get("now_answering")
     conference.schedule_from = row.get("schedule_from", 0.0)
+    conference.applied = row.get("applied", "")
     conference.restrictions = [Restriction(**r) for r in row.get("restrictions", ())]
     conference.prepared = {name: (pair[0], pair[1]) for name, pair in row.get("prepared", {}).items()}
     conference.shield = Shield.from_row(row.get("shield"))

@@ -25,6 +25,7 @@ from ...proto.message import Message
 from ..effects import apply
 from ..logins import Hashing
 from ..subcommands import PAGE, Context, more, page
+from ..ops import decide
 from .conference import actor_of
 
 if TYPE_CHECKING:
@@ -240,7 +241,7 @@ def account_delete(rq: Request) -> None:
     for conference in list(server.conferences.values()):
         if folded in conference.roles:
             channel = server.channels[conference.folded]
-            apply(server, channel, server.engine.set_role(conference, actor, name, Role.VISITOR))
+            decide(server, client, channel, "role", name, Role.VISITOR.value)
     for other in [c for c in server.clients.values() if c.account and casefold(c.account) == folded]:
         server.disconnect(other, "Account deleted", kind="account_deleted")
     server.log("account.deleted", account=name, by=actor.name)

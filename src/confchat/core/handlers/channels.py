@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Callable, Iterable
 if TYPE_CHECKING:
     from ..server import Server
 from ...moderation.queue import QueueError
-from ..effects import apply
 from ..presence import replay_history, welcome_to_conference
+from ..ops import decide
 from .conference import actor_of
 
 
@@ -107,11 +107,12 @@ def join(server: Server, client: Client, name: str, key: str = "") -> Channel | 
                 status = "v" if role is Role.GUEST else "o"
             else:
                 try:
-                    effects = server.engine.joined(channel.conference, actor_of(client))
+                    why = server.engine.arrival(channel.conference, actor_of(client))
                 except QueueError as refused:
                     server.numeric(client, N.ERR_BANNEDFROMCHAN, channel.name, str(refused))
                     return None
-                apply(server, channel, effects)
+                if why:  # too many arrivals at once: the shield rises, for every node
+                    decide(server, None, channel, "auto_shield", why)
         client.invites.discard(folded)
         channel.members[client] = status
     else:

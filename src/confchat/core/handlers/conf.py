@@ -21,7 +21,8 @@ from ..exports import EXPORT_TTL
 from ..presence import refresh_status, welcome_to_conference
 from ..subcommands import ADMINS, PAGE, Context, ServerSubcommand, Subcommand, dispatch, more, page
 from .admin import conf_roles
-from .conference import actor_of, parse_item_id, run
+from ..ops import decide
+from .conference import actor_of, parse_item_id
 from .modes import normalize_mask
 from .visitors import conf_votes, conf_withdraw
 
@@ -61,15 +62,14 @@ def conf_state(ctx: Context) -> None:
                     channel.name, ctx.args[0])
         return
     state = ConferenceState(text)
-    apply(server, channel, server.engine.set_state_by_hand(ctx.conference, actor_of(client), state))
-    server.note(client, "CONF", "STATE", f"{channel.name} is now {state.value}", channel.name, state.value)
+    decide(server, client, channel, "state", state.value,
+           done=("CONF", "STATE", f"{channel.name} is now {state.value}", channel.name, state.value))
 
 
 def conf_set(ctx: Context) -> None:
     server, client, channel = ctx.server, ctx.client, ctx.channel
     key, value = ctx.args[0].lower(), ctx.args[1]
-    if run(server, client, channel, "CONF", lambda: server.engine.set_setting(ctx.conference, actor_of(client), key, value)):
-        server.note(client, "CONF", "SET", f"{key} is now {value}", channel.name, key)
+    decide(server, client, channel, "set", key, value, done=("CONF", "SET", f"{key} is now {value}", channel.name, key))
 
 
 def conf_role(ctx: Context) -> None:
@@ -81,8 +81,8 @@ def conf_role(ctx: Context) -> None:
     if role_name not in (r.value for r in ROLES_GIVEN):
         server.fail(client, "CONF", "INVALID_ROLE", "Role must be admin, moderator, guest or visitor", channel.name, role_name)
         return
-    apply(server, channel, server.engine.set_role(ctx.conference, actor_of(client), account, Role(role_name)))
-    server.note(client, "CONF", "ROLE", f"{account} is now {role_name} in {channel.name}", channel.name, account, role_name)
+    decide(server, client, channel, "role", account, role_name,
+           done=("CONF", "ROLE", f"{account} is now {role_name} in {channel.name}", channel.name, account, role_name))
 
 
 def restriction_mask(server: Server, text: str) -> str:
@@ -126,29 +126,15 @@ def conf_restrict(kind: str, ctx: Context) -> None:
         duration = int(rest[0])
         rest = rest[1:]
     reason = rest[0] if rest else ""
-    present = len(channel.members)
-    apply(server, channel, server.engine.restrict(ctx.conference, actor_of(client), kind, mask, duration, reason))
-    until = f" for {duration} seconds" if duration else ""
-    done = {"ban": "banned", "mute": "muted"}[kind]
-    # How many visitors it covers: those a ban removed (an address ban may
-    # remove many), those present a mute silences.
-    if kind == "ban":
-        covered = present - len(channel.members)
-    else:
-        now = server.wallclock()
-        covered = sum(
-            1 for m in channel.members
-            if m not in channel.staff and ctx.conference.restricted("mute", m.prefix, m.account, now, m.marks)
-        )
-    server.note(client, "CONF", kind.upper(), f"{mask} {done}{until} ({covered} present)", channel.name, mask,
-                str(covered))
+    # The confirmation counts the visitors it covers (core/ops.py).
+    decide(server, client, channel, "restrict", kind, mask, duration, reason, done="restricted")
 
 
 def conf_unrestrict(kind: str, ctx: Context) -> None:
     server, client, channel = ctx.server, ctx.client, ctx.channel
     mask = restriction_mask(server, ctx.args[0])
-    if run(server, client, channel, "CONF", lambda: server.engine.unrestrict(ctx.conference, actor_of(client), kind, mask)):
-        server.note(client, "CONF", "UN" + kind.upper(), f"{kind} on {mask} lifted", channel.name, mask)
+    decide(server, client, channel, "unrestrict", kind, mask,
+           done=("CONF", "UN" + kind.upper(), f"{kind} on {mask} lifted", channel.name, mask))
 
 
 def conf_bans(ctx: Context) -> None:
@@ -171,8 +157,8 @@ def conf_disconnect(ctx: Context) -> None:
         return
     reason = ctx.args[1] if len(ctx.args) > 1 else "Disconnected by a moderator"
     nick = target.nick
-    apply(server, channel, server.engine.disconnect(ctx.conference, actor_of(client), target.id, nick, reason))
-    server.note(client, "CONF", "DISCONNECTED", f"{nick} was disconnected", channel.name, nick)
+    decide(server, client, channel, "disconnect", target.id, nick, reason,
+           done=("CONF", "DISCONNECTED", f"{nick} was disconnected", channel.name, nick))
 
 
 def conf_marker(method: str, ctx: Context) -> None:
@@ -180,8 +166,7 @@ def conf_marker(method: str, ctx: Context) -> None:
     server, client, channel = ctx.server, ctx.client, ctx.channel
     item_id = parse_item_id(server, client, "CONF", ctx.args[0])
     if item_id is not None:
-        decide = getattr(server.engine, method)
-        run(server, client, channel, "CONF", lambda: decide(ctx.conference, actor_of(client), item_id), ctx.args[0])
+        decide(server, client, channel, method, item_id, context=(ctx.args[0],))
 
 
 def conf_shield(ctx: Context) -> None:
@@ -193,10 +178,8 @@ def conf_shield(ctx: Context) -> None:
         return
     closed = bool(rest) and rest[0].upper() == "CLOSED"
     reason = " ".join(rest[1:] if closed else rest)
-    decide = lambda: server.engine.set_shield(ctx.conference, actor_of(client), switch == "ON", reason, closed)  # noqa: E731
-    if run(server, client, channel, "CONF", decide):
-        server.note(client, "CONF", "SHIELD", f"Shield mode is {switch.lower()} in {channel.name}", channel.name,
-                    switch.lower())
+    decide(server, client, channel, "shield", switch == "ON", reason, closed,
+           done=("CONF", "SHIELD", f"Shield mode is {switch.lower()} in {channel.name}", channel.name, switch.lower()))
 
 
 def conf_questions(ctx: Context) -> None:
@@ -270,7 +253,7 @@ def conf_export(ctx: Context) -> None:
                     channel.name, fmt)
         return
     token = server.exports.new(conference.folded, fmt, internal)
-    server.engine.log(conference, actor_of(client).name, "export", format=fmt, internal=internal)
+    decide(server, client, channel, "log", actor_of(client).name, "export", {"format": fmt, "internal": internal})
     server.reply(client, "CONF", channel.name, "EXPORT", fmt, "internal" if internal else "public",
                  f"/export/{token}", f"Download link, valid {int(EXPORT_TTL // 60)} minutes, once")
 

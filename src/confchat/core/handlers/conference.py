@@ -10,15 +10,13 @@ PREPARED, VOTE, REDACT); see protocol.md, "Moderation extension".
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any
 
 from ...moderation.conference import STAFF
-from ...moderation.effects import Effect
-from ...moderation.engine import Actor
 from ...moderation.queue import QueueError
 from ...proto import numerics as N
 from ...proto.numbers import is_number
-from ..effects import apply
+from ..ops import actor_of, decide, outcome_data
 
 if TYPE_CHECKING:
     from ..channel import Channel
@@ -26,9 +24,6 @@ if TYPE_CHECKING:
     from ..server import Server
 
 
-def actor_of(client: Client) -> Actor:
-    return Actor(client.id, client.nick, client.prefix, client.account, "echo-message" in client.caps, client.ip,
-                 client.marks)
 
 
 def parse_item_id(server: Server, client: Client, command: str, text: str) -> int | None:
@@ -38,32 +33,16 @@ def parse_item_id(server: Server, client: Client, command: str, text: str) -> in
     return int(text)
 
 
-def run(
-    server: Server, client: Client, channel: Channel, command: str,
-    decide: Callable[[], list[Effect] | None], *context: str,
-) -> bool:
-    """Call the engine; apply its effects, or FAIL with its refusal (the
-    refusal's own context, else ``context``). True if it went through."""
-    try:
-        effects = decide()
-    except QueueError as exc:
-        server.fail(client, command, exc.code, str(exc), channel.name, *(exc.context or context))
-        return False
-    if effects:
-        apply(server, channel, effects)
-    return True
-
-
 def each_id(
-    server: Server, client: Client, channel: Channel, command: str, text: str,
-    decide: Callable[[int], list[Effect]],
+    server: Server, client: Client, channel: Channel, command: str, text: str, name: str, *args: Any,
 ) -> None:
-    """Bulk actions: run ``decide`` on each id of a comma-separated list;
-    each id succeeds or fails on its own, with its own FAIL."""
+    """Bulk actions: op ``name`` on each id of a comma-separated list (the
+    id first, then ``args``); each succeeds or fails on its own, with its
+    own FAIL."""
     for part in filter(None, text.split(",")):
         item_id = parse_item_id(server, client, command, part)
         if item_id is not None:
-            run(server, client, channel, command, lambda: decide(item_id), part)
+            decide(server, client, channel, name, item_id, *args, command=command, context=(part,))
 
 
 def conference_message(server: Server, client: Client, channel: Channel, command: str, text: str, tags: dict[str, str]) -> None:
@@ -80,7 +59,7 @@ def conference_message(server: Server, client: Client, channel: Channel, command
             server.relay([c for c in channel.members if c is not client or "echo-message" in c.caps],
                          client.prefix, "TAGMSG", (channel.name,), tags, only_caps="message-tags")
             return
-        apply(server, channel, engine.speak(conference, actor_of(client), command, text, tags))
+        decide(server, client, channel, "speak", command, text, tags, command=command)
         return
     if command != "PRIVMSG":
         return  # visitors' notices and tag-only messages are not relayed
@@ -88,5 +67,9 @@ def conference_message(server: Server, client: Client, channel: Channel, command
         server.fail(client, "PRIVMSG", "NOT_JOINED", "Join the conference to take part", channel.name)
         return
     readonly, banned = "m" in channel.modes, channel.is_banned(client)
-    run(server, client, channel, "PRIVMSG",
-        lambda: engine.submit(conference, actor_of(client), text, readonly=readonly, banned=banned))
+    try:  # the policies run here, where the visitor is connected; the rest in the log's order
+        outcome = engine.screen(conference, actor_of(client), text, readonly=readonly, banned=banned)
+    except QueueError as exc:
+        server.fail(client, "PRIVMSG", exc.code, str(exc), channel.name, *exc.context)
+        return
+    decide(server, client, channel, "admit", text, outcome_data(outcome), readonly, banned, command="PRIVMSG")

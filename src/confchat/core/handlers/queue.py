@@ -13,7 +13,8 @@ from ...moderation.engine import SIMPLE_ACTIONS, item_params, item_tags
 from ...proto import numerics as N
 from ...proto.message import Message
 from ..subcommands import Context, Subcommand, dispatch, more, page
-from .conference import actor_of, each_id, parse_item_id, run
+from ..ops import decide
+from .conference import each_id, parse_item_id
 
 
 def queue_list(ctx: Context) -> None:
@@ -29,9 +30,7 @@ def queue_list(ctx: Context) -> None:
 
 
 def queue_approve(ctx: Context) -> None:
-    actor = actor_of(ctx.client)
-    engine, conference = ctx.server.engine, ctx.conference
-    each_id(ctx.server, ctx.client, ctx.channel, "QUEUE", ctx.args[0], lambda i: engine.approve(conference, actor, i))
+    each_id(ctx.server, ctx.client, ctx.channel, "QUEUE", ctx.args[0], "approve")
 
 
 def queue_edit(ctx: Context) -> None:
@@ -41,36 +40,31 @@ def queue_edit(ctx: Context) -> None:
         return
     item_id = parse_item_id(server, client, "QUEUE", ctx.args[0])
     if item_id is not None:
-        run(server, client, ctx.channel, "QUEUE",
-            lambda: server.engine.approve(ctx.conference, actor_of(client), item_id, ctx.args[1]), ctx.args[0])
+        decide(server, client, ctx.channel, "approve", item_id, ctx.args[1], command="QUEUE", context=(ctx.args[0],))
 
 
 def queue_drop(ctx: Context) -> None:
     reason = ctx.args[1] if len(ctx.args) > 1 else ""
-    actor = actor_of(ctx.client)
-    engine, conference = ctx.server.engine, ctx.conference
-    each_id(ctx.server, ctx.client, ctx.channel, "QUEUE", ctx.args[0],
-            lambda i: engine.drop(conference, actor, i, reason))
+    each_id(ctx.server, ctx.client, ctx.channel, "QUEUE", ctx.args[0], "drop", reason)
 
 
 def queue_simple(action: str, ctx: Context) -> None:
     """HOLD, UNHOLD, FORWARD, CLAIM, UNCLAIM, TAKEOVER: one change each."""
-    actor = actor_of(ctx.client)
-    engine, conference = ctx.server.engine, ctx.conference
-    each_id(ctx.server, ctx.client, ctx.channel, "QUEUE", ctx.args[0],
-            lambda i: engine.act(conference, actor, action, i))
+    for part in filter(None, ctx.args[0].split(",")):
+        item_id = parse_item_id(ctx.server, ctx.client, "QUEUE", part)
+        if item_id is not None:
+            decide(ctx.server, ctx.client, ctx.channel, "act", action, item_id, command="QUEUE", context=(part,))
 
 
 def queue_move(ctx: Context) -> None:
     server, client = ctx.server, ctx.client
     item_id = parse_item_id(server, client, "QUEUE", ctx.args[0])
     if item_id is not None:
-        run(server, client, ctx.channel, "QUEUE",
-            lambda: server.engine.move(ctx.conference, actor_of(client), item_id, ctx.args[1]), ctx.args[0])
+        decide(server, client, ctx.channel, "move", item_id, ctx.args[1], command="QUEUE", context=(ctx.args[0],))
 
 
 def queue_next(ctx: Context) -> None:
-    run(ctx.server, ctx.client, ctx.channel, "QUEUE", lambda: ctx.server.engine.next(ctx.conference, actor_of(ctx.client)))
+    decide(ctx.server, ctx.client, ctx.channel, "next", command="QUEUE")
 
 
 QUEUE_SUBCOMMANDS: dict[str, Subcommand] = {

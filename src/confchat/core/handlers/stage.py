@@ -11,7 +11,8 @@ from ...proto.casemap import casefold
 from ...proto.message import Message
 from ..effects import apply
 from ..subcommands import Context, Subcommand, dispatch, find_conference, require
-from .conference import actor_of, parse_item_id, run
+from ..ops import decide
+from .conference import parse_item_id
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -35,8 +36,7 @@ def handle_answer(server: Server, client: Client, msg: Message) -> None:
     if client not in channel.members:
         server.fail(client, "ANSWER", "NOT_JOINED", "Join the conference to write in it", channel.name)
         return
-    run(server, client, channel, "ANSWER",
-        lambda: server.engine.answer(conference, actor_of(client), item_id, text)[0], str(item_id))
+    decide(server, client, channel, "answer", item_id, text, command="ANSWER", context=(str(item_id),))
 
 
 # ---------------------------------------------------------------- PREPARED
@@ -55,15 +55,15 @@ def prepared_add(ctx: Context) -> None:
     if len(ctx.args) < 2 or not ctx.args[1].strip() or " " in name:
         server.numeric(client, N.ERR_NEEDMOREPARAMS, "PREPARED", "Not enough parameters")
         return
-    server.engine.prepare(ctx.conference, actor_of(client), name, ctx.args[1])
-    server.note(client, "PREPARED", "SAVED", f"Prepared answer {name} saved", channel.name, name)
+    decide(server, client, channel, "prepare", name, ctx.args[1], command="PREPARED",
+           done=("PREPARED", "SAVED", f"Prepared answer {name} saved", channel.name, name))
 
 
 def prepared_del(ctx: Context) -> None:
     server, client, channel = ctx.server, ctx.client, ctx.channel
     name = ctx.args[0]
-    if run(server, client, channel, "PREPARED", lambda: server.engine.unprepare(ctx.conference, actor_of(client), name)):
-        server.note(client, "PREPARED", "DELETED", f"Prepared answer {name} deleted", channel.name, name)
+    decide(server, client, channel, "unprepare", name, command="PREPARED",
+           done=("PREPARED", "DELETED", f"Prepared answer {name} deleted", channel.name, name))
 
 
 def prepared_publish(ctx: Context) -> None:
@@ -80,8 +80,7 @@ def prepared_publish(ctx: Context) -> None:
     if client not in channel.members:
         server.fail(client, "PREPARED", "NOT_JOINED", "Join the conference to write in it", channel.name)
         return
-    run(server, client, channel, "PREPARED",
-        lambda: server.engine.publish_prepared(ctx.conference, actor_of(client), name, item_id), str(item_id))
+    decide(server, client, channel, "publish_prepared", name, item_id, command="PREPARED", context=(str(item_id),))
 
 
 PREPARED_SUBCOMMANDS: dict[str, Subcommand] = {
@@ -121,8 +120,7 @@ def handle_vote(server: Server, client: Client, msg: Message) -> None:
         voter = f"visitor:{client.visitor}"
     else:
         voter = f"connection:{client.connection_key}"
-    run(server, client, channel, "VOTE",
-        lambda: server.engine.vote(conference, voter, actor_of(client), item_id), str(item_id))
+    decide(server, client, channel, "vote", voter, item_id, command="VOTE", context=(str(item_id),))
 
 
 # ---------------------------------------------------------------- REDACT
@@ -138,4 +136,4 @@ def handle_redact(server: Server, client: Client, msg: Message) -> None:
     if not require(server, client, "REDACT", channel, MODERATING):
         return
     conference = channel.conference
-    run(server, client, channel, "REDACT", lambda: server.engine.redact(conference, actor_of(client), msgid, reason))
+    decide(server, client, channel, "redact", msgid, reason, command="REDACT")

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from ...moderation.votes import ranked
 from ..subcommands import Context, more, page
-from .conference import actor_of, parse_item_id, run
+from ..ops import decide
+from .conference import parse_item_id
 
 
 def conf_withdraw(ctx: Context) -> None:
@@ -17,9 +18,8 @@ def conf_withdraw(ctx: Context) -> None:
     item_id = parse_item_id(server, client, "CONF", ctx.args[0])
     if item_id is None:
         return
-    if run(server, client, channel, "CONF",
-           lambda: server.engine.withdraw(ctx.conference, actor_of(client), item_id), str(item_id)):
-        server.note(client, "CONF", "WITHDRAWN", f"Your question {item_id} was withdrawn", channel.name, str(item_id))
+    decide(server, client, channel, "withdraw", item_id, context=(str(item_id),),
+           done=("CONF", "WITHDRAWN", f"Your question {item_id} was withdrawn", channel.name, str(item_id)))
 
 
 def conf_votes(ctx: Context) -> None:

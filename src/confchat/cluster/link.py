@@ -1,0 +1,205 @@
+"""A node's link to the cluster: the trio shell around the log in Redis.
+
+The core proposes conference operations (``Link.propose``, synchronous);
+the writer task appends them to the log in one pipeline per batch, in the
+order proposed. The reader task reads the log from where this node stands
+and hands each entry to the core (``Server.logged``), which carries it out
+on its conferences and delivers the effects to its own connections. So a
+node's own operations take effect when they come back from the log, after
+every entry before them, on every node alike.
+
+The reader has a Redis client of its own and blocks for a short while at a
+time (``READ_BLOCK_MS``), never cancelled mid-call: coredis loses a pooled
+connection for each cancelled blocking read.
+
+Redis gone: proposals are refused (the actor gets ``FAIL ... CLUSTER_UNAVAILABLE``,
+nothing changed), the staff of every conference on this node are told, and
+both tasks retry with back-off; once back, the reader carries out what the
+log took meanwhile, in order, and the staff are told again.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from typing import Any
+
+import attrs
+import coredis
+import structlog
+import trio
+
+from ..core.ops import Op, link_changed, refused
+from ..core.server import Server
+from . import log as clog
+
+READ_BLOCK_MS = 200  # one blocking read's wait
+READ_COUNT = 1000  # entries per read
+HEARTBEAT = 5.0  # seconds between two heartbeats
+NODE_TTL = 15  # seconds a node is listed without a heartbeat
+BACKOFF = (0.1, 0.2, 0.5, 1.0, 2.0)
+
+log = structlog.get_logger("confchat.cluster")
+
+REDIS_ERRORS = (coredis.exceptions.RedisError, OSError, trio.TooSlowError)
+
+
+@attrs.define
+class LinkStats:
+    proposed: int = 0  # ops this node appended
+    refused: int = 0  # ops refused: the log could not be reached
+    applied_local: int = 0  # entries carried out that this node proposed
+    applied_remote: int = 0  # and that other nodes proposed
+    skipped: int = 0  # entries already in this node's storage (a restart)
+    outages: int = 0  # times the link went down
+    up: bool = False
+    nodes: int = 0  # nodes listed by their heartbeat, this one included
+    lag: float = 0.0  # seconds from the log taking the latest entry to its carrying out here
+    position: str = clog.START
+
+
+class Link:
+    def __init__(self, core: Server, url: str, *, node: str = "", prefix: str = "confchat") -> None:
+        self.core = core
+        self.url = url
+        self.name = node or f"{socket.gethostname()}-{os.getpid()}"
+        self.prefix = prefix
+        self.stream = clog.key(prefix, clog.STREAM)
+        self.stats = LinkStats()
+        self._pending: list[Op] = []
+        self._wake = trio.Event()
+        self.number = 0
+
+    # ------------------------------------------------------------------ from the core
+
+    def propose(self, op: Op) -> None:
+        if not self.stats.up:
+            self.stats.refused += 1
+            refused(self.core, op)
+            return
+        self._pending.append(op)
+        self._wake.set()
+
+    # ------------------------------------------------------------------ the tasks
+
+    def _client(self) -> coredis.Redis:
+        return coredis.Redis.from_url(self.url, decode_responses=True, connect_timeout=2.0, stream_timeout=10.0)
+
+    async def run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """Join the cluster, carry out the log up to its end (before this
+        node serves anyone), then follow it until cancelled."""
+        writer, reader = self._client(), self._client()
+        async with writer, reader:
+            self.number = await writer.incr(clog.key(self.prefix, clog.NODES))
+            self.core.join_cluster(self.number, self)
+            self.stats.position = clog.resume_from(c.applied for c in self.core.conferences.values())
+            caught_up = await self._catch_up(reader)
+            await self._heartbeat_once(writer)
+            self.stats.up = True
+            log.info("cluster.joined", node=self.name, number=self.number, caught_up=caught_up,
+                     position=self.stats.position)
+            task_status.started(self)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._write, writer)
+                nursery.start_soon(self._read, reader)
+                nursery.start_soon(self._heartbeat, writer)
+
+    async def _catch_up(self, reader: coredis.Redis) -> int:
+        count = 0
+        while True:
+            batch = await reader.xread({self.stream: self.stats.position}, count=READ_COUNT)
+            if not batch:
+                return count
+            count += self._carry_out(batch[self.stream])
+
+    def _carry_out(self, entries: Any) -> int:
+        for entry in entries:
+            op = clog.read(entry.field_values)
+            conference = self.core.conferences.get(op.conference)
+            if conference is not None and clog.already_applied(conference.applied, entry.identifier):
+                self.stats.skipped += 1
+            else:
+                self.core.logged(op, entry.identifier, clog.entry_time(entry.identifier))
+                if conference is not None:
+                    conference.applied = entry.identifier
+                if op.node == self.number:
+                    self.stats.applied_local += 1
+                else:
+                    self.stats.applied_remote += 1
+            self.stats.position = entry.identifier
+        if entries:
+            self.stats.lag = max(0.0, time.time() - clog.entry_time(entries[-1].identifier))
+        return len(entries)
+
+    async def _read(self, reader: coredis.Redis) -> None:
+        failures = 0
+        while True:
+            try:
+                batch = await reader.xread({self.stream: self.stats.position}, count=READ_COUNT, block=READ_BLOCK_MS)
+            except REDIS_ERRORS as exc:
+                self._down(exc)
+                await trio.sleep(BACKOFF[min(failures, len(BACKOFF) - 1)])
+                failures += 1
+                continue
+            failures = 0
+            if batch:
+                self._carry_out(batch[self.stream])
+            self._back()
+
+    async def _write(self, writer: coredis.Redis) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake = trio.Event()
+            batch, self._pending = self._pending, []
+            if not batch:
+                continue
+            try:
+                with trio.fail_after(5):
+                    async with writer.pipeline(transaction=False) as pipe:
+                        results = [pipe.xadd(self.stream, clog.fields(op)) for op in batch]
+                    for result in results:
+                        await result
+                self.stats.proposed += len(batch)
+            except REDIS_ERRORS as exc:
+                # Not known to be in the log: the actors are told it was
+                # not done (should Redis have taken it after all, it is
+                # carried out when read back, and its effects are seen).
+                self.stats.refused += len(batch)
+                for op in batch:
+                    refused(self.core, op)
+                self._down(exc)
+
+    async def _heartbeat_once(self, writer: coredis.Redis) -> None:
+        node = clog.key(self.prefix, f"node:{self.number}")
+        await writer.hset(node, {
+            "name": self.name, "pid": str(os.getpid()), "clients": str(len(self.core.clients)),
+            "position": self.stats.position, "at": str(time.time()),
+        })
+        await writer.expire(node, NODE_TTL)
+        alive, now = clog.key(self.prefix, "alive"), time.time()
+        await writer.zadd(alive, {str(self.number): now})
+        await writer.zremrangebyscore(alive, "-inf", now - NODE_TTL)
+        self.stats.nodes = await writer.zcard(alive)
+
+    async def _heartbeat(self, writer: coredis.Redis) -> None:
+        while True:
+            await trio.sleep(HEARTBEAT)
+            try:
+                with trio.fail_after(5):
+                    await self._heartbeat_once(writer)
+            except REDIS_ERRORS as exc:
+                self._down(exc)
+
+    def _down(self, exc: BaseException) -> None:
+        if self.stats.up:
+            self.stats.up = False
+            self.stats.outages += 1
+            log.warning("cluster.link_down", node=self.name, error=repr(exc))
+            link_changed(self.core, False)
+
+    def _back(self) -> None:
+        if not self.stats.up:
+            self.stats.up = True
+            log.info("cluster.link_back", node=self.name, position=self.stats.position)
+            link_changed(self.core, True)

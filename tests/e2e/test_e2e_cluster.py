@@ -1,0 +1,215 @@
+"""Three nodes and a real redis-server: one conference, one audience.
+
+Each node is a real ``confchat serve`` process with its own database; they
+share the conference through the cluster's log in Redis (docs/cluster.md).
+A visitor on node 1 asks, a moderator on node 2 decides, viewers on nodes 2
+and 3 see the publications; two moderators on different nodes race on one
+item; node 3 is killed and the others go on; Redis restarts mid-session.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from confchat.core.passwords import hash_password
+from redis_server import RedisServer
+
+CHAN = "#townhall"
+PASSWORDS = {"modA": "modA-secret", "modB": "modB-secret", "mayor": "mayor-secret"}
+STAFF_CAPS = ("message-tags", "server-time", "echo-message", "standard-replies", "draft/message-redaction")
+VIEWER_CAPS = ("message-tags", "server-time", "draft/message-redaction", "standard-replies")
+
+
+def config(redis_url: str) -> dict:
+    return {
+        "limits": {"flood_burst": 1000},
+        "server": {"cloak_hosts": False},
+        "cluster": {"redis_url": redis_url},
+        "accounts": [{"name": n, "password_hash": hash_password(p)} for n, p in PASSWORDS.items()],
+        "conferences": [{
+            "channel": CHAN, "title": "Ask the mayor", "moderators": ["modA", "modB"], "guests": ["mayor"],
+            "state": "live", "mode": "moderated",
+        }],
+    }
+
+
+@pytest.fixture
+def cluster(start_server, tmp_path):
+    redis = RedisServer(tmp_path / "redis")
+    redis.start()
+    nodes = [start_server(config(redis.url)) for _ in range(3)]
+    yield redis, nodes
+    redis.stop()
+
+
+def staff(node, name: str):
+    client = node.client(name, caps=STAFF_CAPS, sasl=(name, PASSWORDS[name]))
+    client.send(f"JOIN {CHAN}")
+    client.expect(lambda m: m.command == "366")
+    return client
+
+
+def visitor(node, nick: str, caps=VIEWER_CAPS):
+    client = node.client(nick, caps=caps)
+    client.send(f"JOIN {CHAN}")
+    client.expect(lambda m: m.command == "366")
+    return client
+
+
+def queued(moderator, text: str):
+    """The QUEUE ITEM line a moderator gets for a pending ``text``."""
+    return moderator.expect(lambda m: m.command == "QUEUE" and m.params[1] == "ITEM" and m.params[-1] == text
+                            and m.params[3] == "pending")
+
+
+def published(client, text: str):
+    return client.expect(lambda m: m.command == "PRIVMSG" and tuple(m.params) == (CHAN, text))
+
+
+def note(client, code: str):
+    return client.expect(lambda m: m.command == "NOTE" and m.params[1] == code)
+
+
+def test_a_question_asked_on_one_node_is_moderated_on_another_and_seen_on_all(cluster) -> None:
+    _, (n1, n2, n3) = cluster
+    mod = staff(n2, "modA")
+    citizen = visitor(n1, "citizen")
+    viewers = [visitor(n2, "viewer2"), visitor(n3, "viewer3"), visitor(n1, "viewer1")]
+    citizen.send(f"PRIVMSG {CHAN} :When will the tram come?")
+    note(citizen, "HELD")
+    item = queued(mod, "When will the tram come?")
+    item_id = item.params[2]
+    mod.send(f"QUEUE {CHAN} APPROVE {item_id}")
+    msgids = set()
+    for viewer in viewers:
+        line = published(viewer, "When will the tram come?")
+        assert line.source.startswith("citizen!")
+        msgids.add(line.tags["msgid"])
+    assert len(msgids) == 1  # one publication, the same msgid on every node
+    note(citizen, "PUBLISHED")
+    # What each node stored answers the same: CHATHISTORY on node 3.
+    late = visitor(n3, "late", caps=(*VIEWER_CAPS, "batch", "draft/chathistory"))
+    late.send(f"CHATHISTORY LATEST {CHAN} * 10")
+    line = late.expect(lambda m: m.command == "PRIVMSG" and m.params[-1] == "When will the tram come?")
+    assert line.tags["msgid"] in msgids
+
+
+def test_reorder_drop_redact_and_ban_across_nodes(cluster) -> None:
+    _, (n1, n2, n3) = cluster
+    mod = staff(n2, "modA")
+    other = staff(n3, "modB")
+    citizen = visitor(n1, "citizen")
+    viewer = visitor(n3, "viewer3")
+    texts = ["First question", "Second question", "Rude question"]
+    for text in texts:
+        citizen.send(f"PRIVMSG {CHAN} :{text}")
+        note(citizen, "HELD")
+    ids = [queued(mod, t).params[2] for t in texts]
+    for t in texts:
+        queued(other, t)
+    # Move the second to the top: modB on node 3 sees the new order.
+    mod.send(f"QUEUE {CHAN} MOVE {ids[1]} top")
+    line = other.expect(lambda m: m.command == "QUEUE" and m.params[2] == ids[1])
+    assert line.params[4] == "1"  # position 1
+    other.send(f"QUEUE {CHAN} LIST")
+    listed = []
+    while True:
+        m = other.expect(lambda m: m.command == "QUEUE")
+        if m.params[1] == "END":
+            break
+        listed.append(m.params[2])
+    assert listed == [ids[1], ids[0], ids[2]]
+    # Drop on node 3, with a reason; the author on node 1 is told.
+    other.send(f"QUEUE {CHAN} DROP {ids[2]} :Please stay polite")
+    note(citizen, "DECLINED")
+    # Approve on node 2, then redact it from node 3: the viewer on node 3 gets both.
+    mod.send(f"QUEUE {CHAN} APPROVE {ids[1]}")
+    line = published(viewer, "Second question")
+    other.send(f"REDACT {CHAN} {line.tags['msgid']} :Asked twice")
+    redact = viewer.expect("REDACT")
+    assert redact.params[1] == line.tags["msgid"]
+    # Ban the citizen (on node 1) from node 2: kicked there, refused on rejoin.
+    mod.send(f"CONF {CHAN} BAN citizen 0 :Trolling")
+    citizen.expect(lambda m: m.command == "KICK" and m.params[1] == "citizen")
+    citizen.send(f"JOIN {CHAN}")
+    citizen.expect("474")
+    # A second connection on node 3 under the same nick is banned there too
+    # (the ban is on its connection and nick: the nick matches).
+    again = n3.client("citizen", caps=VIEWER_CAPS)
+    again.send(f"JOIN {CHAN}")
+    again.expect("474")
+
+
+def test_two_moderators_on_two_nodes_race_on_one_item_and_one_wins(cluster) -> None:
+    _, (n1, n2, n3) = cluster
+    mod_a, mod_b = staff(n2, "modA"), staff(n3, "modB")
+    citizen = visitor(n1, "citizen")
+    viewer = visitor(n1, "viewer1")
+    for round_ in range(5):
+        text = f"Race {round_}"
+        citizen.send(f"PRIVMSG {CHAN} :{text}")
+        item_id = queued(mod_a, text).params[2]
+        queued(mod_b, text)
+        mod_a.send(f"QUEUE {CHAN} APPROVE {item_id}")
+        mod_b.send(f"QUEUE {CHAN} APPROVE {item_id}")
+        published(viewer, text)
+        # Both see the publication once; exactly one is told it came too late.
+        fails = 0
+        for mod in (mod_a, mod_b):
+            published(mod, text)
+            lines = mod.drain(0.5)
+            assert not any(m.command == "PRIVMSG" and m.params[-1] == text for m in lines)
+            fails += sum(1 for m in lines if m.command == "FAIL" and m.params[1] == "ALREADY_DECIDED")
+        assert fails == 1
+        viewer.send("PING :sync")
+        viewer.expect(lambda m: m.command == "PONG")
+        assert not any(m.command == "PRIVMSG" and m.params[-1] == text for m in viewer.unread)  # at most once
+
+
+def test_killing_a_node_leaves_the_others_serving_and_its_clients_catch_up(cluster) -> None:
+    _, (n1, n2, n3) = cluster
+    mod = staff(n2, "modA")
+    citizen = visitor(n1, "citizen")
+    viewer3 = visitor(n3, "viewer3", caps=(*VIEWER_CAPS, "batch", "draft/chathistory"))
+    citizen.send(f"PRIVMSG {CHAN} :Before the crash")
+    mod.send(f"QUEUE {CHAN} APPROVE {queued(mod, 'Before the crash').params[2]}")
+    seen = published(viewer3, "Before the crash")
+    n3.kill()
+    citizen.send(f"PRIVMSG {CHAN} :After the crash")
+    mod.send(f"QUEUE {CHAN} APPROVE {queued(mod, 'After the crash').params[2]}")
+    published(citizen, "After the crash")
+    # viewer3 reconnects to node 1 and asks for what it missed since its last line.
+    back = visitor(n1, "viewer3", caps=(*VIEWER_CAPS, "batch", "draft/chathistory"))
+    back.send(f"CHATHISTORY AFTER {CHAN} msgid={seen.tags['msgid']} 10")
+    missed = back.expect(lambda m: m.command == "PRIVMSG" and m.params[-1] == "After the crash")
+    assert missed.tags["msgid"]
+
+
+def test_redis_restarting_is_told_and_nothing_is_lost(cluster) -> None:
+    redis, (n1, n2, n3) = cluster
+    mod = staff(n2, "modA")
+    citizen = visitor(n1, "citizen")
+    viewer = visitor(n3, "viewer3")
+    citizen.send(f"PRIVMSG {CHAN} :Kept through the outage")
+    note(citizen, "HELD")
+    item_id = queued(mod, "Kept through the outage").params[2]
+    redis.stop()
+    note(mod, "CLUSTER_DOWN")
+    mod.send(f"QUEUE {CHAN} APPROVE {item_id}")
+    failed = mod.expect(lambda m: m.command == "FAIL")
+    assert failed.params[1] == "CLUSTER_UNAVAILABLE"
+    citizen.send(f"PRIVMSG {CHAN} :Asked during the outage")
+    assert citizen.expect(lambda m: m.command == "FAIL").params[1] == "CLUSTER_UNAVAILABLE"
+    redis.start()
+    note(mod, "CLUSTER_UP")
+    deadline = time.monotonic() + 10
+    while True:  # the link may take a moment to write again after reading
+        mod.send(f"QUEUE {CHAN} APPROVE {item_id}")
+        m = mod.expect(lambda m: m.command == "FAIL" or (m.command == "PRIVMSG" and m.params[-1] == "Kept through the outage"))
+        if m.command == "PRIVMSG":
+            break
+        assert m.params[1] == "CLUSTER_UNAVAILABLE" and time.monotonic() < deadline
+        time.sleep(0.2)
+    published(viewer, "Kept through the outage")
