@@ -1,0 +1,140 @@
+"""The cluster's log without Redis: two cores (two nodes) carry out the same
+entries in the same order and end up with the same conferences; each answers
+only its own connections (core/ops.py, cluster/log.py)."""
+
+from __future__ import annotations
+
+import json
+
+from confchat.cluster import log as clog
+from confchat.core.ops import Op, decode, encode
+from confchat.moderation.effects import Actor
+from confchat.storage.rows import conference_row, item_row
+from helpers import Net, find
+from test_conference import CHAN, login, make_config
+
+CAPS = ("message-tags", "server-time", "echo-message", "standard-replies")
+
+
+class Log:
+    """The cluster's log: the nodes' proposals in one order, each entry
+    carried out by every node with the log's id and time."""
+
+    def __init__(self) -> None:
+        self.nodes: list[Net] = []
+        self.pending: list[Op] = []
+        self.ms = 1_800_000_000_000
+
+    def join(self, net: Net) -> Net:
+        self.nodes.append(net)
+        net.server.join_cluster(len(self.nodes), self)
+        return net
+
+    def propose(self, op: Op) -> None:
+        # Through the wire format, as Redis carries it.
+        self.pending.append(clog.read(json.loads(json.dumps(clog.fields(op)))))
+
+    def run(self) -> int:
+        count = 0
+        while self.pending:
+            op = self.pending.pop(0)
+            self.ms += 7
+            entry = f"{self.ms}-0"
+            for net in self.nodes:
+                net.server.logged(op, entry, clog.entry_time(entry))
+            count += 1
+        return count
+
+
+def state(net: Net) -> tuple:
+    conference = net.server.conferences[CHAN]
+    row = conference_row(conference)
+    return (
+        row["next_id"], row["restrictions"], row["shield"], row["prepared"],
+        [item_row(i) | {"author_id": None} for i in conference.queue.items.values()],
+        [(p.msgid, p.source, p.text, p.at) for p in conference.published.values()],
+        [(a.at, a.actor, a.action, a.item) for a in conference.audit],
+        list(conference.queue.order),
+    )
+
+
+def two_nodes() -> tuple[Log, Net, Net]:
+    log = Log()
+    return log, log.join(Net(make_config(mode="moderated"))), log.join(Net(make_config(mode="moderated")))
+
+
+def test_ops_survive_the_wire_format() -> None:
+    op = Op(CHAN, "approve", Actor(1 << 32 | 5, "moda", "moda!u@h", "moda", True, "198.51.100.7", ("$c:x",)),
+            (3, None), "QUEUE", ("3",), ("CONF", "SET", "x", CHAN), 2)
+    assert decode(json.loads(json.dumps(encode(op)))) == op
+
+
+def test_two_nodes_carrying_out_one_log_keep_the_same_conference() -> None:
+    log, one, two = two_nodes()
+    moderator = login(two, "moda", CAPS)
+    moderator.send(f"JOIN {CHAN}")
+    citizens = [one.register(f"citizen{i}", CAPS, ip=f"203.0.113.{i}") for i in range(3)]
+    for citizen in citizens:
+        citizen.send(f"JOIN {CHAN}")
+    for i, citizen in enumerate(citizens):
+        citizen.send(f"PRIVMSG {CHAN} :Question {i}")
+    assert "HELD" not in [n.params[1] for n in find(citizens[0].take(), "NOTE")]  # not before the log has it
+    assert log.run() == 3
+    assert [n.params[1] for n in find(citizens[0].take(), "NOTE") if n.params[1] == "HELD"] == ["HELD"]
+    moderator.send(f"QUEUE {CHAN} MOVE 3 top")
+    moderator.send(f"QUEUE {CHAN} APPROVE 2")
+    moderator.send(f"QUEUE {CHAN} DROP 1 :Off topic")
+    moderator.send(f"CONF {CHAN} MUTE citizen2 60 :Calm down")
+    moderator.send(f"PREPARED {CHAN} ADD tram :Spring 2027")
+    log.run()
+    assert state(one) == state(two)
+    conference = one.server.conferences[CHAN]
+    assert conference.queue.order == [3]
+    (published,) = conference.published.values()
+    assert published.text == "Question 1" and published.msgid.startswith("18000000000")
+    # The author is on node one: told there; node two has no such connection.
+    assert "PUBLISHED" in [n.params[1] for n in find(citizens[1].take(), "NOTE")]
+    assert "DECLINED" in [n.params[1] for n in find(citizens[0].take(), "NOTE")]
+
+
+def test_a_race_is_decided_by_the_log_and_only_the_loser_is_told() -> None:
+    log, one, two = two_nodes()
+    mod_a, mod_b = login(one, "moda", CAPS), login(two, "modb", CAPS)
+    for mod in (mod_a, mod_b):
+        mod.send(f"JOIN {CHAN}")
+    citizen = one.register("citizen", CAPS, ip="203.0.113.9")
+    citizen.send(f"JOIN {CHAN}")
+    citizen.send(f"PRIVMSG {CHAN} :Who wins?")
+    log.run()
+    for conn in (mod_a, mod_b, citizen):
+        conn.take()
+    mod_b.send(f"QUEUE {CHAN} APPROVE 1")
+    mod_a.send(f"QUEUE {CHAN} APPROVE 1")
+    assert mod_a.take() == [] and mod_b.take() == []  # nothing happens until the log has them
+    log.run()
+    a, b = mod_a.take(), mod_b.take()
+    assert [m.params[1] for m in find(a, "FAIL")] == ["ALREADY_DECIDED"]  # second in the log
+    assert find(b, "FAIL") == []
+    assert len([m for m in a if m.command == "PRIVMSG"]) == 1
+    assert len([m for m in b if m.command == "PRIVMSG"]) == 1
+    assert state(one) == state(two)
+    assert one.server.conferences[CHAN].queue.items[1].decided_by == "modb"
+
+
+def test_metrics_count_on_the_node_that_took_the_request() -> None:
+    log, one, two = two_nodes()
+    citizen = one.register("citizen", CAPS, ip="203.0.113.9")
+    citizen.send(f"JOIN {CHAN}")
+    citizen.send(f"PRIVMSG {CHAN} :Counted once")
+    log.run()
+    submitted = lambda net: sum(n for (_, outcome, _), n in net.server.stats.messages.items() if outcome == "submitted")  # noqa: E731
+    assert (submitted(one), submitted(two)) == (1, 0)
+
+
+def test_a_node_resumes_after_the_oldest_position_of_its_conferences() -> None:
+    assert clog.resume_from([]) == clog.START
+    assert clog.resume_from(["5-0", ""]) == clog.START
+    assert clog.resume_from(["1700000000010-2", "1700000000009-7"]) == "1700000000009-7"
+    assert clog.already_applied("1700000000009-7", "1700000000009-7")
+    assert not clog.already_applied("1700000000009-7", "1700000000010-0")
+    assert not clog.already_applied("", "1-0")
