@@ -138,3 +138,18 @@ def test_a_node_resumes_after_the_oldest_position_of_its_conferences() -> None:
     assert clog.already_applied("1700000000009-7", "1700000000009-7")
     assert not clog.already_applied("1700000000009-7", "1700000000010-0")
     assert not clog.already_applied("", "1-0")
+
+
+def test_a_conference_created_on_one_node_exists_on_both_and_a_race_for_its_name_has_one_winner() -> None:
+    log, one, two = two_nodes()
+    boss_one, boss_two = login(one, "boss", CAPS), login(two, "boss", CAPS, ip="198.51.100.8")
+    boss_one.send("CONF CREATE #budget :The budget")
+    boss_two.send("CONF CREATE #budget :Another title")
+    log.run()
+    assert one.server.conferences["#budget"].title == two.server.conferences["#budget"].title == "The budget"
+    assert "CREATED" in [m.params[1] for m in find(boss_one.take(), "NOTE")]
+    assert [m.params[1] for m in find(boss_two.take(), "FAIL")] == ["ALREADY_EXISTS"]
+    # Ops on the new conference are carried out on both.
+    boss_two.send("CONF #budget SET mode open")
+    log.run()
+    assert one.server.conferences["#budget"].mode.value == two.server.conferences["#budget"].mode.value == "open"

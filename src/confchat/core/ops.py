@@ -137,14 +137,16 @@ def decode(data: dict[str, Any]) -> Op:
 
 
 def decide(
-    server: Server, client: Client | None, channel: Channel, name: str, *args: Any,
+    server: Server, client: Client | None, channel: Channel | str, name: str, *args: Any,
     command: str = "CONF", context: tuple[str, ...] = (), done: tuple[str, ...] | str | None = None,
 ) -> None:
     """The one way a handler changes a conference: at once on one process,
     through the cluster's log otherwise (refused there if the log cannot
-    be reached: the actor is told, nothing happens)."""
+    be reached: the actor is told, nothing happens). ``channel``: the
+    conference's, or its folded name for one not created yet."""
     actor = None if client is None else actor_of(client)
-    op = Op(channel.folded, name, actor, args, command, context, done, server.node_number)
+    folded = channel if isinstance(channel, str) else channel.folded
+    op = Op(folded, name, actor, args, command, context, done, server.node_number)
     if server.cluster is None:
         carry_out(server, op)
     else:
@@ -159,13 +161,19 @@ def actor_of(client: Client) -> Actor:
 def carry_out(server: Server, op: Op) -> bool:
     """Carry ``op`` out on this node's conferences; answer the actor if it
     is connected here. True if it went through."""
+    local = op.node == server.node_number
+    client = server.clients.get(op.actor.id) if op.actor is not None and local else None
+    if op.name == "create":  # the one op before its conference exists
+        from .handlers.conf import create_conference
+
+        assert op.actor is not None
+        create_conference(server, client, op.actor.name, *op.args)
+        return True
     conference = server.conferences.get(op.conference)
     channel = server.channels.get(op.conference)
     if conference is None or channel is None or op.name not in OPS:
         server.log("op.unknown", level="warning", op=op.name, conference=op.conference)
         return False
-    local = op.node == server.node_number
-    client = server.clients.get(op.actor.id) if op.actor is not None and local else None
     try:
         effects = OPS[op.name](server.engine, conference, op.actor, *op.args)
     except QueueError as exc:

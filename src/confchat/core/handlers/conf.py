@@ -16,7 +16,6 @@ from ...proto.casemap import casefold, is_valid_channel
 from ...proto.message import Message
 from ...proto.numbers import is_number
 from ...vocab import ConferenceState, ExportFormat, values
-from ..effects import apply
 from ..exports import EXPORT_TTL
 from ..presence import refresh_status, welcome_to_conference
 from ..subcommands import ADMINS, PAGE, Context, ServerSubcommand, Subcommand, dispatch, more, page
@@ -282,10 +281,20 @@ def conf_create(server: Server, client: Client, args: list[str]) -> None:
     if casefold(name) in server.conferences:
         server.fail(client, "CONF", "ALREADY_EXISTS", f"{name} is already a conference", name)
         return
+    decide(server, client, casefold(name), "create", name, title)
+
+
+def create_conference(server: Server, client: Client | None, actor: str, name: str, title: str) -> None:
+    """CONF CREATE carried out (core/ops.py): on every node of a cluster,
+    where two admins may have raced for the name."""
+    if casefold(name) in server.conferences:
+        if client is not None:
+            server.fail(client, "CONF", "ALREADY_EXISTS", f"{name} is already a conference", name)
+        return
     existed = server.find_channel(name) is not None
     conference = Conference(ConferenceConfig(channel=name, title=title))
     channel = server.add_conference(conference)
-    server.engine.log(conference, actor_of(client).name, "create", title=title)
+    server.engine.log(conference, actor, "create", title=title)
     # Members already in the channel keep their place, see the new topic,
     # and their status follows their conference role.
     if existed:
@@ -293,7 +302,8 @@ def conf_create(server: Server, client: Client, args: list[str]) -> None:
         for member in list(channel.members):
             refresh_status(server, channel, member)
             welcome_to_conference(server, member, channel)
-    server.note(client, "CONF", "CREATED", f"Conference {name} created", name)
+    if client is not None:
+        server.note(client, "CONF", "CREATED", f"Conference {name} created", name)
 
 
 CONF_SUBCOMMANDS: dict[str, Subcommand | ServerSubcommand] = {
