@@ -145,6 +145,33 @@ class ConfchatCollector:
                 state.add_metric([name, s.value], 1 if conference.state is s else 0)
         yield from (depth, oldest, audience, state)
 
+        # ---- the cluster (cluster/link.py)
+        link = getattr(core.cluster, "stats", None)
+        if link is not None:
+            node = InfoMetricFamily(f"{PREFIX}_node", "This node of the cluster.")
+            node.add_metric([], {"node": core.cluster.name, "number": str(core.node_number)})
+            yield node
+            up = GaugeMetricFamily(f"{PREFIX}_cluster_link_up", "1 while this node reaches the cluster's log (Redis).")
+            up.add_metric([], 1 if link.up else 0)
+            yield up
+            nodes = GaugeMetricFamily(f"{PREFIX}_cluster_nodes", "Nodes whose heartbeat is recent, this one included.")
+            nodes.add_metric([], link.nodes)
+            yield nodes
+            yield self._counter("cluster_ops", "Conference operations this node sent to the log, or refused (log unreachable).",
+                                ["result"], {"logged": link.proposed, "refused": link.refused})
+            yield self._counter("cluster_entries", "Log entries carried out here: from this node, from others, or skipped (already stored).",
+                                ["origin"], {"local": link.applied_local, "remote": link.applied_remote, "skipped": link.skipped})
+            yield self._counter("cluster_outages", "Times this node lost the cluster's log.", [], {(): link.outages})
+            lag = GaugeMetricFamily(f"{PREFIX}_cluster_lag_seconds", "From the log taking the latest entry to its carrying out here.")
+            lag.add_metric([], link.lag)
+            yield lag
+            total = GaugeMetricFamily(f"{PREFIX}_cluster_audience", "Visitors of a conference on every node, as the heartbeats tell.",
+                                      labels=["conference"])
+            for conference in core.conferences.values():
+                channel = core.channels.get(conference.folded)
+                total.add_metric([conference.channel], core.visitors_present(channel) if channel else 0)
+            yield total
+
         # ---- storage
         if self.writer is not None:
             w = self.writer.stats

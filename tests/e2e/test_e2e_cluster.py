@@ -213,3 +213,53 @@ def test_redis_restarting_is_told_and_nothing_is_lost(cluster) -> None:
         assert m.params[1] == "CLUSTER_UNAVAILABLE" and time.monotonic() < deadline
         time.sleep(0.2)
     published(viewer, "Kept through the outage")
+
+
+def metrics_of(node) -> str:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{node.http_port}/metrics", timeout=10) as response:
+        return response.read().decode()
+
+
+def value(body: str, series: str) -> float:
+    for line in body.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"{series} not in the metrics")
+
+
+def test_the_audience_is_counted_across_nodes_and_each_node_has_its_metrics(cluster) -> None:
+    import shutil
+    import subprocess
+
+    _, (n1, n2, n3) = cluster
+    mod = staff(n1, "modA")
+    viewers = [visitor(n2, "viewer2a"), visitor(n2, "viewer2b"), visitor(n3, "viewer3")]
+    citizen = visitor(n1, "citizen")
+    citizen.send(f"PRIVMSG {CHAN} :Counted where it came in")
+    mod.send(f"QUEUE {CHAN} APPROVE {queued(mod, 'Counted where it came in').params[2]}")
+    for viewer in viewers:
+        published(viewer, "Counted where it came in")
+    deadline = time.monotonic() + 15
+    while True:  # the heartbeats (every 2 s) carry each node's audience
+        mod.send(f"CONF {CHAN} INFO")
+        audience = mod.expect(lambda m: m.command == "CONF" and m.params[1:3] == ("INFO", "audience")).params[3]
+        if audience == "4" or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert audience == "4"  # citizen on node 1, two on node 2, one on node 3
+    body1, body2 = metrics_of(n1), metrics_of(n2)
+    assert value(body1, "confchat_cluster_nodes") == 3
+    assert value(body1, "confchat_cluster_link_up") == 1
+    assert value(body1, f'confchat_cluster_audience{{conference="{CHAN}"}}') == 4
+    assert value(body1, f'confchat_audience{{conference="{CHAN}",role="visitor"}}') == 1  # this node's own
+    # The question came in on node 1 and was decided there: counted there once.
+    assert value(body1, f'confchat_messages_total{{conference="{CHAN}",decider="none",outcome="submitted"}}') == 1
+    assert f'confchat_messages_total{{conference="{CHAN}",decider="none",outcome="submitted"}}' not in body2
+    assert value(body2, 'confchat_cluster_entries_total{origin="remote"}') >= 2
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool not installed (scripts/install-test-deps installs it)")
+    check = subprocess.run([promtool, "check", "metrics"], input=body1.encode(), capture_output=True, timeout=30)
+    assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()

@@ -36,7 +36,7 @@ from . import log as clog
 
 READ_BLOCK_MS = 200  # one blocking read's wait
 READ_COUNT = 1000  # entries per read
-HEARTBEAT = 5.0  # seconds between two heartbeats
+HEARTBEAT = 2.0  # seconds between two heartbeats (and audience counts)
 NODE_TTL = 15  # seconds a node is listed without a heartbeat
 BACKOFF = (0.1, 0.2, 0.5, 1.0, 2.0)
 
@@ -180,7 +180,20 @@ class Link:
         alive, now = clog.key(self.prefix, "alive"), time.time()
         await writer.zadd(alive, {str(self.number): now})
         await writer.zremrangebyscore(alive, "-inf", now - NODE_TTL)
-        self.stats.nodes = await writer.zcard(alive)
+        others = {n for n in await writer.zrange(alive, 0, -1) if n != str(self.number)}
+        self.stats.nodes = len(others) + 1
+        # Each node's audience per conference; the visitors count the sum.
+        elsewhere: dict[str, int] = {}
+        for conference in list(self.core.conferences.values()):
+            channel = self.core.channels.get(conference.folded)
+            if channel is None:
+                continue
+            counts = clog.key(self.prefix, f"audience:{conference.folded}")
+            await writer.hset(counts, {str(self.number): str(self.core.visitors_present(channel, here_only=True))})
+            await writer.expire(counts, NODE_TTL)
+            listed = await writer.hgetall(counts)
+            elsewhere[conference.folded] = sum(int(v) for n, v in listed.items() if n in others)
+        self.core.elsewhere = elsewhere
 
     async def _heartbeat(self, writer: coredis.Redis) -> None:
         while True:

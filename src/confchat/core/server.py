@@ -128,6 +128,9 @@ class Server(Output):
         self.node_number = 0
         self.cluster: Proposals | None = None
         self.last_ban_removed = 0  # visitors the latest ban removed here (its confirmation)
+        # Visitors of each conference on the other nodes, as their heartbeats
+        # last said (folded name -> count); empty on its own.
+        self.elsewhere: dict[str, int] = {}
         # While an op of the cluster's log is carried out, the engine's time
         # is the entry's (``logged``): every node decides the same.
         self._logged_at: float | None = None
@@ -188,6 +191,12 @@ class Server(Output):
         unique across the cluster from now on."""
         self.node_number, self.cluster = number, proposals
         self._ids = itertools.count(number << 32 | 1)
+
+    def visitors_present(self, channel: Channel, *, here_only: bool = False) -> int:
+        """The conference's audience: its members who are not staff, on
+        this node and (unless ``here_only``) on the cluster's others."""
+        here = len(channel.members) - len(channel.staff)
+        return here if here_only else here + self.elsewhere.get(channel.folded, 0)
 
     # ------------------------------------------------------------------ entry points
 
@@ -288,7 +297,7 @@ class Server(Output):
                 decide(self, None, channel, "schedule", due.value)
             effects = self.engine.tick(conference, schedule=False)
             # What the visitors see of votes and of the audience, coalesced.
-            effects += self.engine.public_counts(conference, len(channel.members) - len(channel.staff))
+            effects += self.engine.public_counts(conference, self.visitors_present(channel))
             if effects:
                 apply(self, channel, effects)
         self.login_throttle.prune(now)

@@ -36,7 +36,7 @@ def conf_info(ctx: Context) -> None:
     server, client, channel, conference = ctx.server, ctx.client, ctx.channel, ctx.conference
     role = server.role(client, channel)
     info = conference.info()
-    info["audience"] = str(len(channel.members) - len(channel.staff))
+    info["audience"] = str(server.visitors_present(channel))
     info["now_answering"] = str(conference.now_answering or "")
     if role in STAFF:
         info["queue"] = str(len(conference.queue.order))
