@@ -41,6 +41,7 @@ from .transport.tcp import serve_proxied_tcp, serve_tcp
 from .transport.tls import Certificates, serve_https, serve_tls, sts_policy
 from .verifier import Verifier
 from .web.pages import WebApp
+from .workers import open_tcp_listeners
 
 SHUTDOWN_GRACE = 5.0
 GC_THRESHOLDS = (50_000, 50, 100)
@@ -125,11 +126,13 @@ def _core_logger(event: str, level: str = "info", **fields: Any) -> None:
     getattr(log, level)(event, **fields)
 
 
+# Every listener opens through workers.open_tcp_listeners: trio's, with
+# SO_REUSEPORT in a worker of `serve --workers N` (the workers share the ports).
 async def _open_tcp_listeners(config: Config) -> list[trio.SocketListener]:
     listeners: list[trio.SocketListener] = []
     for address in config.listen.tcp:
         host, port = parse_hostport(address)
-        listeners.extend(await trio.open_tcp_listeners(port, host=host))
+        listeners.extend(await open_tcp_listeners(port, host=host))
     return listeners
 
 
@@ -137,7 +140,7 @@ async def _open_proxy_listeners(config: Config) -> list[trio.SocketListener]:
     listeners: list[trio.SocketListener] = []
     for address in config.listen.proxy_protocol:
         host, port = parse_hostport(address)
-        listeners.extend(await trio.open_tcp_listeners(port, host=host))
+        listeners.extend(await open_tcp_listeners(port, host=host))
     return listeners
 
 
@@ -145,7 +148,7 @@ async def _open_listeners(addresses: list[str]) -> list[trio.SocketListener]:
     listeners: list[trio.SocketListener] = []
     for address in addresses:
         host, port = parse_hostport(address)
-        listeners.extend(await trio.open_tcp_listeners(port, host=host))
+        listeners.extend(await open_tcp_listeners(port, host=host))
     return listeners
 
 
@@ -153,7 +156,7 @@ async def _open_http_listeners(config: Config) -> list[trio.SocketListener]:
     if not config.listen.http:
         return []
     host, port = parse_hostport(config.listen.http)
-    return await trio.open_tcp_listeners(port, host=host)
+    return await open_tcp_listeners(port, host=host)
 
 
 def http_routes(core: Server, writer: Writer, running: Running) -> dict[str, Any]:

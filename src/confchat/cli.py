@@ -96,6 +96,15 @@ def _parser() -> argparse.ArgumentParser:
         help="no first-run demo (it is on when no [[conferences]] is configured)",
     )
     serve.add_argument(
+        "--workers",
+        metavar="N",
+        type=_workers_arg,
+        help=(
+            "N server processes sharing the listening ports (SO_REUSEPORT) and, through Redis "
+            "([cluster] redis_url), the conferences; replaces cluster.workers (default: 1)"
+        ),
+    )
+    serve.add_argument(
         "--reset-demo",
         action="store_true",
         help="new passwords for the demo accounts, printed once (the demo conference stays)",
@@ -213,6 +222,12 @@ def _policy_test(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from confchat import workers
+
+    if workers.is_worker():
+        # A worker of `serve --workers N`: its supervisor hands it the
+        # configuration it resolved (options, file, demo) on standard input.
+        return workers.worker_main()
     try:
         config = load(args.config) if args.config else Config()
         config = with_overrides(
@@ -223,6 +238,8 @@ def _serve(args: argparse.Namespace) -> int:
             data_dir=args.data_dir,
             log_format=args.log_format,
         )
+        config = workers.with_workers(config, args.workers)
+        workers.check(config)
     except ConfigError as e:
         print(f"confchat: config error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -240,6 +257,8 @@ def _serve(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     configure_logging(config.logging)
+    if config.cluster.workers > 1:
+        return workers.supervise(config, shown)
     # Imported here: the server pulls in trio and the whole core, which
     # init and passwd do not need.
     from confchat.app import run
@@ -417,6 +436,17 @@ def _hostport_arg(text: str) -> str:
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     return text
+
+
+def _workers_arg(text: str) -> int:
+    """argparse type for --workers: 1 to 64, as cluster.workers."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of processes, got {text!r}") from None
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"expected 1 to 64 processes, got {value}")
+    return value
 
 
 def _http_arg(text: str) -> str:
