@@ -79,7 +79,9 @@ def test_two_nodes_carrying_out_one_log_keep_the_same_conference() -> None:
     for i, citizen in enumerate(citizens):
         citizen.send(f"PRIVMSG {CHAN} :Question {i}")
     assert "HELD" not in [n.params[1] for n in find(citizens[0].take(), "NOTE")]  # not before the log has it
-    assert log.run() == 3
+    assert log.run() == 6  # three arrivals (presence), three questions
+    assert sorted(m.nick for m in two.server.elsewhere[CHAN].values()) == ["citizen0", "citizen1", "citizen2"]
+    assert not one.server.elsewhere.get(CHAN)  # a node keeps its own visitors as connections
     assert [n.params[1] for n in find(citizens[0].take(), "NOTE") if n.params[1] == "HELD"] == ["HELD"]
     moderator.send(f"QUEUE {CHAN} MOVE 3 top")
     moderator.send(f"QUEUE {CHAN} APPROVE 2")
@@ -153,3 +155,31 @@ def test_a_conference_created_on_one_node_exists_on_both_and_a_race_for_its_name
     boss_two.send("CONF #budget SET mode open")
     log.run()
     assert one.server.conferences["#budget"].mode.value == two.server.conferences["#budget"].mode.value == "open"
+
+
+def test_moderators_see_and_remove_visitors_of_another_node() -> None:
+    log, one, two = two_nodes()
+    moderator = login(two, "moda", CAPS)
+    moderator.send(f"JOIN {CHAN}")
+    troll = one.register("troll", CAPS, ip="203.0.113.66")
+    troll.send(f"JOIN {CHAN}")
+    calm = one.register("calm", CAPS, ip="203.0.113.67")
+    calm.send(f"JOIN {CHAN}")
+    log.run()
+    moderator.take()
+    moderator.send(f"CONF {CHAN} AUDIENCE")
+    listed = [m.params[2] for m in moderator.take() if m.command == "CONF" and m.params[1] == "MEMBER"]
+    assert listed == ["calm", "troll"]
+    troll.send("NICK troll2")  # the other node's list follows a nick change
+    log.run()
+    assert sorted(m.nick for m in two.server.elsewhere[CHAN].values()) == ["calm", "troll2"]
+    moderator.send(f"CONF {CHAN} DISCONNECT troll2 :Enough")
+    log.run()
+    assert troll.closed
+    assert not calm.closed
+    assert sorted(m.nick for m in two.server.elsewhere[CHAN].values()) == ["calm"]  # its departure was logged
+    moderator.send(f"CONF {CHAN} BAN calm")  # by nick, on another node: the person, not the address
+    log.run()
+    assert calm.closed is False and calm.client.channels == {}
+    (ban,) = one.server.conferences[CHAN].restrictions
+    assert ban.mask.startswith("$c:") and ban.mask.endswith(",calm!*@*")

@@ -30,6 +30,7 @@ import coredis
 import structlog
 import trio
 
+from ..core.members import announce, forget_nodes
 from ..core.ops import Op, link_changed, refused
 from ..core.server import Server
 from . import log as clog
@@ -99,6 +100,7 @@ class Link:
             self.stats.up = True
             log.info("cluster.joined", node=self.name, number=self.number, caught_up=caught_up,
                      position=self.stats.position)
+            self.propose(Op("", "hello", None, (), node=self.number))  # the others tell this node their visitors
             task_status.started(self)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._write, writer)
@@ -180,20 +182,9 @@ class Link:
         alive, now = clog.key(self.prefix, "alive"), time.time()
         await writer.zadd(alive, {str(self.number): now})
         await writer.zremrangebyscore(alive, "-inf", now - NODE_TTL)
-        others = {n for n in await writer.zrange(alive, 0, -1) if n != str(self.number)}
-        self.stats.nodes = len(others) + 1
-        # Each node's audience per conference; the visitors count the sum.
-        elsewhere: dict[str, int] = {}
-        for conference in list(self.core.conferences.values()):
-            channel = self.core.channels.get(conference.folded)
-            if channel is None:
-                continue
-            counts = clog.key(self.prefix, f"audience:{conference.folded}")
-            await writer.hset(counts, {str(self.number): str(self.core.visitors_present(channel, here_only=True))})
-            await writer.expire(counts, NODE_TTL)
-            listed = await writer.hgetall(counts)
-            elsewhere[conference.folded] = sum(int(v) for n, v in listed.items() if n in others)
-        self.core.elsewhere = elsewhere
+        living = [int(n) for n in await writer.zrange(alive, 0, -1)]
+        self.stats.nodes = len(living)
+        forget_nodes(self.core, living)  # a node not heard of: its visitors are gone
 
     async def _heartbeat(self, writer: coredis.Redis) -> None:
         while True:
@@ -216,3 +207,15 @@ class Link:
             self.stats.up = True
             log.info("cluster.link_back", node=self.name, position=self.stats.position)
             link_changed(self.core, True)
+            self.tell_roster()
+
+    def tell_roster(self) -> None:
+        """After an outage: this node's visitors, told again from scratch
+        (arrivals and departures meanwhile were not logged)."""
+        self.propose(Op("", "roster", None, (), node=self.number))
+        for conference in self.core.conferences.values():
+            channel = self.core.channels.get(conference.folded)
+            if channel is not None:
+                for member in list(channel.members):
+                    if member not in channel.staff:
+                        announce(self.core, member, channel, here=True)

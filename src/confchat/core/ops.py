@@ -54,6 +54,9 @@ class Proposals(Protocol):
 
     def propose(self, op: Op) -> None: ...
 
+    def tell_roster(self) -> None:
+        """Log this node's visitors again, from scratch."""
+
 
 def _outcome(data: dict[str, Any]) -> Outcome:
     return Outcome(
@@ -163,6 +166,10 @@ def carry_out(server: Server, op: Op) -> bool:
     is connected here. True if it went through."""
     local = op.node == server.node_number
     client = server.clients.get(op.actor.id) if op.actor is not None and local else None
+    if op.name in PRESENCE:  # another node's visitors (core/members.py)
+        if not local:
+            PRESENCE[op.name](server, op)
+        return True
     if op.name == "create":  # the one op before its conference exists
         from .handlers.conf import create_conference
 
@@ -193,9 +200,37 @@ def carry_out(server: Server, op: Op) -> bool:
     return True
 
 
+def _present(server: Server, op: Op) -> None:
+    from .members import carry_out_presence
+
+    carry_out_presence(server, op.name, op.conference, op.actor, op.args, op.node)
+
+
+def _roster(server: Server, op: Op) -> None:
+    """A node that was cut off from the log starts its list of visitors
+    again (its ``present`` entries follow)."""
+    for members in server.elsewhere.values():
+        for member_id in [i for i, m in members.items() if m.node == op.node]:
+            del members[member_id]
+
+
+def _hello(server: Server, op: Op) -> None:
+    """A node joined (or came back): each other node tells it its visitors."""
+    if server.cluster is not None:
+        server.cluster.tell_roster()
+
+
+PRESENCE: dict[str, Callable[[Server, Op], None]] = {
+    "present": _present, "absent": _present, "roster": _roster, "hello": _hello,
+}
+
+
 def refused(server: Server, op: Op) -> None:
     """The cluster's log could not take ``op``: its actor, if connected
-    here, is told that nothing was done."""
+    here, is told that nothing was done (presence is told again once the
+    log is back, see cluster/link.py)."""
+    if op.name in PRESENCE:
+        return
     client = server.clients.get(op.actor.id) if op.actor is not None else None
     channel = server.channels.get(op.conference)
     if client is not None and not client.gone and channel is not None:

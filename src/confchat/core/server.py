@@ -52,6 +52,7 @@ from .handlers.history import isupport_tokens as history_isupport
 from .client import Client
 from .commands import COMMANDS
 from .effects import apply
+from .members import Member, announce
 from .ops import Op, Proposals, carry_out, decide, outcome_data
 from .exports import ExportTokens
 from .flood import TokenBucket
@@ -128,9 +129,9 @@ class Server(Output):
         self.node_number = 0
         self.cluster: Proposals | None = None
         self.last_ban_removed = 0  # visitors the latest ban removed here (its confirmation)
-        # Visitors of each conference on the other nodes, as their heartbeats
-        # last said (folded name -> count); empty on its own.
-        self.elsewhere: dict[str, int] = {}
+        # The visitors of each conference on the cluster's other nodes
+        # (folded name -> connection id -> Member, core/members.py).
+        self.elsewhere: dict[str, dict[int, Member]] = {}
         # While an op of the cluster's log is carried out, the engine's time
         # is the entry's (``logged``): every node decides the same.
         self._logged_at: float | None = None
@@ -196,7 +197,7 @@ class Server(Output):
         """The conference's audience: its members who are not staff, on
         this node and (unless ``here_only``) on the cluster's others."""
         here = len(channel.members) - len(channel.staff)
-        return here if here_only else here + self.elsewhere.get(channel.folded, 0)
+        return here if here_only else here + len(self.elsewhere.get(channel.folded, ()))
 
     # ------------------------------------------------------------------ entry points
 
@@ -502,6 +503,8 @@ class Server(Output):
     def part_channel(self, client: Client, channel: Channel) -> None:
         if channel.conference is not None:
             self.engine.left(channel.conference, client.id)
+            if client in channel.members and client not in channel.staff:
+                announce(self, client, channel, here=False)
         channel.members.pop(client, None)
         channel.staff.discard(client)
         client.channels.pop(channel.folded, None)

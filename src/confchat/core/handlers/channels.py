@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from ..server import Server
 from ...moderation.queue import QueueError
 from ..presence import replay_history, welcome_to_conference
+from ..members import announce
 from ..ops import decide
 from .conference import actor_of
 
@@ -115,6 +116,8 @@ def join(server: Server, client: Client, name: str, key: str = "") -> Channel | 
                     decide(server, None, channel, "auto_shield", why)
         client.invites.discard(folded)
         channel.members[client] = status
+        if channel.conference is not None and client not in channel.staff:
+            announce(server, client, channel, here=True)  # the cluster's other nodes count and list it
     else:
         channel = Channel(name, folded, int(server.wallclock()))
         channel.modes.update(server.config.channels.default_modes)

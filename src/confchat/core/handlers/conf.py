@@ -20,12 +20,14 @@ from ..exports import EXPORT_TTL
 from ..presence import refresh_status, welcome_to_conference
 from ..subcommands import ADMINS, PAGE, Context, ServerSubcommand, Subcommand, dispatch, more, page
 from .admin import conf_roles
+from ..members import Member, remote_visitor, remote_visitors
 from ..ops import decide
 from .conference import actor_of, parse_item_id
 from .modes import normalize_mask
 from .visitors import conf_votes, conf_withdraw
 
 if TYPE_CHECKING:
+    from ..channel import Channel
     from ..client import Client
     from ..server import Server
 
@@ -84,7 +86,7 @@ def conf_role(ctx: Context) -> None:
            done=("CONF", "ROLE", f"{account} is now {role_name} in {channel.name}", channel.name, account, role_name))
 
 
-def restriction_mask(server: Server, text: str) -> str:
+def restriction_mask(server: Server, text: str, channel: Channel | None = None) -> str:
     """What a ban or mute by nick aims at: that person, never everyone
     behind their address (a venue's Wi-Fi, a school, a mobile carrier).
     Someone present with an account: the account; a web visitor: their
@@ -95,7 +97,9 @@ def restriction_mask(server: Server, text: str) -> str:
         return text
     if "!" in text or "@" in text or "*" in text or "?" in text:
         return normalize_mask(text)
-    target = server.find_nick(text)
+    target: Client | Member | None = server.find_nick(text)
+    if target is None and channel is not None:  # a visitor on another node of the cluster
+        target = remote_visitor(server, channel, text)
     if target is not None:
         if target.account:
             return f"$a:{target.account}"
@@ -118,7 +122,7 @@ def conf_restrict(kind: str, ctx: Context) -> None:
         server.fail(client, "CONF", "INVALID_MASK", "A mask or nick has no spaces or control characters",
                     channel.name, "*")
         return
-    mask = restriction_mask(server, ctx.args[0])
+    mask = restriction_mask(server, ctx.args[0], channel)
     rest = ctx.args[1:]
     duration = 0
     if rest and is_number(rest[0]):
@@ -131,7 +135,7 @@ def conf_restrict(kind: str, ctx: Context) -> None:
 
 def conf_unrestrict(kind: str, ctx: Context) -> None:
     server, client, channel = ctx.server, ctx.client, ctx.channel
-    mask = restriction_mask(server, ctx.args[0])
+    mask = restriction_mask(server, ctx.args[0], channel)
     decide(server, client, channel, "unrestrict", kind, mask,
            done=("CONF", "UN" + kind.upper(), f"{kind} on {mask} lifted", channel.name, mask))
 
@@ -147,8 +151,10 @@ def conf_bans(ctx: Context) -> None:
 
 def conf_disconnect(ctx: Context) -> None:
     server, client, channel = ctx.server, ctx.client, ctx.channel
-    target = server.find_nick(ctx.args[0])
+    target: Client | Member | None = server.find_nick(ctx.args[0])
     if target is None or target not in channel.members:
+        target = remote_visitor(server, channel, ctx.args[0])  # on another node: disconnected there
+    if target is None:
         server.numeric(client, N.ERR_USERNOTINCHANNEL, ctx.args[0], channel.name, "They aren't on that channel")
         return
     if target in channel.staff:
@@ -225,12 +231,15 @@ def conf_audience(ctx: Context) -> None:
     Each row says how many visitors present share the member's address
     (what a ban of the address would remove) and its visitor identity."""
     server, client, channel = ctx.server, ctx.client, ctx.channel
-    sharing = Counter(m.ip for m in channel.members if m not in channel.staff)
+    # This node's visitors and, in a cluster, the other nodes' (core/members.py).
+    present: list[Client | Member] = [m for m in channel.members if m not in channel.staff]
+    present.extend(remote_visitors(server, channel))
+    sharing = Counter(m.ip for m in present)
     args = ctx.args[1:] if ctx.args and ctx.args[0].isdigit() else ctx.args
     wanted = casefold(args[0]) if args else ""
     visitors = sorted(
-        (m for m in channel.members if m not in channel.staff
-         and (not wanted or wanted in m.folded or (m.account is not None and wanted in casefold(m.account)))),
+        (m for m in present
+         if not wanted or wanted in m.folded or (m.account is not None and wanted in casefold(m.account))),
         key=lambda m: m.folded,
     )
     start, stop = page(ctx, len(visitors))

@@ -21,6 +21,7 @@ from ..cloak import valid_token, visitor_identity
 
 if TYPE_CHECKING:
     from ..server import Server
+from ..members import announce
 from ..presence import refresh_roles
 from ...proto.numbers import is_number
 
@@ -182,6 +183,9 @@ def rename(server: Server, client: Client, nick: str) -> None:
     take_nick(server, client, folded)
     client.nick, client.folded = nick, folded
     server.relay({client, *server.peers(client)}, old_prefix, "NICK", (nick,))
+    for channel in client.channels.values():
+        if channel.conference is not None and client not in channel.staff:
+            announce(server, client, channel, here=True)  # the other nodes' lists follow the new nick
     server.whowas.appendleft(
         (casefold(old_nick), old_nick, client.user, client.host, client.realname, server.wallclock())
     )
