@@ -263,3 +263,42 @@ def test_the_audience_is_counted_across_nodes_and_each_node_has_its_metrics(clus
         pytest.skip("promtool not installed (scripts/install-test-deps installs it)")
     check = subprocess.run([promtool, "check", "metrics"], input=body1.encode(), capture_output=True, timeout=30)
     assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
+
+
+def test_every_question_acknowledged_by_a_node_killed_at_once_is_kept_by_the_others(cluster) -> None:
+    _, (n1, n2, n3) = cluster
+    citizens = [visitor(n1, f"asker{i}") for i in range(4)]
+    sent = []
+    for round_ in range(5):
+        for i, citizen in enumerate(citizens):
+            text = f"Question {round_}-{i}"
+            citizen.send(f"PRIVMSG {CHAN} :{text}")
+            sent.append((citizen, text))
+    acknowledged = set()
+    for citizen, text in sent:
+        note(citizen, "HELD")
+        acknowledged.add(text)
+    n1.kill()  # SIGKILL, right after the acknowledgements
+    mod = staff(n2, "modA")
+    mod.send(f"QUEUE {CHAN} LIST")
+    listed = set()
+    while True:
+        m = mod.expect(lambda m: m.command == "QUEUE")
+        if m.params[1] == "END":
+            break
+        listed.add(m.params[-1])
+    assert acknowledged <= listed and len(acknowledged) == 20
+    # Node 1 comes back on its own database and the log: the same queue.
+    again = n1.__class__(n1.args, n1.workdir)
+    try:
+        mod1 = staff(again, "modB")
+        mod1.send(f"QUEUE {CHAN} LIST")
+        relisted = set()
+        while True:
+            m = mod1.expect(lambda m: m.command == "QUEUE")
+            if m.params[1] == "END":
+                break
+            relisted.add(m.params[-1])
+        assert relisted == listed
+    finally:
+        again.stop()

@@ -65,14 +65,14 @@ def boot_id(client: IRCClient, channel: str) -> str:
 
 
 class Workers:
-    def __init__(self, tmp_path: Path, redis_url: str) -> None:
+    def __init__(self, tmp_path: Path, redis_url: str, extra: dict | None = None) -> None:
         self.workdir = tmp_path / "server"
         self.workdir.mkdir()
         self.data = self.workdir / "data"
         self.tcp_port, self.http_port = free_port(), free_port()
         config = self.workdir / "config.toml"
         # Visitors may make channels: each client joins one of its own.
-        settings = {"server": {"visitor_channels": True}, "cluster": {"redis_url": redis_url}}
+        settings = {"server": {"visitor_channels": True}, "cluster": {"redis_url": redis_url}, **(extra or {})}
         config.write_text(tomli_w.dumps(settings))
         self.args = [
             "serve", "--config", str(config), "--workers", str(WORKERS), "--no-demo",
@@ -90,11 +90,12 @@ class Workers:
     def workers(self) -> set[int]:
         return children(self.pid)
 
-    def visitor(self) -> tuple[IRCClient, str]:
+    def visitor(self, caps: tuple[str, ...] = ("message-tags",), sasl: tuple[str, str] | None = None,
+                nick: str = "") -> tuple[IRCClient, str]:
         """A new registered client, and the boot id of the worker it got."""
         self._nicks += 1
-        nick = f"v{self._nicks}"
-        client = self.server.client(nick, caps=("message-tags",))
+        nick = nick or f"v{self._nicks}"
+        client = self.server.client(nick, caps=caps, sasl=sasl)
         self.clients.append(client)
         return client, boot_id(client, f"#room{self._nicks}")
 
@@ -198,3 +199,45 @@ def test_a_worker_that_cannot_start_stops_the_whole_start(tmp_path, redis_server
     assert "cannot start" in result.stderr
     assert "Stop with Ctrl-C" not in result.stdout
     assert time.monotonic() - started < 20
+
+
+def test_a_visitor_and_a_moderator_on_different_workers_hold_one_event(tmp_path, redis_server):
+    """The same moderated event whichever worker each lands on: the question
+    asked through one worker is in the other's queue, the approval made
+    there reaches the visitors of both."""
+    from confchat.core.passwords import hash_password
+
+    chan = "#townhall"
+    extra = {
+        "accounts": [{"name": "moda", "password_hash": hash_password("moda-secret")}],
+        "conferences": [{"channel": chan, "title": "Ask the mayor", "moderators": ["moda"], "state": "live",
+                         "mode": "moderated", "slow_mode": 0}],
+    }
+    event = Workers(tmp_path, redis_server.url, extra)
+    try:
+        wait_until(lambda: len(event.workers()) == WORKERS, timeout=10)
+        caps = ("message-tags", "standard-replies", "echo-message")
+        moderator, mod_worker = event.visitor(caps, sasl=("moda", "moda-secret"), nick="moda")
+        # Visitors until one lands on the other worker, and a viewer on each.
+        others = []
+        for _ in range(40):
+            client, worker = event.visitor(caps)
+            others.append((client, worker))
+            if {w for _, w in others if w != mod_worker} and {w for _, w in others if w == mod_worker}:
+                break
+        citizen = next(c for c, w in others if w != mod_worker)
+        same_side = next(c for c, w in others if w == mod_worker)
+        for client in (moderator, citizen, same_side):
+            client.send(f"JOIN {chan}")
+            client.expect(lambda m: m.command == "366")
+        citizen.send(f"PRIVMSG {chan} :Asked through one worker")
+        citizen.expect(lambda m: m.command == "NOTE" and m.params[1] == "HELD")
+        item = moderator.expect(lambda m: m.command == "QUEUE" and m.params[1] == "ITEM"
+                                and m.params[-1] == "Asked through one worker")
+        moderator.send(f"QUEUE {chan} APPROVE {item.params[2]}")
+        for viewer in (same_side, citizen):
+            line = viewer.expect(lambda m: m.command == "PRIVMSG" and m.params[-1] == "Asked through one worker")
+            assert line.source.startswith(citizen.nick + "!")
+        citizen.expect(lambda m: m.command == "NOTE" and m.params[1] == "PUBLISHED")
+    finally:
+        event.close()
