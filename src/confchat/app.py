@@ -222,6 +222,9 @@ def export_route(core: Server, writer: Writer, config: Config) -> Any:
         if found is None:
             return Response.text(404, "This download link is unknown, used or expired; ask for a new one.")
         folded, fmt, internal = found
+        link = core.cluster  # in a cluster (cluster/link.py): any node has the link, one redeems it
+        if link is not None and not await link.claim(request.path[len("/export/"):]):
+            return Response.text(404, "This download link is unknown, used or expired; ask for a new one.")
         result = await trio.to_thread.run_sync(transcript, folded, fmt, internal, limiter=exporting)
         if result is None:
             return Response.text(404, "No such conference.")
@@ -306,8 +309,12 @@ async def serve(config: Config, *, task_status: Any = trio.TASK_STATUS_IGNORED) 
         # goes on committing (and so acknowledging) meanwhile.
         closed_send, closed_receive = trio.open_memory_channel[list[dict[str, Any]]](TRANSCRIPT_BACKLOG)
 
+        # Workers of `serve --workers N` share data_dir/transcripts: the first
+        # writes them (each has the same conferences, from the cluster's log).
+        writes_transcripts = os.environ.get("CONFCHAT_WORKER", "1") == "1"
+
         async def after_commit(batch: list[dict[str, Any]]) -> None:
-            if not config.storage.transcripts or not any(closes(changes) for changes in batch):
+            if not writes_transcripts or not config.storage.transcripts or not any(closes(changes) for changes in batch):
                 return
             try:
                 closed_send.send_nowait(batch)

@@ -242,13 +242,16 @@ def test_the_audience_is_counted_across_nodes_and_each_node_has_its_metrics(clus
     for viewer in viewers:
         published(viewer, "Counted where it came in")
     deadline = time.monotonic() + 15
-    while True:  # the heartbeats (every 2 s) carry each node's audience
+    while True:  # the other nodes' visitors arrive through the log
         mod.send(f"CONF {CHAN} INFO")
         audience = mod.expect(lambda m: m.command == "CONF" and m.params[1:3] == ("INFO", "audience")).params[3]
         if audience == "4" or time.monotonic() > deadline:
             break
         time.sleep(0.5)
     assert audience == "4"  # citizen on node 1, two on node 2, one on node 3
+    deadline = time.monotonic() + 10
+    while value(metrics_of(n1), "confchat_cluster_nodes") < 3 and time.monotonic() < deadline:
+        time.sleep(0.5)  # the node count follows the heartbeats (every 2 s)
     body1, body2 = metrics_of(n1), metrics_of(n2)
     assert value(body1, "confchat_cluster_nodes") == 3
     assert value(body1, "confchat_cluster_link_up") == 1
@@ -302,3 +305,26 @@ def test_every_question_acknowledged_by_a_node_killed_at_once_is_kept_by_the_oth
         assert relisted == listed
     finally:
         again.stop()
+
+
+def test_a_download_link_made_on_one_node_works_once_on_any(cluster) -> None:
+    import urllib.error
+    import urllib.request
+
+    _, (n1, n2, n3) = cluster
+    mod = staff(n1, "modA")
+    mod.send(f"CONF {CHAN} EXPORT json")
+    link = mod.expect(lambda m: m.command == "CONF" and m.params[1] == "EXPORT").params[4]
+    deadline = time.monotonic() + 10
+    while True:  # the link travels through the log to the other nodes; unknown there until then
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{n2.http_port}{link}", timeout=10) as response:
+                assert response.status == 200 and b"townhall" in response.read()
+                break
+        except urllib.error.HTTPError as not_yet:
+            assert not_yet.code == 404 and time.monotonic() < deadline
+            time.sleep(0.1)
+    for node in (n3, n1):  # used: refused everywhere, its own node included
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"http://127.0.0.1:{node.http_port}{link}", timeout=10)
+        assert refused.value.code == 404

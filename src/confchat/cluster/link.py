@@ -82,6 +82,16 @@ class Link:
         self._pending.append(op)
         self._wake.set()
 
+    async def claim(self, token: str) -> bool:
+        """Whether this node is the first of the cluster to redeem a
+        download link (single use across the cluster)."""
+        try:
+            with trio.fail_after(5):
+                return bool(await self._claims.set(clog.key(self.prefix, f"used:{token}"), "1",
+                                                   condition=coredis.PureToken.NX, ex=3600))
+        except REDIS_ERRORS:
+            return False  # not known to be the first: refused
+
     # ------------------------------------------------------------------ the tasks
 
     def _client(self) -> coredis.Redis:
@@ -91,6 +101,7 @@ class Link:
         """Join the cluster, carry out the log up to its end (before this
         node serves anyone), then follow it until cancelled."""
         writer, reader = self._client(), self._client()
+        self._claims = writer
         async with writer, reader:
             self.number = await writer.incr(clog.key(self.prefix, clog.NODES))
             self.core.join_cluster(self.number, self)

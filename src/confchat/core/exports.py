@@ -27,8 +27,13 @@ class ExportTokens:
         now = self.clock()
         self._tokens = {t: e for t, e in self._tokens.items() if e[1] > now}
         token = os.urandom(16).hex()
-        self._tokens[token] = (Export(folded, fmt, internal), now + ttl)
+        self.add(token, folded, fmt, internal, ttl)
         return token
+
+    def add(self, token: str, folded: str, fmt: str, internal: bool, ttl: float = EXPORT_TTL) -> None:
+        """A link made by another node of the cluster: any node redeems it
+        (once in the whole cluster: the shell claims it in Redis first)."""
+        self._tokens[token] = (Export(folded, fmt, internal), self.clock() + ttl)
 
     def take(self, token: str) -> Export | None:
         """Redeem a token: what it downloads, once; None if unknown,

@@ -57,6 +57,9 @@ class Proposals(Protocol):
     def tell_roster(self) -> None:
         """Log this node's visitors again, from scratch."""
 
+    async def claim(self, token: str) -> bool:
+        """Whether this node redeems a download link first (the HTTP shell asks)."""
+
 
 def _outcome(data: dict[str, Any]) -> Outcome:
     return Outcome(
@@ -220,8 +223,16 @@ def _hello(server: Server, op: Op) -> None:
         server.cluster.tell_roster()
 
 
+def _token(server: Server, op: Op) -> None:
+    """Another node's download link (CONF EXPORT): valid here too."""
+    token, fmt, internal = op.args
+    server.exports.add(token, op.conference, fmt, internal)
+
+
+# Ops that change no conference and store nothing: presence (core/members.py),
+# and download links. Carried out by the other nodes only.
 PRESENCE: dict[str, Callable[[Server, Op], None]] = {
-    "present": _present, "absent": _present, "roster": _roster, "hello": _hello,
+    "present": _present, "absent": _present, "roster": _roster, "hello": _hello, "token": _token,
 }
 
 

@@ -21,7 +21,7 @@ from ..presence import refresh_status, welcome_to_conference
 from ..subcommands import ADMINS, PAGE, Context, ServerSubcommand, Subcommand, dispatch, more, page
 from .admin import conf_roles
 from ..members import Member, remote_visitor, remote_visitors
-from ..ops import decide
+from ..ops import Op, decide
 from .conference import actor_of, parse_item_id
 from .modes import normalize_mask
 from .visitors import conf_votes, conf_withdraw
@@ -261,6 +261,8 @@ def conf_export(ctx: Context) -> None:
                     channel.name, fmt)
         return
     token = server.exports.new(conference.folded, fmt, internal)
+    if server.cluster is not None:  # the download may reach another node
+        server.cluster.propose(Op(conference.folded, "token", None, (token, fmt, internal), node=server.node_number))
     decide(server, client, channel, "log", actor_of(client).name, "export", {"format": fmt, "internal": internal})
     server.reply(client, "CONF", channel.name, "EXPORT", fmt, "internal" if internal else "public",
                  f"/export/{token}", f"Download link, valid {int(EXPORT_TTL // 60)} minutes, once")
