@@ -94,6 +94,28 @@ def test_changes_accumulate_across_batches(store):
     assert len(restored.audit) == len(conf.audit)  # nothing written twice
 
 
+def test_the_cluster_position_is_stored_with_the_changes_of_its_entry(store):
+    from confchat.cluster.log import Position
+    from confchat.storage.rows import changes_rows
+
+    assert store.load_position() == "0-0"  # a new database: nothing of the log yet
+    conf = busy_conference()
+    store.write([take_rows(conf), changes_rows(Position("1800000000000-3").take_changes())])
+    assert store.load_position() == "1800000000000-3"
+    store.write([changes_rows(Position("1800000000005-0").take_changes())])
+    assert store.load_position() == "1800000000005-0"
+
+
+def test_a_failed_batch_keeps_the_position_where_it_was(store):
+    from confchat.cluster.log import Position
+    from confchat.storage.rows import changes_rows
+
+    store.write([changes_rows(Position("1800000000000-3").take_changes())])
+    with pytest.raises(Exception):
+        store.write([changes_rows(Position("1800000000009-0").take_changes()), {"conference": "#x"}])
+    assert store.load_position() == "1800000000000-3"
+
+
 def test_reopening_keeps_the_schema_version(tmp_path):
     path = str(tmp_path / "db.sqlite3")
     for _ in range(2):

@@ -364,8 +364,9 @@ async def serve(config: Config, *, task_status: Any = trio.TASK_STATUS_IGNORED) 
                 if config.cluster.redis_url:  # the cluster's log, carried out to its end before serving
                     from .cluster.link import Link
 
+                    position = await trio.to_thread.run_sync(store.load_position)
                     running.link = await services.start(
-                        Link(core, config.cluster.redis_url, node=config.cluster.node).run)
+                        Link(core, config.cluster.redis_url, node=config.cluster.node, position=position).run)
                 services.start_soon(serve_tcp, core, listeners, connections)
                 if http_listeners:
                     services.start_soon(serve_http, http, http_listeners, connections)

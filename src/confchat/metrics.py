@@ -159,8 +159,8 @@ class ConfchatCollector:
             yield nodes
             yield self._counter("cluster_ops", "Conference operations this node sent to the log, or refused (log unreachable).",
                                 ["result"], {"logged": link.proposed, "refused": link.refused})
-            yield self._counter("cluster_entries", "Log entries carried out here: from this node, from others, or skipped (already stored).",
-                                ["origin"], {"local": link.applied_local, "remote": link.applied_remote, "skipped": link.skipped})
+            yield self._counter("cluster_entries", "Log entries carried out here: proposed by this node or by others.",
+                                ["origin"], {"local": link.applied_local, "remote": link.applied_remote})
             yield self._counter("cluster_outages", "Times this node lost the cluster's log.", [], {(): link.outages})
             lag = GaugeMetricFamily(f"{PREFIX}_cluster_lag_seconds", "From the log taking the latest entry to its carrying out here.")
             lag.add_metric([], link.lag)

@@ -133,13 +133,11 @@ def test_metrics_count_on_the_node_that_took_the_request() -> None:
     assert (submitted(one), submitted(two)) == (1, 0)
 
 
-def test_a_node_resumes_after_the_oldest_position_of_its_conferences() -> None:
-    assert clog.resume_from([]) == clog.START
-    assert clog.resume_from(["5-0", ""]) == clog.START
-    assert clog.resume_from(["1700000000010-2", "1700000000009-7"]) == "1700000000009-7"
-    assert clog.already_applied("1700000000009-7", "1700000000009-7")
-    assert not clog.already_applied("1700000000009-7", "1700000000010-0")
-    assert not clog.already_applied("", "1-0")
+def test_entry_ids_compare_as_numbers_and_give_the_log_time() -> None:
+    assert clog.entry_key("1700000000010-2") > clog.entry_key("1700000000009-17")
+    assert clog.entry_time("1700000000010-2") == 1700000000.010
+    position = clog.Position()
+    assert position.take_changes().entry == clog.START
 
 
 def test_a_conference_created_on_one_node_exists_on_both_and_a_race_for_its_name_has_one_winner() -> None:

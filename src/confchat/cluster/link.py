@@ -52,7 +52,6 @@ class LinkStats:
     refused: int = 0  # ops refused: the log could not be reached
     applied_local: int = 0  # entries carried out that this node proposed
     applied_remote: int = 0  # and that other nodes proposed
-    skipped: int = 0  # entries already in this node's storage (a restart)
     outages: int = 0  # times the link went down
     up: bool = False
     nodes: int = 0  # nodes listed by their heartbeat, this one included
@@ -61,13 +60,15 @@ class LinkStats:
 
 
 class Link:
-    def __init__(self, core: Server, url: str, *, node: str = "", prefix: str = "confchat") -> None:
+    def __init__(self, core: Server, url: str, *, node: str = "", prefix: str = "confchat",
+                 position: str = clog.START) -> None:
         self.core = core
         self.url = url
         self.name = node or f"{socket.gethostname()}-{os.getpid()}"
         self.prefix = prefix
         self.stream = clog.key(prefix, clog.STREAM)
         self.stats = LinkStats()
+        self.position = clog.Position(position)  # how far this node's storage is (stored, cluster/log.py)
         self._pending: list[Op] = []
         self._wake = trio.Event()
         self.number = 0
@@ -105,7 +106,7 @@ class Link:
         async with writer, reader:
             self.number = await writer.incr(clog.key(self.prefix, clog.NODES))
             self.core.join_cluster(self.number, self)
-            self.stats.position = clog.resume_from(c.applied for c in self.core.conferences.values())
+            self.stats.position = self.position.entry
             caught_up = await self._catch_up(reader)
             await self._heartbeat_once(writer)
             self.stats.up = True
@@ -127,19 +128,18 @@ class Link:
             count += self._carry_out(batch[self.stream])
 
     def _carry_out(self, entries: Any) -> int:
+        journal = self.core.journal
         for entry in entries:
             op = clog.read(entry.field_values)
-            conference = self.core.conferences.get(op.conference)
-            if conference is not None and clog.already_applied(conference.applied, entry.identifier):
-                self.stats.skipped += 1
+            marked = journal.appended
+            self.core.logged(op, entry.identifier, clog.entry_time(entry.identifier))
+            if journal.appended != marked:  # it changed something stored: so does the position, in the same commit
+                self.position.entry = entry.identifier
+                journal.mark(self.position)
+            if op.node == self.number:
+                self.stats.applied_local += 1
             else:
-                self.core.logged(op, entry.identifier, clog.entry_time(entry.identifier))
-                if conference is not None:
-                    conference.applied = entry.identifier
-                if op.node == self.number:
-                    self.stats.applied_local += 1
-                else:
-                    self.stats.applied_remote += 1
+                self.stats.applied_remote += 1
             self.stats.position = entry.identifier
         if entries:
             self.stats.lag = max(0.0, time.time() - clog.entry_time(entries[-1].identifier))

@@ -10,7 +10,9 @@ no Redis.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from typing import Any
+
+import attrs
 
 from ..core.ops import Op, decode, encode
 
@@ -42,15 +44,31 @@ def read(values: dict[str, Any]) -> Op:
     return decode(json.loads(values["op"]))
 
 
-def resume_from(applied: Iterable[str]) -> str:
-    """Where a node starting again reads the log from: after the oldest
-    position of its conferences (each skips the entries it already has);
-    from the start if one has none."""
-    positions = list(applied)
-    if not positions or any(not p for p in positions):
-        return START
-    return min(positions, key=entry_key)
+POSITION_KEY = "*cluster"  # the journal's key for the position (no channel starts with "*")
 
 
-def already_applied(conference_position: str, entry: str) -> bool:
-    return bool(conference_position) and entry_key(entry) <= entry_key(conference_position)
+@attrs.frozen
+class PositionChanges:
+    entry: str
+
+    @property
+    def folded(self) -> str:
+        return POSITION_KEY
+
+
+class Position:
+    """How far in the log this node's storage is: every change made by an
+    entry up to ``entry`` is committed, and none made by a later one.
+
+    Marked in the core's journal by each entry that changed something to
+    store (so it is committed in the same transaction as those changes);
+    entries that change nothing durable (presence, refusals) leave it, and
+    are carried out again after a restart, to no effect on storage."""
+
+    folded = POSITION_KEY
+
+    def __init__(self, entry: str = START) -> None:
+        self.entry = entry
+
+    def take_changes(self) -> PositionChanges:
+        return PositionChanges(self.entry)

@@ -203,9 +203,6 @@ class Conference:
         self.last_message: dict[int, float] = {}
         # A state set by hand overrides schedule times up to that moment.
         self.schedule_from = 0.0
-        # In a cluster: the id of the last entry of the cluster's log carried
-        # out on this conference (stored with it, so a restart resumes there).
-        self.applied = ""
 
     def role_of(self, account: str | None, admin: bool) -> Role:
         if admin:

@@ -13,6 +13,7 @@ import enum
 from typing import Any, Iterable
 
 from ..config import ConferenceConfig
+from ..cluster.log import PositionChanges
 from ..core.accounts import AccountChanges
 from ..moderation.conference import AuditEntry, ChangeSet, Conference, Publication, Restriction, Role
 from ..moderation.queue import Item, State
@@ -42,7 +43,6 @@ def conference_row(conference: Conference) -> dict[str, Any]:
         "next_id": conference.queue.next_id,
         "now_answering": conference.now_answering,
         "schedule_from": conference.schedule_from,
-        "applied": conference.applied,
         "restrictions": [
             {"kind": r.kind, "mask": r.mask, "by": r.by, "reason": r.reason, "set_at": r.set_at, "expires": r.expires}
             for r in conference.restrictions
@@ -94,11 +94,13 @@ def audit_row(entry: AuditEntry) -> dict[str, Any]:
     return {"at": entry.at, "actor": entry.actor, "action": entry.action, "item": entry.item, "detail": entry.detail}
 
 
-def changes_rows(changes: ChangeSet | AccountChanges) -> dict[str, Any]:
+def changes_rows(changes: ChangeSet | AccountChanges | PositionChanges) -> dict[str, Any]:
     """One conference's changes as rows (one batch entry for ``Store.write``);
     the staff accounts' changes have rows of their own (storage/accounts.py)."""
     if isinstance(changes, AccountChanges):
         return account_rows(changes)
+    if isinstance(changes, PositionChanges):  # how far in the cluster's log (cluster/log.py)
+        return {"cluster_position": changes.entry}
     return {
         "conference": changes.folded,
         "row": conference_row(changes.conference),
@@ -129,7 +131,6 @@ def restore_conference(
     conference.roles = {account: Role(role) for account, role in row["roles"].items()}
     conference.now_answering = row.get("now_answering")
     conference.schedule_from = row.get("schedule_from", 0.0)
-    conference.applied = row.get("applied", "")
     conference.restrictions = [Restriction(**r) for r in row.get("restrictions", ())]
     conference.prepared = {name: (pair[0], pair[1]) for name, pair in row.get("prepared", {}).items()}
     conference.shield = Shield.from_row(row.get("shield"))

@@ -70,6 +70,13 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX audit_by_conference ON audit(conference, seq);
     """,
     ACCOUNTS_MIGRATION,  # version 2: the accounts made with ACCOUNTS (storage/accounts.py)
+    # version 3: in a cluster, how far in the cluster's log this database is (cluster/log.py)
+    """
+    CREATE TABLE cluster(
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        position TEXT NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -173,6 +180,11 @@ class Store:
         """The accounts made with ACCOUNTS, and their audit log (storage/accounts.py)."""
         return load_accounts(self._db())
 
+    def load_position(self) -> str:
+        """How far in the cluster's log this database is ("0-0": nowhere yet)."""
+        row = self._db().execute("SELECT position FROM cluster WHERE id = 1").fetchone()
+        return row[0] if row else "0-0"
+
     def conference_names(self) -> list[str]:
         return [json.loads(d)["channel"] for (d,) in self._db().execute("SELECT data FROM conferences ORDER BY folded")]
 
@@ -194,6 +206,14 @@ class Store:
             for changes in batch:
                 if "accounts" in changes:  # the staff accounts' entry (storage/accounts.py)
                     rows += write_accounts(db, changes)
+                    continue
+                if "cluster_position" in changes:
+                    db.execute(
+                        "INSERT INTO cluster(id, position) VALUES (1, ?) "
+                        "ON CONFLICT(id) DO UPDATE SET position = excluded.position",
+                        (changes["cluster_position"],),
+                    )
+                    rows += 1
                     continue
                 folded = changes["conference"]
                 db.execute(
