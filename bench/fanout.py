@@ -129,7 +129,10 @@ def policy_tables() -> str:
 
 
 class Server:
-    def __init__(self, kind: str, tmp: str, policies: bool = False, tls: bool = False) -> None:
+    def __init__(self, kind: str, tmp: str, policies: bool = False, tls: bool = False,
+                 launcher: list[str] | None = None) -> None:
+        # launcher: the command that runs confchat's CLI (idle_memory.py's
+        # runs it under tracemalloc); by default ``python -m confchat``.
         self.kind = kind
         self.tmp = tmp
         self.http_port = 0
@@ -145,7 +148,7 @@ class Server:
                     config += tls_tables(tmp)
                 f.write(config)
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "confchat", "serve", "--config", cfg, "--tcp", "127.0.0.1:0",
+                [*(launcher or [sys.executable, "-m", "confchat"]), "serve", "--config", cfg, "--tcp", "127.0.0.1:0",
                  "--http", "127.0.0.1:0", "--data-dir", os.path.join(tmp, "data"), "--log-format", "json"],
                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
             )
