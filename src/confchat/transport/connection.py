@@ -7,21 +7,25 @@ chunks as queued), and for a socket with a file descriptor a
 :class:`RawSocket` for direct writes. :class:`Connection` owns the tasks and
 the rules, in the states of :mod:`.states`:
 
-* the reader task feeds the :class:`LineDecoder` and the core, and sleeps the
-  flood delay the core asks for (so a flood slows only the flooder);
+* the reader is the task that runs the connection (no task of its own, no
+  nursery per connection): it feeds the :class:`LineDecoder` and the core,
+  and sleeps the flood delay the core asks for (so a flood slows only the
+  flooder). Over plain TCP it reads the socket's file descriptor itself (one
+  coroutine frame between the connection and trio's wait, not five);
 * direct writes (IDLE -> DIRECT_SCHEDULED -> IDLE): once the core has finished
   its current step, every outbox it filled is written from the event loop
   with one non-blocking write (:class:`DirectWrites`). A message fanned out
   to thousands costs a write each, not a task switch and a write each;
 * the writer task (WRITING) exists only while it has work: what the socket
   did not take, a stream that was busy, or a transport without direct
-  writes (there it parks between writes). An idle connection is one task,
-  its reader;
+  writes (there it parks between writes). It is started beside the
+  connection's own task, in the nursery that runs it, and the connection
+  waits for it before it ends. An idle connection is one task, its reader;
 * once the core closes the outbox (QUIT, KILL, SendQ exceeded, shutdown, a
   refused connection), the writer flushes the final ERROR line and ends the
   connection (CLOSING); a peer that does not read even that is cut off
   ``CLOSE_GRACE`` seconds after the close (a deadline on the connection's
-  nursery, not a task waiting per connection);
+  cancel scope, not a task waiting per connection);
 * every byte read or written is counted per transport in the core's stats.
 """
 
@@ -46,12 +50,43 @@ log = structlog.get_logger("confchat.transport")
 
 _PEER_GONE = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 
+# Bytes asked of a plain socket per read: enough for many lines at once; the
+# line decoder bounds what is kept of an unfinished line.
+RECV_CHUNK = 16384
+
 # The states and events as plain names: ``wake`` and the direct write run
 # for every recipient of a fan-out, and each enum lookup on the class costs.
-_IDLE, _SCHEDULED, _CLOSING = State.IDLE, State.DIRECT_SCHEDULED, State.CLOSING
+_IDLE, _SCHEDULED, _CLOSING, _DEAD = State.IDLE, State.DIRECT_SCHEDULED, State.CLOSING, State.DEAD
 _OUTPUT, _CLOSED, _WRITTEN, _BACKLOG, _CAUGHT_UP = (
     Event.OUTPUT, Event.CLOSED, Event.WRITTEN, Event.BACKLOG, Event.CAUGHT_UP,
 )
+
+
+async def receive_from(fd: int, size: int = RECV_CHUNK) -> bytes:
+    """Bytes from a plain socket's descriptor, as trio's
+    ``SocketStream.receive_some`` gets them (a checkpoint that cannot lose
+    what was read, or the wait for the descriptor), in one coroutine frame
+    instead of five: an idle connection keeps them as long as it waits.
+    (:meth:`Connection._read_socket` does the same inline.)"""
+    await trio.lowlevel.checkpoint_if_cancelled()
+    data = read_now(fd, size)
+    if data is not None:
+        await trio.lowlevel.cancel_shielded_checkpoint()
+        return data
+    while data is None:
+        await trio.lowlevel.wait_readable(fd)
+        data = read_now(fd, size)
+    return data
+
+
+def read_now(fd: int, size: int) -> bytes | None:
+    """What the socket has now (b"": end of file), None if nothing yet.
+    (A function of its own: waiting inside the ``except`` would keep the
+    BlockingIOError, its traceback and message, for as long as it waits.)"""
+    try:
+        return os.read(fd, size)
+    except BlockingIOError:
+        return None
 
 
 class DirectWrites:
@@ -131,20 +166,37 @@ class Wakeup:
         self._event = trio.Event()
 
 
+class _Tasks:
+    """What the connection's tasks are, read as a nursery's ``child_tasks``
+    (tests count them: an idle connection is one task)."""
+
+    __slots__ = ("child_tasks",)
+
+    def __init__(self, tasks: list[trio.lowlevel.Task]) -> None:
+        self.child_tasks = tasks
+
+
 class Connection:
-    """One client connection, from accept to close: the reader task, direct
-    writes and the writer task, switched by the transitions in :mod:`.states`."""
+    """One client connection, from accept to close: the reader (the task
+    that runs it), direct writes and the writer task, switched by the
+    transitions in :mod:`.states`.
+
+    There is no nursery per connection: the writer task, while there is one,
+    runs in the nursery of the connection's own task (``spawn``), cancels the
+    connection's scope when it ends the connection, and is waited for (and
+    cancelled, if the connection ends first) before :meth:`run` returns."""
 
     __slots__ = (
         "core", "transport", "receive", "send", "chunked", "direct", "stats", "tls",
-        "outbox", "client", "state", "reason", "_table", "_flush", "_wakeup", "_nursery",
+        "outbox", "client", "state", "reason", "_table", "_flush", "_wakeup",
+        "_scope", "_spawn", "_task", "_writer_task", "_writer_scope", "_writer_done",
     )
 
     def __init__(
         self,
         core: Server,
         transport: str,
-        receive: Callable[[], Awaitable[bytes]],
+        receive: Callable[[], Awaitable[bytes]] | None,
         send: Callable[[Any], Awaitable[None]],
         chunked: bool = False,
         direct: RawSocket | None = None,
@@ -153,6 +205,8 @@ class Connection:
         self.core = core
         self.tls = tls  # None: plain; else the name the TLS client asked for
         self.transport = transport
+        # None: read ``direct.fd`` straight (a plain socket, plain TCP).
+        assert receive is not None or (direct is not None and direct.fd >= 0)
         self.receive = receive
         self.send = send
         self.chunked = chunked
@@ -162,11 +216,29 @@ class Connection:
         self._table = table(direct is not None)
         self._flush = self._flush_direct  # bound once: scheduled at every fan-out
         self.reason = "Connection closed"
-        self._wakeup = Wakeup()
-        self._nursery: trio.Nursery | None = None
+        # Made when a writer task starts (an idle connection has none).
+        self._wakeup: Wakeup | None = None
+        self._scope: trio.CancelScope | None = None  # the connection's, while it runs
+        self._spawn: trio.Nursery | None = None  # where its writer task starts
+        self._task: trio.lowlevel.Task | None = None
+        self._writer_task: trio.lowlevel.Task | None = None
+        self._writer_scope: trio.CancelScope | None = None
+        self._writer_done: trio.Event | None = None
         # The journal gates the outbox: replies wait for the commit they follow.
         self.outbox = Outbox(core.limits.max_sendq, wake=self.wake, gate=core.journal)
         self.client: Client | None = None
+
+    @property
+    def tasks(self) -> list[trio.lowlevel.Task]:
+        """The connection's tasks now: the one that runs it (and reads), and
+        its writer while it has one."""
+        return [t for t in (self._task, self._writer_task) if t is not None]
+
+    @property
+    def _nursery(self) -> _Tasks | None:
+        # The connection had a nursery of its own; its tasks are counted
+        # the same way (tests/transport/test_connection.py).
+        return _Tasks(self.tasks) if self._scope is not None else None
 
     # ------------------------------------------------------------ transitions
 
@@ -187,22 +259,24 @@ class Connection:
         elif new in WRITER_STATES:
             if old not in WRITER_STATES:
                 self._start_writer()
-            elif event is not _CAUGHT_UP:
+            elif event is not _CAUGHT_UP and self._wakeup is not None:
                 self._wakeup.set()
             if new is _CLOSING and old is not new:
                 self._closing_deadline()
 
     def _start_writer(self) -> None:
-        # Before the nursery opens (output at connect), ``run`` starts it.
-        if self._nursery is not None:
-            self._nursery.start_soon(self._writer)
+        # Before the connection runs (output at connect), ``run`` starts it.
+        if self._spawn is not None and self._writer_done is None:
+            if self._wakeup is None:
+                self._wakeup = Wakeup()
+            self._writer_done = trio.Event()
+            self._spawn.start_soon(self._writer)
 
     def _closing_deadline(self) -> None:
         # The peer gets CLOSE_GRACE seconds to take its last lines.
-        if self._nursery is not None:
-            scope = self._nursery.cancel_scope
-            if scope.deadline == float("inf"):
-                scope.deadline = trio.current_time() + CLOSE_GRACE
+        scope = self._scope
+        if scope is not None and scope.deadline == float("inf"):
+            scope.deadline = trio.current_time() + CLOSE_GRACE
 
     def _flush_direct(self) -> None:
         """The direct write, run by :class:`DirectWrites` after the core's step."""
@@ -231,29 +305,45 @@ class Connection:
         """Serve the connection until either side ends it. Never raises for
         network errors; the caller closes the underlying stream."""
         core = self.core
+        task = self._task = trio.lowlevel.current_task()
         client = self.client = core.connect(ip, self.outbox, self.transport, self.tls)
         try:
-            async with trio.open_nursery() as nursery:
-                self._nursery = nursery
+            with trio.CancelScope() as scope:
+                self._scope = scope
+                self._spawn = task.parent_nursery
                 if self.state is _CLOSING:  # refused at connect (per-IP limit)
                     self._closing_deadline()
                 if self.state in WRITER_STATES:
-                    nursery.start_soon(self._writer)
+                    self._start_writer()
                 if client is not None:
-                    nursery.start_soon(self._reader, client)
+                    if self.receive is None:
+                        await self._read_socket(client)
+                    else:
+                        await self._reader(client)
+                    if not client.gone:
+                        core.connection_lost(client, self.reason)
+                # As a nursery would, the connection lasts as long as its
+                # writer (which cancels ``scope`` when it ends the connection).
+                while self._writer_done is not None:
+                    await self._writer_done.wait()
         finally:
             self._fire(Event.ENDED)
-            self._nursery = None
+            self._spawn = None
+            await self._end_writer()
+            self._scope = None
+            self._task = None
             if client is not None and not client.gone:
                 core.connection_lost(client, self.reason)
 
     async def _reader(self, client: Client) -> None:
+        """Lines from ``receive`` into the core until the peer or the core
+        ends the connection."""
         core = self.core
         bytes_in = self.stats.bytes_in
         decoder = LineDecoder()
         try:
             while not client.gone:
-                data = await self.receive()
+                data = await self.receive()  # type: ignore[misc]
                 if not data:
                     break
                 bytes_in[self.transport] += len(data)
@@ -265,13 +355,67 @@ class Connection:
                         await trio.sleep(delay)
         except _PEER_GONE:
             self.reason = "Read error"
-        if not client.gone:
-            core.connection_lost(client, self.reason)
+
+    async def _read_socket(self, client: Client) -> None:
+        """:meth:`_reader` for a plain socket, read here as
+        :func:`receive_from` reads it, inline: one coroutine frame fewer
+        for as long as an idle connection waits."""
+        core = self.core
+        bytes_in = self.stats.bytes_in
+        fd = self.direct.fd  # type: ignore[union-attr]
+        read = read_now
+        lowlevel = trio.lowlevel
+        decoder = LineDecoder()
+        try:
+            while not client.gone:
+                await lowlevel.checkpoint_if_cancelled()
+                data = read(fd, RECV_CHUNK)
+                if data is not None:
+                    await lowlevel.cancel_shielded_checkpoint()
+                while data is None:
+                    await lowlevel.wait_readable(fd)
+                    data = read(fd, RECV_CHUNK)
+                if not data:
+                    break
+                bytes_in[self.transport] += len(data)
+                for line in decoder.feed(data):
+                    delay = core.receive(client, line)
+                    if client.gone:
+                        return
+                    if delay:
+                        await trio.sleep(delay)
+        except _PEER_GONE:
+            self.reason = "Read error"
 
     async def _writer(self) -> None:
+        """The writer task: runs beside the connection's own task, ends the
+        connection (cancels its scope) when the output is over; never raises
+        into the nursery it shares with other connections."""
+        done = self._writer_done
+        try:
+            if self.state is _DEAD:
+                return  # the connection ended before this task began
+            self._writer_task = trio.lowlevel.current_task()
+            with trio.CancelScope() as self._writer_scope:
+                over = await self._write()
+            if over and self._scope is not None:
+                self._scope.cancel()
+        except Exception:  # as a crash of the connection: logged, the connection ended
+            log.exception("connection.crashed", transport=self.transport)
+            if self._scope is not None:
+                self._scope.cancel()
+        finally:
+            self._writer_task = self._writer_scope = self._writer_done = None
+            if done is not None:
+                done.set()
+
+    async def _write(self) -> bool:
+        """Send until caught up (False: direct writes take over) or until
+        the connection is over (True: closed and drained, or the peer gone)."""
         outbox, direct, chunked = self.outbox, self.direct, self.chunked
         bytes_out = self.stats.bytes_out
-        assert self._nursery is not None
+        wakeup = self._wakeup
+        assert wakeup is not None
         try:
             while True:
                 if direct is not None and direct.pending:
@@ -282,30 +426,46 @@ class Connection:
                     bytes_out[self.transport] += sum(map(len, data)) if chunked else len(data)
                     await self.send(data)
                 elif outbox.closed and outbox.drained:
-                    break
+                    return True
                 else:
                     self._fire(_CAUGHT_UP)
                     if self.state is _IDLE:
-                        return  # direct writes take over
-                    await self._wakeup.wait()
+                        return False  # direct writes take over
+                    await wakeup.wait()
         except _PEER_GONE:
             self.reason = "Write error"
-        self._nursery.cancel_scope.cancel()
+            return True
+
+    async def _end_writer(self) -> None:
+        """The connection is over: its writer task, if any, is cancelled and
+        awaited, so nothing writes to the stream once the caller closes it."""
+        done = self._writer_done
+        if done is None:
+            return
+        if self._writer_scope is not None:
+            self._writer_scope.cancel()
+        # A writer not begun yet sees DEAD and returns at once.
+        with trio.CancelScope(shield=True) as waiting:
+            waiting.deadline = trio.current_time() + CLOSE_GRACE
+            await done.wait()
 
 
-async def run_connection(
+def run_connection(
     core: Server,
     ip: str,
     transport: str,
-    receive: Callable[[], Awaitable[bytes]],
+    receive: Callable[[], Awaitable[bytes]] | None,
     send: Callable[[Any], Awaitable[None]],
     chunked: bool = False,
     direct: RawSocket | None = None,
     tls: str | None = None,
-) -> None:
-    """Serve one connection until either side ends it. Never raises for
-    network errors; the caller closes the underlying stream. ``send`` gets
-    one bytes buffer, or with ``chunked`` the outbox's chunks as queued (the
-    WebSocket transport frames each shared chunk once). ``tls``: None on a
-    plain connection, else the name (SNI) the TLS client asked for, "" if none."""
-    await Connection(core, transport, receive, send, chunked, direct, tls).run(ip)
+) -> Awaitable[None]:
+    """Serve one connection until either side ends it (await it). Never
+    raises for network errors; the caller closes the underlying stream.
+    ``receive`` None: read ``direct``'s socket straight (plain TCP). ``send``
+    gets one bytes buffer, or with ``chunked`` the outbox's chunks as queued
+    (the WebSocket transport frames each shared chunk once). ``tls``: None on
+    a plain connection, else the name (SNI) the TLS client asked for, "" if
+    none. (A function returning the coroutine, not a coroutine of its own:
+    one frame less for as long as the connection lasts.)"""
+    return Connection(core, transport, receive, send, chunked, direct, tls).run(ip)

@@ -8,14 +8,10 @@ import structlog
 import trio
 
 from ..core.server import Server
-from .connection import RawSocket, run_connection
+from .connection import RECV_CHUNK, RawSocket, run_connection
 from .forwarded import TrustedProxies, canonical
 from .proxy import ProxyHeaderError
 from .proxy import parse as parse_proxy_header
-
-# Bytes asked of the socket per read: enough for many lines at once; the line
-# decoder bounds what is kept of an unfinished line.
-RECV_CHUNK = 16384
 
 log = structlog.get_logger("confchat.tcp")
 
@@ -48,17 +44,14 @@ async def handle_tcp(core: Server, stream: trio.SocketStream, first: bytes = b""
     if ip is None:
         await stream.aclose()
         return
-    receive: Callable[[], Awaitable[bytes]] = lambda: stream.receive_some(RECV_CHUNK)  # noqa: E731
+    # The connection reads the socket itself (connection.py), unless bytes
+    # behind a PROXY header come first.
+    receive: Callable[[], Awaitable[bytes]] | None = None
     if first:
-        receive = replay(first, receive)
+        receive = replay(first, lambda: stream.receive_some(RECV_CHUNK))
     try:
         await run_connection(
-            core,
-            ip,
-            "tcp",
-            receive,
-            stream.send_all,
-            direct=RawSocket(stream.socket.fileno(), stream.send_all),
+            core, ip, "tcp", receive, stream.send_all, direct=RawSocket(stream.socket.fileno(), stream.send_all)
         )
     except Exception:  # never let one connection take the listener down
         log.exception("connection.crashed", transport="tcp")
