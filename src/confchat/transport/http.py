@@ -43,7 +43,7 @@ from ..core.server import Server
 from .forwarded import TrustedProxies, canonical, client_address
 from .tcp import accept_loops, peer_ip
 from .tls import TlsStream
-from .websocket import serve_websocket
+from .websocket import WebSocket, open_websocket, run_websocket
 
 MAX_REQUEST_HEAD = 16 * 1024
 MAX_BODY = 64 * 1024
@@ -240,7 +240,26 @@ class HttpServer:
     async def serve_connection(self, stream: trio.abc.HalfCloseableStream, ip: str) -> None:
         """One connection from ``ip``, admitted or refused; closed on return.
         From a trusted proxy, each request counts for the address its
-        forwarding header gives instead."""
+        forwarding header gives instead. A WebSocket upgrade makes it an IRC
+        client: this frame then keeps only the WebSocket and its address
+        (the HTTP side's state, the request and its headers, is let go)."""
+        try:
+            opened = await self._serve_http(stream, ip)
+            if opened is not None:
+                ws, ws_ip = opened
+                del opened
+                await run_websocket(self.core, ws, ws_ip)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+            pass
+        except Exception:
+            log.exception("http.crashed")
+        finally:
+            with trio.CancelScope(shield=True), trio.move_on_after(1):
+                await stream.aclose()
+
+    async def _serve_http(self, stream: trio.abc.HalfCloseableStream, ip: str) -> tuple[WebSocket, str] | None:
+        """Admission, then the requests: None at the end, or (the open
+        WebSocket, its client's address) after an upgrade."""
         ip = canonical(ip)
         proxied = ip in self.trusted
         refused = self.admission.admit(ip, limited=not proxied)
@@ -255,9 +274,7 @@ class HttpServer:
                     await stream.send_all(REFUSED)
                 except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
                     pass
-            with trio.CancelScope(shield=True), trio.move_on_after(1):
-                await stream.aclose()
-            return
+            return None
 
         def leave() -> None:
             if place:
@@ -270,15 +287,9 @@ class HttpServer:
             return refused
 
         try:
-            await self._serve(stream, ip, leave, relocate if proxied else None, place)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError):
-            pass
-        except Exception:
-            log.exception("http.crashed")
+            return await self._serve(stream, ip, leave, relocate if proxied else None, place)
         finally:
             leave()
-            with trio.CancelScope(shield=True), trio.move_on_after(1):
-                await stream.aclose()
 
     def _evict_for(self, ip: str) -> str | None:
         """The port is full: give ``ip`` the place of the connection that
@@ -308,7 +319,7 @@ class HttpServer:
         leave: Callable[[], None],
         relocate: Callable[[str], str | None] | None = None,
         place: list[str] | None = None,
-    ) -> None:
+    ) -> tuple[WebSocket, str] | None:
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_REQUEST_HEAD)
         while True:
             try:
@@ -321,9 +332,9 @@ class HttpServer:
                     finally:
                         self.waiting.pop(key, None)
                 if waiting.cancelled_caught:
-                    return  # its place went to a newcomer while it sent nothing whole
+                    return None  # its place went to a newcomer while it sent nothing whole
                 if head is None:
-                    return  # closed, or idle too long, between requests
+                    return None  # closed, or idle too long, between requests
                 request = self._request(head, ip)
                 if relocate is not None:  # behind a trusted proxy: the visitor's address
                     request.ip = client_address(ip, request.headers, self.trusted, self.forwarded_header)
@@ -337,22 +348,21 @@ class HttpServer:
                     raise BadRequest(408, "The request's body did not arrive in time")
             except h11.RemoteProtocolError as exc:
                 await self._close_with_error(conn, stream, exc.error_status_hint, "Bad request")
-                return
+                return None
             except BadRequest as exc:
                 await self._close_with_error(conn, stream, exc.status, exc.text)
-                return
+                return None
             if request.path in WEBSOCKET_PATHS and "websocket" in request.headers.get("upgrade", "").lower():
                 leave()  # an IRC client from now on: the core counts it
-                await self._websocket(stream, request, conn.trailing_data[0])
-                return
+                return await self._websocket(stream, request, conn.trailing_data[0])
             response = await self._dispatch(request)
             await self._send(conn, stream, response, head=request.method == "HEAD")
             if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
-                return
+                return None
             try:
                 conn.start_next_cycle()
             except h11.LocalProtocolError:
-                return
+                return None
 
     async def _read_head(self, conn: h11.Connection, stream: trio.abc.HalfCloseableStream) -> h11.Request | None:
         """The next request's head; None at end of file or after
@@ -424,17 +434,21 @@ class HttpServer:
             log.exception("http.handler_failed", path=request.path)
             return Response.text(500, "Internal error")
 
-    async def _websocket(self, stream: trio.abc.HalfCloseableStream, request: Request, trailing: bytes) -> None:
+    async def _websocket(
+        self, stream: trio.abc.HalfCloseableStream, request: Request, trailing: bytes
+    ) -> tuple[WebSocket, str] | None:
+        """The upgrade answered: (the open WebSocket, the client's address),
+        or None (refused: a foreign origin, a bad handshake)."""
         if not origin_allowed(request.headers.get("origin"), request.headers.get("host"), self.allowed_origins):
             log.warning("websocket.origin_refused", origin=request.headers.get("origin"))
             await stream.send_all(
                 b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 39\r\n"
                 b"Connection: close\r\n\r\nThis origin may not open a WebSocket.\r\n"
             )
-            return
-        headers = list(request.headers.items())
+            return None
         assert isinstance(stream, (trio.SocketStream, TlsStream))  # direct writes need its socket
-        await serve_websocket(self.core, stream, request.ip, headers, request.path, trailing)
+        ws = await open_websocket(stream, list(request.headers.items()), request.path, trailing)
+        return None if ws is None else (ws, request.ip)
 
     async def _send(
         self, conn: h11.Connection, stream: trio.abc.HalfCloseableStream, response: Response, head: bool = False

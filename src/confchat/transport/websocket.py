@@ -38,7 +38,7 @@ from wsproto.handshake import H11Handshake
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from ..core.server import Server
-from .connection import RawSocket, run_connection
+from .connection import RawSocket, receive_from, run_connection
 from .tls import TlsDirect, TlsStream
 
 SUBPROTOCOLS = ("text.ircv3.net", "binary.ircv3.net")
@@ -107,7 +107,7 @@ class WebSocket:
     """One accepted WebSocket on a trio stream, server side: IRC lines in
     (``receive``), prebuilt frames out (``send_frames``, ``send_all``)."""
 
-    __slots__ = ("stream", "ws", "opcode", "tail", "lock", "_parts", "_size")
+    __slots__ = ("stream", "ws", "opcode", "tail", "lock", "_parts", "_size", "_fd")
 
     def __init__(self, stream: trio.SocketStream, ws: WsConnection, opcode: int) -> None:
         self.stream = stream
@@ -117,6 +117,9 @@ class WebSocket:
         self.lock = trio.Lock()  # one send at a time: frames never interleave
         self._parts: list[bytes] = []  # the message being received, by fragment
         self._size = 0
+        # A plain socket is read straight (connection.receive_from: fewer
+        # coroutine frames kept by an idle connection); wss:// through its stream.
+        self._fd = stream.socket.fileno() if isinstance(stream, trio.SocketStream) else -1
 
     @property
     def fd(self) -> int:
@@ -152,7 +155,8 @@ class WebSocket:
                 await self.send_all(replies)
             if lines or not self.open:
                 return lines
-            data = await self.stream.receive_some(RECV_CHUNK)
+            fd = self._fd
+            data = await (receive_from(fd, RECV_CHUNK) if fd >= 0 else self.stream.receive_some(RECV_CHUNK))
             # b"": the peer closed TCP without a Close frame (1006).
             self.ws.receive_data(data or None)
 
@@ -209,6 +213,8 @@ class RawWebSocket(RawSocket):
     with its other writes: whatever the socket does not take waits in the
     WebSocket's ``tail``, which every later send sends first."""
 
+    __slots__ = ("ws",)
+
     def __init__(self, ws: WebSocket) -> None:
         super().__init__(ws.fd, ws.send_all)
         self.ws = ws
@@ -253,22 +259,23 @@ def accept(headers: list[tuple[str, str]], target: str, trailing: bytes) -> tupl
     return response, ws, subprotocol
 
 
-async def serve_websocket(
-    core: Server,
-    stream: trio.SocketStream,
-    ip: str,
-    headers: list[tuple[str, str]],
-    target: str = "/ws",
-    trailing: bytes = b"",
-) -> None:
-    """IRC over the WebSocket that the upgrade request (``headers``) asks
-    for, until either side ends it. The caller closes ``stream``."""
+async def open_websocket(
+    stream: trio.SocketStream, headers: list[tuple[str, str]], target: str = "/ws", trailing: bytes = b""
+) -> WebSocket | None:
+    """The server's side of the handshake that the upgrade request
+    (``headers``) asks for, sent: the open WebSocket, or None if refused."""
     response, connection, subprotocol = accept(headers, target, trailing)
     await stream.send_all(response)
     if connection is None:
-        return
-    opcode = OPCODE_BINARY if subprotocol == "binary.ircv3.net" else OPCODE_TEXT
-    ws = WebSocket(stream, connection, opcode)
+        return None
+    return WebSocket(stream, connection, OPCODE_BINARY if subprotocol == "binary.ircv3.net" else OPCODE_TEXT)
+
+
+async def run_websocket(core: Server, ws: WebSocket, ip: str) -> None:
+    """IRC over the open WebSocket ``ws`` until either side ends it, then
+    the close handshake. The caller closes the stream. (Nothing of the
+    upgrade request is kept: an idle WebSocket lives as long as this.)"""
+    stream = ws.stream
     try:
         direct: RawSocket = RawWebSocket(ws)
         tls = None
@@ -282,3 +289,21 @@ async def serve_websocket(
                 await ws.close()
             except _PEER_GONE:
                 pass
+
+
+async def serve_websocket(
+    core: Server,
+    stream: trio.SocketStream,
+    ip: str,
+    headers: list[tuple[str, str]],
+    target: str = "/ws",
+    trailing: bytes = b"",
+) -> None:
+    """IRC over the WebSocket that the upgrade request (``headers``) asks
+    for, until either side ends it. The caller closes ``stream``.
+    (http.py calls the two halves itself, so that its frames keep nothing
+    of the request meanwhile.)"""
+    ws = await open_websocket(stream, headers, target, trailing)
+    del headers, trailing
+    if ws is not None:
+        await run_websocket(core, ws, ip)
