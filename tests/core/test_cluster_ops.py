@@ -181,3 +181,37 @@ def test_moderators_see_and_remove_visitors_of_another_node() -> None:
     assert calm.closed is False and calm.client.channels == {}
     (ban,) = one.server.conferences[CHAN].restrictions
     assert ban.mask.startswith("$c:") and ban.mask.endswith(",calm!*@*")
+
+
+def test_accounts_made_on_one_node_sign_in_on_the_other_and_deleting_one_closes_it_everywhere() -> None:
+    from test_admin import AdminNet  # its shell also hashes new passwords
+
+    log = Log()
+    one, two = (log.join(AdminNet(make_config(mode="moderated"))) for _ in range(2))
+    boss = login(one, "boss", CAPS)
+    boss.send("ACCOUNTS CREATE newmod staff :a long enough password")
+    one.run_verifications()  # the shell hashes it (core/logins.py)
+    log.run()
+    assert "CREATED" in [m.params[1] for m in find(boss.take(), "NOTE")]
+    assert two.server.account_book.get("newmod") is not None
+    # Sign in to the new account on node two, with its password.
+    conn = two.connect("198.51.100.20")
+    conn.send("CAP REQ :sasl")
+    conn.send("NICK newmod")
+    conn.send("USER newmod 0 * :newmod")
+    conn.send("AUTHENTICATE PLAIN")
+    import base64
+
+    conn.send("AUTHENTICATE " + base64.b64encode(b"newmod\0newmod\0a long enough password").decode())
+    two.run_verifications()
+    conn.send("CAP END")
+    assert "903" in [m.command for m in conn.take()]
+    boss.send("ACCOUNTS ADMIN newmod on")
+    log.run()
+    assert two.server.account_book.get("newmod").admin and one.server.account_book.get("newmod").admin
+    boss.send("ACCOUNTS DELETE newmod")
+    log.run()
+    assert conn.closed  # logged in on the other node: closed there
+    assert one.server.account_book.get("newmod") is None and two.server.account_book.get("newmod") is None
+    assert [e.action for e in one.server.account_book.audit] == [e.action for e in two.server.account_book.audit] == [
+        "create", "admin", "delete"]

@@ -25,10 +25,12 @@ from ...proto.message import Message
 from ..effects import apply
 from ..logins import Hashing
 from ..subcommands import PAGE, Context, more, page
+from ..accounts import JOURNAL_KEY
 from ..ops import decide
 from .conference import actor_of
 
 if TYPE_CHECKING:
+    from ...moderation.effects import Actor
     from ..client import Client
     from ..server import Server
 
@@ -174,15 +176,8 @@ def account_create(rq: Request) -> None:
     if not _valid_password(rq, name, password):
         return
 
-    def create(made: str) -> None:
-        if server.account_book.get(name) is not None:  # made by someone else meanwhile
-            _fail(rq, "ALREADY_EXISTS", f"There is already an account named {name}", name)
-            return
-        server.account_book.create(server.wallclock(), _actor(rq.client), name, made, KINDS[kind])
-        server.log("account.created", account=name, by=_actor(rq.client), admin=KINDS[kind])
-        server.note(rq.client, "ACCOUNTS", "CREATED", f"Account {name} created", name)
-
-    _hash(rq, password, create)
+    _hash(rq, password, lambda made: decide(
+        server, rq.client, JOURNAL_KEY, "account_create", name, made, KINDS[kind], command="ACCOUNTS"))
 
 
 def account_passwd(rq: Request) -> None:
@@ -192,15 +187,8 @@ def account_passwd(rq: Request) -> None:
     name, password = rq.args[0], rq.args[1]
     if not _stored(rq, name) or not _valid_password(rq, name, password):
         return
-
-    def change(made: str) -> None:
-        if not _stored(rq, name):  # deleted meanwhile
-            return
-        server.account_book.set_password(server.wallclock(), _actor(rq.client), name, made)
-        server.log("account.password_changed", account=name, by=_actor(rq.client))
-        server.note(rq.client, "ACCOUNTS", "PASSWD", f"Password of {name} changed", name)
-
-    _hash(rq, password, change)
+    _hash(rq, password, lambda made: decide(
+        server, rq.client, JOURNAL_KEY, "account_passwd", name, made, command="ACCOUNTS"))
 
 
 def account_admin(rq: Request) -> None:
@@ -214,13 +202,7 @@ def account_admin(rq: Request) -> None:
         return
     if not SWITCH[switch] and not _not_self(rq, name, "take admin from"):
         return
-    book = server.account_book
-    book.set_admin(server.wallclock(), _actor(client), name, SWITCH[switch])
-    account = book.get(name)
-    assert account is not None
-    _refresh_everywhere(server, account.name)
-    said = "is now an admin" if SWITCH[switch] else "is no longer an admin"
-    server.note(client, "ACCOUNTS", "ADMIN", f"{account.name} {said}", account.name, switch)
+    decide(server, client, JOURNAL_KEY, "account_admin", name, switch, command="ACCOUNTS")
 
 
 def account_delete(rq: Request) -> None:
@@ -231,21 +213,88 @@ def account_delete(rq: Request) -> None:
     name = rq.args[0]
     if not _stored(rq, name) or not _not_self(rq, name, "delete"):
         return
+    decide(server, client, JOURNAL_KEY, "account_delete", name, command="ACCOUNTS")
+
+
+# ---------------------------------------------------------------- carried out (core/ops.py)
+# On one process at once; in a cluster on every node, in the log's order
+# (two admins may have raced), with the log's time. Only the asker's node
+# answers it.
+
+
+def _changed(server: Server, client: Client | None, name: str, *, exists: bool) -> bool:
+    """Whether the account may still be changed (created, when ``exists``
+    is false) as the op was asked; else the asker is told why not."""
+    book = server.account_book
+    if not exists and book.get(name) is not None:
+        if client is not None:
+            server.fail(client, "ACCOUNTS", "ALREADY_EXISTS", f"There is already an account named {name}", name)
+        return False
+    if exists and (book.get(name) is None or book.is_declared(name)):
+        if client is not None:
+            server.fail(client, "ACCOUNTS", "NO_SUCH_ACCOUNT", f"No account named {name}", name)
+        return False
+    return True
+
+
+def created(server: Server, client: Client | None, actor: str, name: str, made: str, admin: bool) -> None:
+    if _changed(server, client, name, exists=False):
+        server.account_book.create(server.engine.wallclock(), actor, name, made, admin)
+        server.log("account.created", account=name, by=actor, admin=admin)
+        if client is not None:
+            server.note(client, "ACCOUNTS", "CREATED", f"Account {name} created", name)
+
+
+def password_changed(server: Server, client: Client | None, actor: str, name: str, made: str) -> None:
+    if _changed(server, client, name, exists=True):
+        server.account_book.set_password(server.engine.wallclock(), actor, name, made)
+        server.log("account.password_changed", account=name, by=actor)
+        if client is not None:
+            server.note(client, "ACCOUNTS", "PASSWD", f"Password of {name} changed", name)
+
+
+def admin_changed(server: Server, client: Client | None, actor: str, name: str, switch: str) -> None:
+    if not _changed(server, client, name, exists=True):
+        return
+    book = server.account_book
+    book.set_admin(server.engine.wallclock(), actor, name, SWITCH[switch])
+    account = book.get(name)
+    assert account is not None
+    _refresh_everywhere(server, account.name)
+    if client is not None:
+        said = "is now an admin" if SWITCH[switch] else "is no longer an admin"
+        server.note(client, "ACCOUNTS", "ADMIN", f"{account.name} {said}", account.name, switch)
+
+
+def deleted(server: Server, client: Client | None, actor: Actor, name: str) -> None:
+    if not _changed(server, client, name, exists=True):
+        return
     book = server.account_book
     account = book.get(name)
     assert account is not None
     name = account.name
     folded = casefold(name)
-    actor = actor_of(client)
-    book.delete(server.wallclock(), actor.name, name)
+    book.delete(server.engine.wallclock(), actor.name, name)
     for conference in list(server.conferences.values()):
         if folded in conference.roles:
             channel = server.channels[conference.folded]
-            decide(server, client, channel, "role", name, Role.VISITOR.value)
+            apply(server, channel, server.engine.set_role(conference, actor, name, Role.VISITOR))
     for other in [c for c in server.clients.values() if c.account and casefold(c.account) == folded]:
         server.disconnect(other, "Account deleted", kind="account_deleted")
     server.log("account.deleted", account=name, by=actor.name)
-    server.note(client, "ACCOUNTS", "DELETED", f"Account {name} deleted", name)
+    if client is not None:
+        server.note(client, "ACCOUNTS", "DELETED", f"Account {name} deleted", name)
+
+
+def carry_out_account(server: Server, client: Client | None, name: str, actor: Actor, args: tuple) -> None:
+    if name == "account_create":
+        created(server, client, actor.name, *args)
+    elif name == "account_passwd":
+        password_changed(server, client, actor.name, *args)
+    elif name == "account_admin":
+        admin_changed(server, client, actor.name, *args)
+    elif name == "account_delete":
+        deleted(server, client, actor, *args)
 
 
 def _refresh_everywhere(server: Server, name: str) -> None:
