@@ -79,7 +79,7 @@ def test_two_nodes_carrying_out_one_log_keep_the_same_conference() -> None:
     for i, citizen in enumerate(citizens):
         citizen.send(f"PRIVMSG {CHAN} :Question {i}")
     assert "HELD" not in [n.params[1] for n in find(citizens[0].take(), "NOTE")]  # not before the log has it
-    assert log.run() == 6  # three arrivals (presence), three questions
+    assert log.run() == 10  # four nick claims, three arrivals (presence), three questions
     assert sorted(m.nick for m in two.server.elsewhere[CHAN].values()) == ["citizen0", "citizen1", "citizen2"]
     assert not one.server.elsewhere.get(CHAN)  # a node keeps its own visitors as connections
     assert [n.params[1] for n in find(citizens[0].take(), "NOTE") if n.params[1] == "HELD"] == ["HELD"]
@@ -215,3 +215,36 @@ def test_accounts_made_on_one_node_sign_in_on_the_other_and_deleting_one_closes_
     assert one.server.account_book.get("newmod") is None and two.server.account_book.get("newmod") is None
     assert [e.action for e in one.server.account_book.audit] == [e.action for e in two.server.account_book.audit] == [
         "create", "admin", "delete"]
+
+
+def test_a_nick_is_one_persons_in_the_cluster_and_a_tie_goes_to_the_first_claim_in_the_log() -> None:
+    log, one, two = two_nodes()
+    marie = one.register("Marie", CAPS, ip="203.0.113.1")
+    log.run()
+    assert two.server.elsewhere_nicks["marie"][0] == 1
+    other = two.connect("203.0.113.2")
+    other.send("NICK marie")
+    assert [m.command for m in other.take()] == ["433"]  # held on node one
+    # Both nodes give "Paul" at the same moment: node two's claim is logged first.
+    late = one.connect("203.0.113.3")
+    early = two.connect("203.0.113.4")
+    for conn in (early, late):
+        conn.send("CAP LS 302")
+        conn.send("CAP REQ :standard-replies")
+        conn.send("NICK Paul")
+        conn.send("USER paul 0 * :Paul")
+        conn.send("CAP END")
+    assert "001" in [m.command for m in late.take()] and "001" in [m.command for m in early.take()]
+    log.pending.sort(key=lambda op: op.node != 2)  # node two's entries first
+    log.run()
+    assert early.client.nick == "Paul"
+    assert late.client.nick.startswith("Guest")  # gave way, told why
+    assert "NICK_TAKEN" in [m.params[1] for m in find(late.take(), "NOTE")]
+    assert two.server.elsewhere_nicks.get(casefold_nick := "paul") is None and one.server.elsewhere_nicks[casefold_nick][0] == 2
+    # Quitting frees the nick everywhere.
+    marie.send("QUIT :bye")
+    log.run()
+    assert "marie" not in two.server.elsewhere_nicks
+    other.send("NICK marie")
+    other.send("USER m 0 * :m")
+    assert "001" in [m.command for m in other.take()]

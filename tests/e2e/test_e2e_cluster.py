@@ -58,6 +58,48 @@ def visitor(node, nick: str, caps=VIEWER_CAPS):
     return client
 
 
+def register_when_free(node, nick: str, caps=VIEWER_CAPS, timeout: float = 15.0):
+    """A client registered as ``nick``, once the cluster has let go of it
+    (433 meanwhile: it is held elsewhere)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        client = node.client()
+        client.send("CAP LS 302")
+        client.send("CAP REQ :" + " ".join(caps))
+        client.send(f"NICK {nick}")
+        client.send(f"USER {nick} 0 * :{nick}")
+        client.send("CAP END")
+        reply = client.expect(lambda m: m.command in ("001", "433"))
+        if reply.command == "001":
+            client.expect(lambda m: m.command in ("376", "422"))
+            client.nick = nick
+            return client
+        client.close()
+        assert time.monotonic() < deadline, f"{nick} still held elsewhere"
+        time.sleep(0.5)
+
+
+def test_a_nick_held_on_one_node_is_refused_on_another_and_free_once_it_quits(cluster) -> None:
+    _, (n1, n2, _) = cluster
+    marie = visitor(n1, "Marie")
+    mod = staff(n2, "modA")
+    deadline = time.monotonic() + 10
+    while True:  # node 2 lists her once her arrival is read from the log; her nick's claim came before it
+        mod.send(f"CONF {CHAN} AUDIENCE")
+        listed = []
+        while (m := mod.expect(lambda m: m.command == "CONF")).params[1] != "END":
+            listed.append(m.params[2])
+        if "Marie" in listed:
+            break
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    other = n2.client()
+    other.send("NICK marie")
+    assert other.expect(lambda m: m.command in ("001", "433")).command == "433"
+    marie.send("QUIT :bye")
+    register_when_free(n2, "Marie")
+
+
 def queued(moderator, text: str):
     """The QUEUE ITEM line a moderator gets for a pending ``text``."""
     return moderator.expect(lambda m: m.command == "QUEUE" and m.params[1] == "ITEM" and m.params[-1] == text
@@ -135,9 +177,10 @@ def test_reorder_drop_redact_and_ban_across_nodes(cluster) -> None:
     citizen.expect(lambda m: m.command == "KICK" and m.params[1] == "citizen")
     citizen.send(f"JOIN {CHAN}")
     citizen.expect("474")
-    # A second connection on node 3 under the same nick is banned there too
-    # (the ban is on its connection and nick: the nick matches).
-    again = n3.client("citizen", caps=VIEWER_CAPS)
+    # Back on node 3 under the same nick (free once the first connection
+    # quit, everywhere): banned there too (the ban names the nick as well).
+    citizen.send("QUIT :bye")
+    again = register_when_free(n3, "citizen")
     again.send(f"JOIN {CHAN}")
     again.expect("474")
 
@@ -180,8 +223,11 @@ def test_killing_a_node_leaves_the_others_serving_and_its_clients_catch_up(clust
     citizen.send(f"PRIVMSG {CHAN} :After the crash")
     mod.send(f"QUEUE {CHAN} APPROVE {queued(mod, 'After the crash').params[2]}")
     published(citizen, "After the crash")
-    # viewer3 reconnects to node 1 and asks for what it missed since its last line.
-    back = visitor(n1, "viewer3", caps=(*VIEWER_CAPS, "batch", "draft/chathistory"))
+    # viewer3 reconnects to node 1 (its nick free once node 3 is forgotten,
+    # a few seconds) and asks for what it missed since its last line.
+    back = register_when_free(n1, "viewer3", caps=(*VIEWER_CAPS, "batch", "draft/chathistory"))
+    back.send(f"JOIN {CHAN}")
+    back.expect(lambda m: m.command == "366")
     back.send(f"CHATHISTORY AFTER {CHAN} msgid={seen.tags['msgid']} 10")
     missed = back.expect(lambda m: m.command == "PRIVMSG" and m.params[-1] == "After the crash")
     assert missed.tags["msgid"]

@@ -31,14 +31,14 @@ import structlog
 import trio
 
 from ..core.members import announce, forget_nodes
-from ..core.ops import Op, link_changed, refused
+from ..core.ops import Op, actor_of, link_changed, refused
 from ..core.server import Server
 from . import log as clog
 
 READ_BLOCK_MS = 200  # one blocking read's wait
 READ_COUNT = 1000  # entries per read
 HEARTBEAT = 2.0  # seconds between two heartbeats (and audience counts)
-NODE_TTL = 15  # seconds a node is listed without a heartbeat
+NODE_TTL = 7  # seconds a node is listed without a heartbeat (three missed)
 BACKOFF = (0.1, 0.2, 0.5, 1.0, 2.0)
 
 log = structlog.get_logger("confchat.cluster")
@@ -224,6 +224,8 @@ class Link:
         """After an outage: this node's visitors, told again from scratch
         (arrivals and departures meanwhile were not logged)."""
         self.propose(Op("", "roster", None, (), node=self.number))
+        for folded, client in list(self.core.nicks.items()):
+            self.propose(Op("", "nick", actor_of(client), (folded,), node=self.number))
         for conference in self.core.conferences.values():
             channel = self.core.channels.get(conference.folded)
             if channel is not None:

@@ -72,8 +72,9 @@ def carry_out_presence(server: Server, name: str, folded: str, actor: Any, args:
 
 
 def forget_nodes(server: Server, alive: Iterable[int]) -> None:
-    """Drop the visitors of nodes no longer heard of."""
+    """Drop the visitors (and nicks) of nodes no longer heard of."""
     living = set(alive)
+    forget_nicks(server, living)
     for members in server.elsewhere.values():
         for member_id in [i for i, m in members.items() if m.node not in living]:
             del members[member_id]
@@ -90,3 +91,67 @@ def remote_visitor(server: Server, channel: Channel, nick: str) -> Member | None
 
 def remote_visitors(server: Server, channel: Channel) -> list[Member]:
     return list(server.elsewhere.get(channel.folded, {}).values())
+
+
+# ---------------------------------------------------------------- nicks
+# A nick is one person's in the whole cluster. A node gives a free nick at
+# once (no waiting on Redis) and logs the claim (op ``nick``); the others
+# note it in ``Server.elsewhere_nicks`` and refuse it to their clients
+# (433). Two nodes giving one nick at the same moment: the claim first in
+# the log wins; the node whose client's claim came second, on reading the
+# winner's, renames its client to a Guest nick and tells it (NOTE NICK
+# NICK_TAKEN). ``Server.unconfirmed`` holds this node's claims not yet read
+# back from the log: those are the ones that can still lose.
+
+
+def hold_nick(server: Server, client: Client, folded: str) -> None:
+    """Enter ``client`` in the nick table under ``folded`` (and, in a
+    cluster, claim it for the whole cluster)."""
+    server.nicks[folded] = client
+    if server.cluster is not None:
+        from .ops import Op, actor_of
+
+        server.unconfirmed[folded] = client
+        server.cluster.propose(Op("", "nick", actor_of(client), (folded,), node=server.node_number))
+
+
+def drop_nick(server: Server, client: Client, folded: str) -> None:
+    """``client`` no longer holds ``folded``."""
+    if server.nicks.get(folded) is client:
+        del server.nicks[folded]
+        server.unconfirmed.pop(folded, None)
+        if server.cluster is not None:
+            from .ops import Op, actor_of
+
+            server.cluster.propose(Op("", "unnick", actor_of(client), (folded,), node=server.node_number))
+
+
+def taken_elsewhere(server: Server, folded: str) -> bool:
+    """Whether another node's client holds ``folded``."""
+    return folded in server.elsewhere_nicks
+
+
+def carry_out_nick(server: Server, name: str, actor: Any, folded: str, node: int) -> None:
+    """A ``nick`` or ``unnick`` entry, from any node (this one's confirm its claims)."""
+    local = node == server.node_number
+    if name == "unnick":
+        if not local and server.elsewhere_nicks.get(folded) == (node, actor.id):
+            del server.elsewhere_nicks[folded]
+        return
+    if local:
+        holder = server.unconfirmed.get(folded)
+        if holder is not None and holder.id == actor.id:
+            del server.unconfirmed[folded]  # first in the log: it is this client's for good
+        return
+    server.elsewhere_nicks[folded] = (node, actor.id)
+    holder = server.nicks.get(folded)
+    if holder is not None and server.unconfirmed.get(folded) is holder:
+        # The other node's claim came first in the log: ours gives way.
+        from .handlers.registration import give_way
+
+        give_way(server, holder)
+
+
+def forget_nicks(server: Server, living: set[int]) -> None:
+    for folded in [f for f, (node, _) in server.elsewhere_nicks.items() if node not in living]:
+        del server.elsewhere_nicks[folded]

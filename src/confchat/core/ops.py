@@ -169,6 +169,11 @@ def carry_out(server: Server, op: Op) -> bool:
     is connected here. True if it went through."""
     local = op.node == server.node_number
     client = server.clients.get(op.actor.id) if op.actor is not None and local else None
+    if op.name in NICKS:  # nicks across the cluster, this node's claims confirmed too (core/members.py)
+        from .members import carry_out_nick
+
+        carry_out_nick(server, op.name, op.actor, op.args[0], op.node)
+        return True
     if op.name in PRESENCE:  # another node's visitors (core/members.py)
         if not local:
             PRESENCE[op.name](server, op)
@@ -217,7 +222,9 @@ def _present(server: Server, op: Op) -> None:
 
 def _roster(server: Server, op: Op) -> None:
     """A node that was cut off from the log starts its list of visitors
-    again (its ``present`` entries follow)."""
+    and nicks again (its ``present`` and ``nick`` entries follow)."""
+    for folded in [f for f, (node, _) in server.elsewhere_nicks.items() if node == op.node]:
+        del server.elsewhere_nicks[folded]
     for members in server.elsewhere.values():
         for member_id in [i for i, m in members.items() if m.node == op.node]:
             del members[member_id]
@@ -242,11 +249,14 @@ PRESENCE: dict[str, Callable[[Server, Op], None]] = {
 }
 
 
+NICKS = ("nick", "unnick")
+
+
 def refused(server: Server, op: Op) -> None:
     """The cluster's log could not take ``op``: its actor, if connected
     here, is told that nothing was done (presence is told again once the
     log is back, see cluster/link.py)."""
-    if op.name in PRESENCE:
+    if op.name in PRESENCE or op.name in NICKS:
         return
     client = server.clients.get(op.actor.id) if op.actor is not None else None
     channel = server.channels.get(op.conference)

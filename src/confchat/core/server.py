@@ -52,7 +52,7 @@ from .handlers.history import isupport_tokens as history_isupport
 from .client import Client
 from .commands import COMMANDS
 from .effects import apply
-from .members import Member, announce
+from .members import Member, announce, drop_nick
 from .ops import Op, Proposals, carry_out, decide, outcome_data
 from .exports import ExportTokens
 from .flood import TokenBucket
@@ -132,6 +132,10 @@ class Server(Output):
         # The visitors of each conference on the cluster's other nodes
         # (folded name -> connection id -> Member, core/members.py).
         self.elsewhere: dict[str, dict[int, Member]] = {}
+        # The nicks other nodes' clients hold (folded -> (node, connection
+        # id)), and this node's claims not yet read back from the log.
+        self.elsewhere_nicks: dict[str, tuple[int, int]] = {}
+        self.unconfirmed: dict[str, Client] = {}
         # While an op of the cluster's log is carried out, the engine's time
         # is the entry's (``logged``): every node decides the same.
         self._logged_at: float | None = None
@@ -453,8 +457,8 @@ class Server(Output):
         for channel in list(client.channels.values()):
             self.part_channel(client, channel)
         self.census.update(client)
-        if client.folded and self.nicks.get(client.folded) is client:
-            del self.nicks[client.folded]
+        if client.folded:
+            drop_nick(self, client, client.folded)
         for nick in client.monitoring:
             watchers = self.monitors.get(nick)
             if watchers:

@@ -21,7 +21,7 @@ from ..cloak import valid_token, visitor_identity
 
 if TYPE_CHECKING:
     from ..server import Server
-from ..members import announce
+from ..members import announce, drop_nick, hold_nick, taken_elsewhere
 from ..presence import refresh_roles
 from ...proto.numbers import is_number
 
@@ -110,6 +110,9 @@ def handle_nick(server: Server, client: Client, msg: Message) -> None:
     if holder is not None and holder is not client and not squatting(server, holder, folded):
         server.numeric(client, N.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
         return
+    if holder is None and taken_elsewhere(server, folded) and folded not in server.accounts:
+        server.numeric(client, N.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")  # on another node
+        return
     if nick == client.nick:
         return
     reserved = reserved_for_other(server, client, folded)
@@ -119,8 +122,8 @@ def handle_nick(server: Server, client: Client, msg: Message) -> None:
             return
         rename(server, client, nick)
         return
-    if client.folded and server.nicks.get(client.folded) is client:
-        del server.nicks[client.folded]
+    if client.folded:
+        drop_nick(server, client, client.folded)
     client.nick, client.folded = nick, folded
     # An account's name goes only to connections logged in to it. One that
     # is still registering may log in before it completes (SASL during CAP
@@ -145,7 +148,7 @@ def take_nick(server: Server, client: Client, folded: str) -> None:
     if holder is not None and holder is not client:
         assert squatting(server, holder, folded), (holder, folded)
         evict(server, holder, client)
-    server.nicks[folded] = client
+    hold_nick(server, client, folded)
 
 
 def evict(server: Server, squatter: Client, by: Client) -> None:
@@ -160,7 +163,7 @@ def evict(server: Server, squatter: Client, by: Client) -> None:
         server.note(squatter, "NICK", "NICK_RESERVED", f"{old} is reserved for a registered account; you are now {guest}", old)
     else:
         server.numeric(squatter, N.ERR_NICKNAMEINUSE, squatter.nick, "Nickname is reserved for a registered account")
-        del server.nicks[squatter.folded]
+        drop_nick(server, squatter, squatter.folded)
         squatter.nick, squatter.folded = "*", ""
 
 
@@ -169,7 +172,7 @@ def guest_nick(server: Server, client: Client) -> str:
     for n in itertools.count(client.id):
         nick = f"Guest{n}"
         folded = casefold(nick)
-        if folded not in server.nicks and folded not in server.accounts:
+        if folded not in server.nicks and folded not in server.accounts and not taken_elsewhere(server, folded):
             return nick
     raise AssertionError("unreachable")
 
@@ -178,8 +181,8 @@ def rename(server: Server, client: Client, nick: str) -> None:
     """Change a registered client's nick, and tell it and its peers."""
     folded = casefold(nick)
     old_nick, old_prefix = client.nick, client.prefix
-    if client.folded and server.nicks.get(client.folded) is client:
-        del server.nicks[client.folded]
+    if client.folded:
+        drop_nick(server, client, client.folded)
     take_nick(server, client, folded)
     client.nick, client.folded = nick, folded
     server.relay({client, *server.peers(client)}, old_prefix, "NICK", (nick,))
@@ -302,7 +305,7 @@ def claim_account_nick(server: Server, client: Client, folded: str) -> None:
         evict(server, holder, client)
         holder = None
     if holder is None and not client.registered and client.folded == folded:
-        server.nicks[folded] = client
+        hold_nick(server, client, folded)
 
 
 def login_failed(server: Server, client: Client) -> None:
@@ -361,6 +364,21 @@ def handle_authenticate(server: Server, client: Client, msg: Message) -> None:
         server.numeric(client, N.RPL_SASLSUCCESS, "SASL authentication successful")
 
     login(server, client, "AUTHENTICATE", authcid, password, finish)
+
+
+def give_way(server: Server, client: Client) -> None:
+    """Another node's client claimed ``client``'s nick first (core/members.py):
+    a registered client becomes a Guest and is told; one still registering
+    gets 433 and picks another."""
+    old = client.nick
+    if client.registered:
+        guest = guest_nick(server, client)
+        rename(server, client, guest)
+        server.note(client, "NICK", "NICK_TAKEN", f"{old} was taken at the same moment elsewhere; you are now {guest}", old)
+    else:
+        drop_nick(server, client, client.folded)
+        server.numeric(client, N.ERR_NICKNAMEINUSE, old, "Nickname is already in use")
+        client.nick, client.folded = "*", ""
 
 
 def reserved_for_other(server: Server, client: Client, folded_nick: str) -> bool:
