@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, AbstractSet
 
 from .flood import TokenBucket
 from .outbox import Outbox
@@ -10,6 +10,10 @@ from .outbox import Outbox
 if TYPE_CHECKING:
     from .channel import Channel
     from .logins import Verification
+
+# The capabilities of a client that negotiated none: one shared empty set
+# (``caps`` is only ever replaced, through ``set_caps``, never changed in place).
+NO_CAPS: frozenset[str] = frozenset()
 
 # Bits of Client.tagmask: which optional tags this client receives.
 TAGS_MESSAGE = 1  # message-tags: msgid and client-only (+) tags
@@ -25,7 +29,7 @@ class Client:
         "id", "ip", "transport", "tls", "outbox", "bucket", "nick", "folded", "user", "realname",
         "registered", "password_ok", "cap_negotiating", "cap_version", "caps", "tagmask", "modes",
         "away", "oper", "account", "sasl", "failed_logins", "verifying", "channels", "invites",
-        "monitoring", "connected_at", "last_active", "last_spoke", "signon", "ping_sent", "throttled",
+        "_monitoring", "connected_at", "last_active", "last_spoke", "signon", "ping_sent", "throttled",
         "gone", "welcomed", "cloak", "visitor", "connection_key", "answerable",
     )
 
@@ -48,7 +52,7 @@ class Client:
         self.password_ok = False
         self.cap_negotiating = False
         self.cap_version = 0
-        self.caps: set[str] = set()
+        self.caps: AbstractSet[str] = NO_CAPS
         self.tagmask = 0
         self.modes: set[str] = set()
         self.away: str | None = None
@@ -63,7 +67,7 @@ class Client:
         # Folded names of channels this client was invited to: an invite
         # belongs to the person, not to the nick, and ends with the connection.
         self.invites: set[str] = set()
-        self.monitoring: set[str] = set()
+        self._monitoring: set[str] | None = None  # made by the first MONITOR (see ``monitoring``)
         self.connected_at = now
         self.last_active = now  # any line received
         self.last_spoke = now  # PRIVMSG/NOTICE sent, for WHOIS idle
@@ -86,6 +90,15 @@ class Client:
         # Staff who wrote to this visitor privately: it may answer them even
         # where visitors' private messages are off (None: nobody yet).
         self.answerable: set[Client] | None = None
+
+    @property
+    def monitoring(self) -> set[str]:
+        """The folded nicks this client MONITORs; made when first asked for
+        (few clients monitor anyone, and an empty set is 216 bytes)."""
+        monitoring = self._monitoring
+        if monitoring is None:
+            monitoring = self._monitoring = set()
+        return monitoring
 
     @property
     def host(self) -> str:
@@ -116,7 +129,7 @@ class Client:
     def prefix(self) -> str:
         return f"{self.nick}!{self.user}@{self.host}"
 
-    def set_caps(self, caps: set[str]) -> None:
+    def set_caps(self, caps: AbstractSet[str]) -> None:
         self.caps = caps
         self.tagmask = (
             (TAGS_MESSAGE if "message-tags" in caps else 0)
