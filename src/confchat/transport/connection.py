@@ -182,14 +182,19 @@ class Connection:
     transitions in :mod:`.states`.
 
     There is no nursery per connection: the writer task, while there is one,
-    runs in the nursery of the connection's own task (``spawn``), cancels the
-    connection's scope when it ends the connection, and is waited for (and
-    cancelled, if the connection ends first) before :meth:`run` returns."""
+    runs in the nursery of the connection's own task (``spawn``) and is
+    waited for (and cancelled, if the connection ends first) before
+    :meth:`run` returns. When the writer ends the connection (all sent after
+    the close, the peer gone, ``CLOSE_GRACE`` over) it stops the reader
+    (:meth:`_end`): through the connection's cancel scope, or on a plain
+    socket, which needs no scope (an idle connection's scope is 0.7 KiB), by
+    waking the reader's wait on the descriptor and its flood pause."""
 
     __slots__ = (
         "core", "transport", "receive", "send", "chunked", "direct", "stats", "tls",
         "outbox", "client", "state", "reason", "_table", "_flush", "_wakeup",
         "_scope", "_spawn", "_task", "_writer_task", "_writer_scope", "_writer_done",
+        "_close_by", "_over", "_pause",
     )
 
     def __init__(
@@ -218,12 +223,18 @@ class Connection:
         self.reason = "Connection closed"
         # Made when a writer task starts (an idle connection has none).
         self._wakeup: Wakeup | None = None
-        self._scope: trio.CancelScope | None = None  # the connection's, while it runs
+        # The connection's cancel scope while it runs; None on a plain socket.
+        self._scope: trio.CancelScope | None = None
         self._spawn: trio.Nursery | None = None  # where its writer task starts
         self._task: trio.lowlevel.Task | None = None
         self._writer_task: trio.lowlevel.Task | None = None
         self._writer_scope: trio.CancelScope | None = None
-        self._writer_done: trio.Event | None = None
+        self._writer_done: trio.Event | None = None  # set while a writer task is started or running
+        self._close_by: float | None = None  # CLOSE_GRACE's deadline, once closing
+        # A plain socket's reader, stopped without a cancel scope: told to
+        # stop, and its flood pause while it has one.
+        self._over = False
+        self._pause: trio.CancelScope | None = None
         # The journal gates the outbox: replies wait for the commit they follow.
         self.outbox = Outbox(core.limits.max_sendq, wake=self.wake, gate=core.journal)
         self.client: Client | None = None
@@ -238,7 +249,7 @@ class Connection:
     def _nursery(self) -> _Tasks | None:
         # The connection had a nursery of its own; its tasks are counted
         # the same way (tests/transport/test_connection.py).
-        return _Tasks(self.tasks) if self._scope is not None else None
+        return _Tasks(self.tasks) if self._task is not None else None
 
     # ------------------------------------------------------------ transitions
 
@@ -273,10 +284,28 @@ class Connection:
             self._spawn.start_soon(self._writer)
 
     def _closing_deadline(self) -> None:
-        # The peer gets CLOSE_GRACE seconds to take its last lines.
-        scope = self._scope
-        if scope is not None and scope.deadline == float("inf"):
-            scope.deadline = trio.current_time() + CLOSE_GRACE
+        # The peer gets CLOSE_GRACE seconds to take its last lines: a
+        # deadline on the connection's scope, or without one on the writer's
+        # (which then ends the connection).
+        if self._close_by is None:
+            self._close_by = trio.current_time() + CLOSE_GRACE
+        scope = self._scope if self._scope is not None else self._writer_scope
+        if scope is not None and scope.deadline > self._close_by:
+            scope.deadline = self._close_by
+
+    def _end(self) -> None:
+        """The writer ends the connection: the reader stops at once."""
+        if self._scope is not None:
+            self._scope.cancel()
+            return
+        if self._over or self._task is None:
+            return
+        self._over = True
+        if self._pause is not None:
+            self._pause.cancel()
+        # Wakes a wait on the descriptor with ClosedResourceError; the
+        # stream, still open, is closed by the caller once ``run`` is over.
+        trio.lowlevel.notify_closing(self.direct.fd)  # type: ignore[union-attr]
 
     def _flush_direct(self) -> None:
         """The direct write, run by :class:`DirectWrites` after the core's step."""
@@ -308,24 +337,19 @@ class Connection:
         task = self._task = trio.lowlevel.current_task()
         client = self.client = core.connect(ip, self.outbox, self.transport, self.tls)
         try:
-            with trio.CancelScope() as scope:
-                self._scope = scope
-                self._spawn = task.parent_nursery
-                if self.state is _CLOSING:  # refused at connect (per-IP limit)
-                    self._closing_deadline()
-                if self.state in WRITER_STATES:
-                    self._start_writer()
+            self._spawn = task.parent_nursery
+            if self.receive is None:  # a plain socket: no cancel scope (``_end``)
+                self._begin()
                 if client is not None:
-                    if self.receive is None:
-                        await self._read_socket(client)
-                    else:
+                    await self._read_socket(client)
+                await self._finish(client)
+            else:
+                with trio.CancelScope() as scope:
+                    self._scope = scope
+                    self._begin()
+                    if client is not None:
                         await self._reader(client)
-                    if not client.gone:
-                        core.connection_lost(client, self.reason)
-                # As a nursery would, the connection lasts as long as its
-                # writer (which cancels ``scope`` when it ends the connection).
-                while self._writer_done is not None:
-                    await self._writer_done.wait()
+                    await self._finish(client)
         finally:
             self._fire(Event.ENDED)
             self._spawn = None
@@ -334,6 +358,20 @@ class Connection:
             self._task = None
             if client is not None and not client.gone:
                 core.connection_lost(client, self.reason)
+
+    def _begin(self) -> None:
+        if self.state is _CLOSING:  # refused at connect (per-IP limit)
+            self._closing_deadline()
+        if self.state in WRITER_STATES:
+            self._start_writer()
+
+    async def _finish(self, client: Client | None) -> None:
+        """Reading is over: the client leaves, and the connection lasts as
+        long as its writer (which sends what is left, then ends it)."""
+        if client is not None and not client.gone:
+            self.core.connection_lost(client, self.reason)
+        while self._writer_done is not None:
+            await self._writer_done.wait()
 
     async def _reader(self, client: Client) -> None:
         """Lines from ``receive`` into the core until the peer or the core
@@ -358,8 +396,9 @@ class Connection:
 
     async def _read_socket(self, client: Client) -> None:
         """:meth:`_reader` for a plain socket, read here as
-        :func:`receive_from` reads it, inline: one coroutine frame fewer
-        for as long as an idle connection waits."""
+        :func:`receive_from` reads it, inline (one coroutine frame fewer for
+        as long as an idle connection waits), and stopped by :meth:`_end`
+        instead of a cancel scope."""
         core = self.core
         bytes_in = self.stats.bytes_in
         fd = self.direct.fd  # type: ignore[union-attr]
@@ -367,13 +406,13 @@ class Connection:
         lowlevel = trio.lowlevel
         decoder = LineDecoder()
         try:
-            while not client.gone:
+            while not client.gone and not self._over:
                 await lowlevel.checkpoint_if_cancelled()
                 data = read(fd, RECV_CHUNK)
                 if data is not None:
                     await lowlevel.cancel_shielded_checkpoint()
                 while data is None:
-                    await lowlevel.wait_readable(fd)
+                    await lowlevel.wait_readable(fd)  # _end wakes it: ClosedResourceError
                     data = read(fd, RECV_CHUNK)
                 if not data:
                     break
@@ -382,28 +421,36 @@ class Connection:
                     delay = core.receive(client, line)
                     if client.gone:
                         return
-                    if delay:
-                        await trio.sleep(delay)
+                    if delay:  # trio.sleep(delay), with a scope _end can cancel
+                        with trio.move_on_after(delay) as self._pause:
+                            await trio.sleep_forever()
+                        self._pause = None
+                        if self._over:
+                            return
         except _PEER_GONE:
-            self.reason = "Read error"
+            if not self._over:
+                self.reason = "Read error"
 
     async def _writer(self) -> None:
-        """The writer task: runs beside the connection's own task, ends the
-        connection (cancels its scope) when the output is over; never raises
+        """The writer task: runs beside the connection's own task and ends
+        the connection (:meth:`_end`) when the output is over; never raises
         into the nursery it shares with other connections."""
         done = self._writer_done
         try:
             if self.state is _DEAD:
                 return  # the connection ended before this task began
             self._writer_task = trio.lowlevel.current_task()
-            with trio.CancelScope() as self._writer_scope:
+            over = True  # unless it catches up: then direct writes take over
+            with trio.CancelScope() as scope:
+                self._writer_scope = scope
+                if self._scope is None and self._close_by is not None:
+                    scope.deadline = self._close_by  # CLOSE_GRACE, without a connection scope
                 over = await self._write()
-            if over and self._scope is not None:
-                self._scope.cancel()
+            if over:
+                self._end()
         except Exception:  # as a crash of the connection: logged, the connection ended
             log.exception("connection.crashed", transport=self.transport)
-            if self._scope is not None:
-                self._scope.cancel()
+            self._end()
         finally:
             self._writer_task = self._writer_scope = self._writer_done = None
             if done is not None:
