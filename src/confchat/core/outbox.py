@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 
 SENDQ_EXCEEDED = b"ERROR :SendQ exceeded\r\n"
 
+# What an outbox that never held anything has instead of its three lists of
+# held output (made at its first hold): 168 bytes less per idle connection.
+_NEVER_HELD: tuple[()] = ()
+
 
 def _nothing() -> None:
     return None
@@ -33,12 +37,12 @@ class Outbox:
     ) -> None:
         self.limit = limit
         self._chunks: list[bytes] = []  # free to send
-        self._held: list[bytes] = []  # waiting for a commit, in order
+        self._held: list[bytes] = _NEVER_HELD  # type: ignore[assignment]  # waiting for a commit, in order
         # Runs of held chunks waiting for the same commit, as two parallel
         # lists of plain ints (no per-chunk objects for the garbage collector
         # to track): run i is _counts[i] chunks waiting for commit _seqs[i].
-        self._seqs: list[int] = []
-        self._counts: list[int] = []
+        self._seqs: list[int] = _NEVER_HELD  # type: ignore[assignment]
+        self._counts: list[int] = _NEVER_HELD  # type: ignore[assignment]
         self._size = 0
         # Once closed, nothing more is accepted; the transport sends what is
         # left, then closes the connection.
@@ -66,9 +70,7 @@ class Outbox:
         self._size += len(data)
         if self._size > self.limit:
             self._chunks = [SENDQ_EXCEEDED]
-            self._held = []
-            self._seqs = []
-            self._counts = []
+            self._held = self._seqs = self._counts = _NEVER_HELD  # type: ignore[assignment]
             self._size = len(SENDQ_EXCEEDED)
             self.closed = self.overflowed = True
             self.wake()
@@ -87,6 +89,8 @@ class Outbox:
         # has been woken and will re-enter it in take_chunks.
         if not self._held:
             gate.held.add(self)
+            if self._held is _NEVER_HELD:
+                self._held, self._seqs, self._counts = [], [], []
         self._held.append(data)
         seq = gate.wait_batch
         seqs = self._seqs

@@ -49,10 +49,9 @@ async def handle_tcp(core: Server, stream: trio.SocketStream, first: bytes = b""
     receive: Callable[[], Awaitable[bytes]] | None = None
     if first:
         receive = replay(first, lambda: stream.receive_some(RECV_CHUNK))
+    send_all = stream.send_all  # one bound method for both
     try:
-        await run_connection(
-            core, ip, "tcp", receive, stream.send_all, direct=RawSocket(stream.socket.fileno(), stream.send_all)
-        )
+        await run_connection(core, ip, "tcp", receive, send_all, direct=RawSocket(stream.socket.fileno(), send_all))
     except Exception:  # never let one connection take the listener down
         log.exception("connection.crashed", transport="tcp")
     finally:
