@@ -113,8 +113,9 @@ class RedisError(Exception):
 class RedisServer:
     """``redis-server`` on 127.0.0.1, data in ``tmp_path/redis``."""
 
-    def __init__(self, tmp_path: Path, port: int | None = None) -> None:
+    def __init__(self, tmp_path: Path, port: int | None = None, extra: tuple[str, ...] = ()) -> None:
         self.binary = redis_binary()
+        self.extra = extra  # more options, e.g. ("--replicaof", "127.0.0.1", "6390")
         self.dir = Path(tmp_path) / "redis"
         self.dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.dir / "redis.log"
@@ -156,6 +157,7 @@ class RedisServer:
             "--save", "",
             "--daemonize", "no",
             "--logfile", str(self.log_path),
+            *self.extra,
         ]
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + START_TIMEOUT
@@ -204,6 +206,58 @@ class RedisServer:
             return self.log_path.read_text(errors="replace")
         except OSError:
             return ""
+
+
+class SentinelServer:
+    """``redis-server --sentinel`` on 127.0.0.1 watching ``primary`` under
+    ``name`` (quorum 1, down after 1 s): kill the primary and it promotes a
+    replica within a few seconds."""
+
+    def __init__(self, tmp_path: Path, primary: RedisServer, name: str = "confchat") -> None:
+        self.dir = Path(tmp_path) / "sentinel"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.name = name
+        conf = self.dir / "sentinel.conf"
+        conf.write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndir {self.dir}\nlogfile {self.dir / 'sentinel.log'}\n"
+            f"sentinel monitor {name} 127.0.0.1 {primary.port} 1\n"
+            f"sentinel down-after-milliseconds {name} 1000\nsentinel failover-timeout {name} 5000\n"
+        )
+        self.proc = subprocess.Popen([redis_binary(), str(conf), "--sentinel"], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                if self.command("PING") == "PONG":
+                    break
+            except (OSError, RedisError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis-server --sentinel did not start")
+            time.sleep(0.05)
+
+    def command(self, *args: str | bytes | int, timeout: float = 5.0) -> object:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as sock:
+            sock.sendall(encode(*args))
+            return _Reader(sock).reply()
+
+    def primary(self) -> int:
+        """The port of the primary the sentinel names now."""
+        return int(self.command("SENTINEL", "get-master-addr-by-name", self.name)[1])
+
+    def wait_for_replicas(self, count: int = 1, timeout: float = 30.0) -> None:
+        """Until the sentinel has found ``count`` replicas (it needs them to fail over)."""
+        deadline = time.monotonic() + timeout
+        while len(self.command("SENTINEL", "replicas", self.name) or []) < count:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the sentinel found no replica")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(STOP_TIMEOUT)
 
 
 @pytest.fixture

@@ -361,12 +361,15 @@ async def serve(config: Config, *, task_status: Any = trio.TASK_STATUS_IGNORED) 
                 # asynchronous moderation policies, with their deadline
                 services.start_soon(Screener(core, config.moderation.policy_timeout).run)
                 await writer.flush()  # the config's conferences are stored before anyone connects
-                if config.cluster.redis_url:  # the cluster's log, carried out to its end before serving
+                cluster = config.cluster
+                if cluster.redis_url or cluster.sentinels:  # the cluster's log, carried out to its end before serving
                     from .cluster.link import Link
 
                     position = await trio.to_thread.run_sync(store.load_position)
-                    running.link = await services.start(
-                        Link(core, config.cluster.redis_url, node=config.cluster.node, position=position).run)
+                    running.link = await services.start(Link(
+                        core, cluster.redis_url, node=cluster.node, position=position,
+                        sentinels=cluster.sentinels, sentinel_master=cluster.sentinel_master,
+                    ).run)
                 services.start_soon(serve_tcp, core, listeners, connections)
                 if http_listeners:
                     services.start_soon(serve_http, http, http_listeners, connections)

@@ -231,6 +231,11 @@ COMMENTS: dict[str, str] = {
     ),
     "cluster.redis_url": 'Redis or Valkey, e.g. "redis://127.0.0.1:6379/0"; "": no cluster.',
     "cluster.node": "This node's name in logs, metrics and the node list; \"\": host name and pid.",
+    "cluster.sentinels": (
+        'Redis Sentinel: the sentinels ("host:port") that say where the primary is,\n'
+        "asked again after a failover; redis_url then gives the database and password."
+    ),
+    "cluster.sentinel_master": "The name the sentinels monitor the primary under.",
     "cluster.workers": (
         "Processes on this host sharing the listening ports (SO_REUSEPORT), each a\n"
         "node of the cluster; more than 1 needs redis_url. `serve --workers N` sets it."

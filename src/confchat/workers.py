@@ -90,7 +90,7 @@ def check(config: Config) -> None:
     count = config.cluster.workers
     if count <= 1:
         return
-    if not config.cluster.redis_url:
+    if not (config.cluster.redis_url or config.cluster.sentinels):
         raise ConfigError(
             f"{count} workers (--workers or cluster.workers): the workers share their conferences "
             "through Redis, and cluster.redis_url is not set. Add to the config file\n"

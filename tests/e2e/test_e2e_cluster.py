@@ -374,3 +374,65 @@ def test_a_download_link_made_on_one_node_works_once_on_any(cluster) -> None:
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"http://127.0.0.1:{node.http_port}{link}", timeout=10)
         assert refused.value.code == 404
+
+
+def test_a_sentinel_failover_is_followed_by_every_node(start_server, tmp_path) -> None:
+    """Redis Sentinel: the primary dies, the sentinel promotes the replica,
+    the nodes find it by themselves; the staff are told, what was logged
+    before is kept, and moderation goes on."""
+    from redis_server import SentinelServer
+
+    primary = RedisServer(tmp_path / "primary").start()
+    replica = RedisServer(tmp_path / "replica", extra=("--replicaof", "127.0.0.1", str(primary.port))).start()
+    sentinel = SentinelServer(tmp_path, primary)
+    try:
+        sentinel.wait_for_replicas(1)
+        settings = config("")
+        settings["cluster"] = {"sentinels": [f"127.0.0.1:{sentinel.port}"], "sentinel_master": "confchat"}
+        n1, n2 = start_server(settings), start_server(settings)
+        mod = staff(n2, "modA")
+        citizen = visitor(n1, "citizen")
+        viewer = visitor(n2, "viewer")
+        citizen.send(f"PRIVMSG {CHAN} :Before the failover")
+        first = queued(mod, "Before the failover").params[2]
+        deadline = time.monotonic() + 10
+        while replica.command("XLEN", "confchat:log") < 1:  # replicated (asynchronously) to the replica
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(0.5)
+        primary.kill()
+        note(mod, "CLUSTER_DOWN")
+        note(mod, "CLUSTER_UP")  # the sentinel promoted the replica; the nodes found it
+        assert sentinel.primary() == replica.port
+        deadline = time.monotonic() + 15
+        while True:
+            mod.send(f"QUEUE {CHAN} APPROVE {first}")
+            m = mod.expect(lambda m: m.command == "FAIL" or (m.command == "PRIVMSG" and m.params[-1] == "Before the failover"))
+            if m.command == "PRIVMSG":
+                break
+            assert m.params[1] == "CLUSTER_UNAVAILABLE" and time.monotonic() < deadline, m
+            time.sleep(0.3)
+        published(viewer, "Before the failover")
+        citizen.send(f"PRIVMSG {CHAN} :After the failover")
+        queued(mod, "After the failover")
+    finally:
+        sentinel.stop()
+        replica.stop()
+        primary.stop()
+
+
+def test_a_node_started_before_redis_waits_for_it_and_says_so(start_server, tmp_path) -> None:
+    import threading
+
+    redis = RedisServer(tmp_path / "late")  # not started yet
+    started = {}
+    thread = threading.Thread(target=lambda: started.setdefault("node", start_server(config(redis.url))))
+    thread.start()
+    time.sleep(2)
+    assert "node" not in started  # nothing listens without the log
+    redis.start()
+    thread.join(30)
+    node = started["node"]
+    assert "cluster.unreachable" in node.log
+    visitor(node, "early")
+    redis.stop()

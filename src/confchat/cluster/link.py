@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+import urllib.parse
 from typing import Any
 
 import attrs
@@ -32,6 +33,7 @@ import trio
 
 from ..core.members import announce, forget_nodes
 from ..core.ops import Op, actor_of, link_changed, refused
+from ..config import parse_hostport
 from ..core.server import Server
 from . import log as clog
 
@@ -39,7 +41,7 @@ READ_BLOCK_MS = 200  # one blocking read's wait
 READ_COUNT = 1000  # entries per read
 HEARTBEAT = 2.0  # seconds between two heartbeats (and audience counts)
 NODE_TTL = 7  # seconds a node is listed without a heartbeat (three missed)
-BACKOFF = (0.1, 0.2, 0.5, 1.0, 2.0)
+BACKOFF = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 
 log = structlog.get_logger("confchat.cluster")
 
@@ -59,11 +61,38 @@ class LinkStats:
     position: str = clog.START
 
 
+def only(exc: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:
+    """Whether ``exc`` is one of ``kinds``, or a group of nothing else
+    (trio's nurseries and coredis's task groups wrap what they raise)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(only(inner, kinds) for inner in exc.exceptions)
+    return isinstance(exc, kinds)
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for the logs."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+class Moved(Exception):
+    """Redis (found through Sentinel) is gone: ask the sentinels again."""
+
+
 class Link:
     def __init__(self, core: Server, url: str, *, node: str = "", prefix: str = "confchat",
-                 position: str = clog.START) -> None:
+                 position: str = clog.START, sentinels: tuple[str, ...] = (), sentinel_master: str = "") -> None:
         self.core = core
-        self.url = url
+        self.url = url or "redis://"
+        # With Sentinel, where Redis is comes from the sentinels (each
+        # "host:port"), asked again whenever it is lost; the URL gives the
+        # rest (database, password).
+        self.sentinels = [parse_hostport(s) for s in sentinels]
+        self.sentinel_master = sentinel_master
+        self.address: tuple[str, int] | None = None
         self.name = node or f"{socket.gethostname()}-{os.getpid()}"
         self.prefix = prefix
         self.stream = clog.key(prefix, clog.STREAM)
@@ -96,24 +125,75 @@ class Link:
     # ------------------------------------------------------------------ the tasks
 
     def _client(self) -> coredis.Redis:
-        return coredis.Redis.from_url(self.url, decode_responses=True, connect_timeout=2.0, stream_timeout=10.0)
+        options: dict[str, Any] = {"decode_responses": True, "connect_timeout": 2.0, "stream_timeout": 10.0}
+        if self.address is None:
+            return coredis.Redis.from_url(self.url, **options)
+        # Found through Sentinel: its address, the URL's database and credentials.
+        url = urllib.parse.urlsplit(self.url)
+        db = int(url.path.strip("/") or 0)
+        return coredis.Redis(self.address[0], self.address[1], db, username=url.username or None,
+                             password=url.password or None, **options)
+
+    async def _locate(self) -> None:
+        """Ask the sentinels where the primary is now (the first that knows)."""
+        for host, port in self.sentinels:
+            try:
+                with trio.fail_after(2):
+                    async with coredis.Redis(host, port, decode_responses=True, connect_timeout=1.0) as sentinel:
+                        found = await sentinel.sentinel_get_master_addr_by_name(self.sentinel_master)
+            except REDIS_ERRORS:
+                continue
+            if found:
+                self.address = (found[0], int(found[1]))
+                return
+        raise coredis.exceptions.ConnectionError(f"no sentinel knows {self.sentinel_master!r}")
 
     async def run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         """Join the cluster, carry out the log up to its end (before this
-        node serves anyone), then follow it until cancelled."""
+        node serves anyone), then follow it until cancelled. With Sentinel,
+        a lost primary is looked up again and the link starts over there."""
+        failures = 0
+        while True:
+            if self.sentinels:
+                try:
+                    await self._locate()
+                except REDIS_ERRORS as exc:
+                    if not self.number:
+                        log.warning("cluster.unreachable", node=self.name, sentinels=self.sentinels, error=str(exc))
+                    self._down(exc)
+                    await trio.sleep(BACKOFF[min(failures, len(BACKOFF) - 1)])
+                    failures += 1
+                    continue
+            try:
+                await self._session(task_status)
+            except BaseException as exc:
+                if only(exc, (Moved,)):  # Sentinel: the primary went away
+                    log.warning("cluster.primary_lost", node=self.name, address=self.address)
+                elif not self.number and only(exc, REDIS_ERRORS):
+                    # Not joined yet (Redis not up, a wrong address): say so
+                    # and retry; nothing listens meanwhile.
+                    log.warning("cluster.unreachable", node=self.name, url=redacted(self.url), address=self.address,
+                                error=str(exc), retry_in=BACKOFF[min(failures, len(BACKOFF) - 1)])
+                else:
+                    raise
+                await trio.sleep(BACKOFF[min(failures, len(BACKOFF) - 1)])
+                failures += 1
+
+    async def _session(self, task_status: Any) -> None:
         writer, reader = self._client(), self._client()
         self._claims = writer
         async with writer, reader:
-            self.number = await writer.incr(clog.key(self.prefix, clog.NODES))
-            self.core.join_cluster(self.number, self)
-            self.stats.position = self.position.entry
-            caught_up = await self._catch_up(reader)
-            await self._heartbeat_once(writer)
-            self.stats.up = True
-            log.info("cluster.joined", node=self.name, number=self.number, caught_up=caught_up,
-                     position=self.stats.position)
-            self.propose(Op("", "hello", None, (), node=self.number))  # the others tell this node their visitors
-            task_status.started(self)
+            if not self.number:  # the first time: join, catch up, then serve
+                self.number = await writer.incr(clog.key(self.prefix, clog.NODES))
+                self.core.join_cluster(self.number, self)
+                self.stats.position = self.position.entry
+                caught_up = await self._catch_up(reader)
+                await self._heartbeat_once(writer)
+                self.stats.up = True
+                log.info("cluster.joined", node=self.name, number=self.number, caught_up=caught_up,
+                         position=self.stats.position, address=self.address)
+                self.propose(Op("", "hello", None, (), node=self.number))  # the others tell this node their visitors
+                task_status.started(self)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._write, writer)
                 nursery.start_soon(self._read, reader)
@@ -152,12 +232,16 @@ class Link:
                 batch = await reader.xread({self.stream: self.stats.position}, count=READ_COUNT, block=READ_BLOCK_MS)
             except REDIS_ERRORS as exc:
                 self._down(exc)
+                if self.sentinels:
+                    raise Moved from exc
                 await trio.sleep(BACKOFF[min(failures, len(BACKOFF) - 1)])
                 failures += 1
                 continue
             failures = 0
             if batch:
                 self._carry_out(batch[self.stream])
+            else:
+                self.stats.lag = 0.0  # nothing new for a whole read: caught up
             self._back()
 
     async def _write(self, writer: coredis.Redis) -> None:

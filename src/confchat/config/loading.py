@@ -330,6 +330,8 @@ def _what(cls: type[Any], name: str, tp: Any) -> str | None:
         return "a positive integer" if tp is int else "a positive number"
     if cls is ClusterSection and name == "redis_url":
         return 'a Redis URL like "redis://127.0.0.1:6379/0" or ""'
+    if cls is ClusterSection and name == "sentinels":
+        return 'an array of "host:port" strings'
     if cls is ClusterSection and name == "workers":
         return "a number of processes from 1 to 64"
     if cls is StorageSection and name == "transcripts":
@@ -415,6 +417,9 @@ def _check_value(cls: type[Any], name: str, value: Any, path: str, problem: str)
         raise ConfigError(bad)
     elif cls is ClusterSection and name == "workers" and not 1 <= value <= 64:
         raise ConfigError(bad)
+    elif cls is ClusterSection and name == "sentinels":
+        for i, item in enumerate(value):
+            _check_hostport(item, f"{path}[{i}]")
     elif cls is HistorySection and name == "chathistory_limit" and value < 1:
         raise ConfigError(bad)
     elif cls in (StorageSection, HistorySection) and isinstance(value, int) and value < 0:

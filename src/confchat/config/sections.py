@@ -317,6 +317,12 @@ class ClusterSection:
     # This node's name in logs, metrics and the cluster's node list; "": the
     # host name and process id.
     node: str = ""
+    # Redis Sentinel: the sentinels ("host:port") that say where the primary
+    # is, asked again whenever it is lost (a failover); redis_url then gives
+    # only the database and password. []: redis_url's host.
+    sentinels: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    # The name the sentinels monitor the primary under.
+    sentinel_master: str = "confchat"
     # Processes on this host sharing the listening ports (SO_REUSEPORT);
     # `confchat serve --workers N` sets it. More than 1 needs redis_url.
     workers: int = 1

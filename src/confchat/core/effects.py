@@ -77,7 +77,8 @@ def apply(server: Server, channel: Channel, effects: Iterable[fx.Effect]) -> Non
         elif isinstance(effect, fx.ShieldChanged):
             state = "on" if effect.on else "off"
             if effect.on:
-                server.stats.shield_raised[(conference.channel, "auto" if effect.by == "auto" else "human")] += 1
+                if server.counting:
+                    server.stats.shield_raised[(conference.channel, "auto" if effect.by == "auto" else "human")] += 1
             server.log("conference.shield", level="warning" if effect.on else "info",
                        conference=conference.channel, state=state, by=effect.by, reason=effect.reason)
             server.relay(channel.staff, server.name, "CONF", (channel.name, "SHIELD", state, effect.by, effect.reason))
@@ -97,7 +98,8 @@ def _restricted(server: Server, channel: Channel, effect: fx.Restricted) -> None
     restriction = effect.restriction
     conference = channel.conference
     assert conference is not None
-    server.stats.restrictions[(conference.channel, restriction.kind)] += 1
+    if server.counting:  # in a cluster, where the moderator asked (core/ops.py)
+        server.stats.restrictions[(conference.channel, restriction.kind)] += 1
     if restriction.kind != "ban":
         return
     actor = server.clients.get(effect.actor)

@@ -204,7 +204,11 @@ def carry_out(server: Server, op: Op) -> bool:
     if effects:
         if not local:
             effects = [e for e in effects if not isinstance(e, ORIGIN_ONLY)]
-        apply(server, channel, effects)
+        server.counting = local  # bans and shields are counted where they were asked for
+        try:
+            apply(server, channel, effects)
+        finally:
+            server.counting = True
     if client is not None and not client.gone and op.done is not None:
         if isinstance(op.done, str):
             FOLLOW_UPS[op.done](server, client, channel, op)

@@ -129,6 +129,7 @@ class Server(Output):
         self.node_number = 0
         self.cluster: Proposals | None = None
         self.last_ban_removed = 0  # visitors the latest ban removed here (its confirmation)
+        self.counting = True  # false while another node's op is carried out: its metrics are that node's
         # The visitors of each conference on the cluster's other nodes
         # (folded name -> connection id -> Member, core/members.py).
         self.elsewhere: dict[str, dict[int, Member]] = {}
