@@ -334,6 +334,12 @@ async def serve(config: Config, *, task_status: Any = trio.TASK_STATUS_IGNORED) 
         addresses = [listener.socket.getsockname()[:2] for listener in listeners]
         http_listeners = await _open_http_listeners(config)
         http_addresses = [listener.socket.getsockname()[:2] for listener in http_listeners]
+        # A worker's own port for its metrics (cluster.worker_metrics).
+        worker = int(os.environ.get("CONFCHAT_WORKER", "0") or 0)
+        own_listeners: list[trio.SocketListener] = []
+        if worker and config.cluster.worker_metrics:
+            host, port = parse_hostport(config.cluster.worker_metrics)
+            own_listeners = await trio.open_tcp_listeners(port + worker - 1, host=host)
         proxy_listeners = await _open_proxy_listeners(config)
         proxy_addresses = [listener.socket.getsockname()[:2] for listener in proxy_listeners]
         stop_event = trio.Event()
@@ -373,6 +379,12 @@ async def serve(config: Config, *, task_status: Any = trio.TASK_STATUS_IGNORED) 
                 services.start_soon(serve_tcp, core, listeners, connections)
                 if http_listeners:
                     services.start_soon(serve_http, http, http_listeners, connections)
+                if own_listeners:
+                    own = HttpServer(core, http_routes(core, writer, running), websocket=False)
+                    services.start_soon(serve_http, own, own_listeners, connections)
+                    for listener in own_listeners:
+                        log.info("listener.started", transport="http", metrics_only=True,
+                                 port=listener.socket.getsockname()[1])
                 if proxy_listeners:
                     trusted = TrustedProxies(config.listen.trusted_proxies)
                     services.start_soon(serve_proxied_tcp, core, proxy_listeners, connections, trusted)

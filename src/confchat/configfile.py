@@ -236,6 +236,11 @@ COMMENTS: dict[str, str] = {
         "asked again after a failover; redis_url then gives the database and password."
     ),
     "cluster.sentinel_master": "The name the sentinels monitor the primary under.",
+    "cluster.worker_metrics": (
+        "With workers: each also serves /metrics, /healthz and /readyz on a port of\n"
+        'its own, this one for worker 1, the next for worker 2 ("127.0.0.1:9101").\n'
+        "Through the shared HTTP port a scrape reaches any one worker. \"\": none."
+    ),
     "cluster.workers": (
         "Processes on this host sharing the listening ports (SO_REUSEPORT), each a\n"
         "node of the cluster; more than 1 needs redis_url. `serve --workers N` sets it."

@@ -241,3 +241,31 @@ def test_a_visitor_and_a_moderator_on_different_workers_hold_one_event(tmp_path,
         citizen.expect(lambda m: m.command == "NOTE" and m.params[1] == "PUBLISHED")
     finally:
         event.close()
+
+
+def test_each_worker_has_its_own_metrics_port(tmp_path, redis_server):
+    """cluster.worker_metrics: worker i answers /metrics on the port after
+    worker i-1's, so Prometheus scrapes each worker, not a random one."""
+    base = free_port()
+    while True:  # two free ports in a row
+        try:
+            import socket as _socket
+
+            with _socket.socket() as probe:
+                probe.bind(("127.0.0.1", base + 1))
+            break
+        except OSError:
+            base = free_port()
+    event = Workers(tmp_path, redis_server.url, {"cluster": {"redis_url": redis_server.url,
+                                                             "worker_metrics": f"127.0.0.1:{base}"}})
+    try:
+        wait_until(lambda: len(event.workers()) == WORKERS, timeout=10)
+        numbers = set()
+        for port in (base, base + 1):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+                body = response.read().decode()
+            (line,) = [line for line in body.splitlines() if line.startswith("confchat_node_info{")]
+            numbers.add(line.split('number="')[1].split('"')[0])
+        assert len(numbers) == WORKERS  # two processes, one port each
+    finally:
+        event.close()

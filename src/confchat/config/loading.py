@@ -332,6 +332,8 @@ def _what(cls: type[Any], name: str, tp: Any) -> str | None:
         return 'a Redis URL like "redis://127.0.0.1:6379/0" or ""'
     if cls is ClusterSection and name == "sentinels":
         return 'an array of "host:port" strings'
+    if cls is ClusterSection and name == "worker_metrics":
+        return '"host:port" (worker 1\'s; the next ones follow) or ""'
     if cls is ClusterSection and name == "workers":
         return "a number of processes from 1 to 64"
     if cls is StorageSection and name == "transcripts":
@@ -417,6 +419,8 @@ def _check_value(cls: type[Any], name: str, value: Any, path: str, problem: str)
         raise ConfigError(bad)
     elif cls is ClusterSection and name == "workers" and not 1 <= value <= 64:
         raise ConfigError(bad)
+    elif cls is ClusterSection and name == "worker_metrics" and value:
+        _check_hostport(value, path)
     elif cls is ClusterSection and name == "sentinels":
         for i, item in enumerate(value):
             _check_hostport(item, f"{path}[{i}]")

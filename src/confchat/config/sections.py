@@ -323,6 +323,10 @@ class ClusterSection:
     sentinels: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     # The name the sentinels monitor the primary under.
     sentinel_master: str = "confchat"
+    # With workers: each worker also serves /metrics, /healthz and /readyz on
+    # a port of its own, this one for worker 1, the next for worker 2, ...
+    # ("127.0.0.1:9101"), so Prometheus scrapes each; "": only the shared port.
+    worker_metrics: str = ""
     # Processes on this host sharing the listening ports (SO_REUSEPORT);
     # `confchat serve --workers N` sets it. More than 1 needs redis_url.
     workers: int = 1

@@ -209,8 +209,10 @@ class HttpServer:
         *,
         allowed_origins: tuple[str, ...] = (),
         prefix_routes: dict[str, Handler] | None = None,
+        websocket: bool = True,
     ) -> None:
         self.core = core
+        self.websocket = websocket  # False: a port for supervision only (a worker's metrics)
         self.routes = routes  # exact paths
         self.prefix_routes = prefix_routes or {}  # "/static/" -> handler
         self.allowed_origins = allowed_origins
@@ -352,7 +354,8 @@ class HttpServer:
             except BadRequest as exc:
                 await self._close_with_error(conn, stream, exc.status, exc.text)
                 return None
-            if request.path in WEBSOCKET_PATHS and "websocket" in request.headers.get("upgrade", "").lower():
+            if (self.websocket and request.path in WEBSOCKET_PATHS
+                    and "websocket" in request.headers.get("upgrade", "").lower()):
                 leave()  # an IRC client from now on: the core counts it
                 return await self._websocket(stream, request, conn.trailing_data[0])
             response = await self._dispatch(request)
