@@ -524,15 +524,20 @@ async def _main(config: Config, demo: Demo | None = None) -> None:
                 # password that nobody saw.
                 await trio.to_thread.run_sync(demo.save)
             _announce(running, config, demo)
-            async for signum in signals:
-                log.info("signal.received", signal=signal.Signals(signum).name)
-                if signum == signal.SIGHUP:
-                    # Reading the files and building the context is disk and
-                    # CPU work: in a thread, so the event loop keeps serving.
-                    await trio.to_thread.run_sync(running.reload_tls)
-                    continue
-                running.stop()
-                break
+            await follow_signals(signals, running)
+
+
+async def follow_signals(signals: Any, running: Running) -> None:
+    """SIGHUP loads the TLS certificate again; SIGINT or SIGTERM stops."""
+    async for signum in signals:
+        log.info("signal.received", signal=signal.Signals(signum).name)
+        if signum == signal.SIGHUP:
+            # Reading the files and building the context is disk and
+            # CPU work: in a thread, so the event loop keeps serving.
+            await trio.to_thread.run_sync(running.reload_tls)
+            continue
+        running.stop()
+        break
 
 
 def run(config: Config, demo: Demo | None = None) -> None:

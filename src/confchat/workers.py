@@ -280,7 +280,7 @@ def run_worker(config: Config, index: int, ready_fd: int = -1) -> int:
 
 async def _worker_main(config: Config, index: int, ready_fd: int) -> None:
     # As app._main: signals are caught before anything listens.
-    from .app import Running, serve
+    from .app import Running, follow_signals, serve
 
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
         async with trio.open_nursery() as nursery:
@@ -292,13 +292,7 @@ async def _worker_main(config: Config, index: int, ready_fd: int) -> None:
                     os.close(ready_fd)
                 except OSError:  # the supervisor is gone: its death signal follows
                     pass
-            async for signum in signals:
-                log.info("signal.received", signal=signal.Signals(signum).name)
-                if signum == signal.SIGHUP:
-                    await trio.to_thread.run_sync(running.reload_tls)
-                    continue
-                running.stop()
-                break
+            await follow_signals(signals, running)
 
 
 # -- the supervisor ------------------------------------------------------------

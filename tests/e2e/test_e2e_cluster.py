@@ -106,6 +106,15 @@ def queued(moderator, text: str):
                             and m.params[3] == "pending")
 
 
+def queue_texts(moderator) -> list[str]:
+    """The texts of the undecided items, in queue order (QUEUE LIST)."""
+    moderator.send(f"QUEUE {CHAN} LIST")
+    texts = []
+    while (m := moderator.expect(lambda m: m.command == "QUEUE")).params[1] != "END":
+        texts.append(m.params[-1])
+    return texts
+
+
 def published(client, text: str):
     return client.expect(lambda m: m.command == "PRIVMSG" and tuple(m.params) == (CHAN, text))
 
@@ -155,14 +164,7 @@ def test_reorder_drop_redact_and_ban_across_nodes(cluster) -> None:
     mod.send(f"QUEUE {CHAN} MOVE {ids[1]} top")
     line = other.expect(lambda m: m.command == "QUEUE" and m.params[2] == ids[1])
     assert line.params[4] == "1"  # position 1
-    other.send(f"QUEUE {CHAN} LIST")
-    listed = []
-    while True:
-        m = other.expect(lambda m: m.command == "QUEUE")
-        if m.params[1] == "END":
-            break
-        listed.append(m.params[2])
-    assert listed == [ids[1], ids[0], ids[2]]
+    assert queue_texts(other) == [texts[1], texts[0], texts[2]]
     # Drop on node 3, with a reason; the author on node 1 is told.
     other.send(f"QUEUE {CHAN} DROP {ids[2]} :Please stay polite")
     note(citizen, "DECLINED")
@@ -329,26 +331,12 @@ def test_every_question_acknowledged_by_a_node_killed_at_once_is_kept_by_the_oth
         acknowledged.add(text)
     n1.kill()  # SIGKILL, right after the acknowledgements
     mod = staff(n2, "modA")
-    mod.send(f"QUEUE {CHAN} LIST")
-    listed = set()
-    while True:
-        m = mod.expect(lambda m: m.command == "QUEUE")
-        if m.params[1] == "END":
-            break
-        listed.add(m.params[-1])
+    listed = set(queue_texts(mod))
     assert acknowledged <= listed and len(acknowledged) == 20
     # Node 1 comes back on its own database and the log: the same queue.
     again = n1.__class__(n1.args, n1.workdir)
     try:
-        mod1 = staff(again, "modB")
-        mod1.send(f"QUEUE {CHAN} LIST")
-        relisted = set()
-        while True:
-            m = mod1.expect(lambda m: m.command == "QUEUE")
-            if m.params[1] == "END":
-                break
-            relisted.add(m.params[-1])
-        assert relisted == listed
+        assert set(queue_texts(staff(again, "modB"))) == listed
     finally:
         again.stop()
 
