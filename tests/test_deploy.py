@@ -42,6 +42,8 @@ import tomli_w
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from programs import binary as program  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 ALERTS = DEPLOY / "alerts.yml"
@@ -876,14 +878,6 @@ TEMPLATES = [
 _PLACEHOLDER = re.compile(r"@([A-Z][A-Z0-9_]*)@")
 
 
-def program(name: str, package: str) -> str:
-    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
-    if path is None:
-        message = f"{name} not installed (Debian: apt-get install {package}; see scripts/install-test-deps)"
-        if os.environ.get("CI"):
-            pytest.fail(message + " (required when CI is set)")
-        pytest.skip(message)
-    return path
 
 
 def _body(text: str) -> str:

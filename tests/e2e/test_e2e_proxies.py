@@ -33,6 +33,7 @@ from confchat.core.passwords import hash_password
 from confchat.proto.codec import parse_line
 from confchat.proto.message import Message
 from conftest import wait_until
+from programs import binary, fill, free_port, stop
 from e2e_client import TIMEOUT, IRCClient
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -58,28 +59,10 @@ def visitor_address(block: int, i: int) -> str:
     return f"127.{block}.{1 + i // 250}.{1 + i % 250}"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
-def binary(name: str, package: str) -> str:
-    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
-    if path is None:
-        message = f"{name} not installed (Debian: apt-get install {package}; see scripts/install-test-deps)"
-        if os.environ.get("CI"):
-            pytest.fail(message + " (required when CI is set)")
-        pytest.skip(message)
-    return path
 
 
-def fill(template: Path, values: dict[str, str]) -> str:
-    text = template.read_text()
-    for key, value in values.items():
-        text = text.replace(f"@{key}@", value)
-    assert "@" not in re.sub(r"#.*", "", text), f"a placeholder of {template.name} is left unfilled"
-    return text
 
 
 def wait_listening(port: int, process: subprocess.Popen, log: Callable[[], str]) -> None:
@@ -96,14 +79,6 @@ def wait_listening(port: int, process: subprocess.Popen, log: Callable[[], str])
             time.sleep(0.05)
 
 
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
 
 
 @pytest.fixture
