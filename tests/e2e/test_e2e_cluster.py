@@ -416,11 +416,14 @@ def test_a_node_started_before_redis_waits_for_it_and_says_so(start_server, tmp_
     started = {}
     thread = threading.Thread(target=lambda: started.setdefault("node", start_server(config(redis.url))))
     thread.start()
-    time.sleep(2)
-    assert "node" not in started  # nothing listens without the log
-    redis.start()
-    thread.join(30)
-    node = started["node"]
-    assert "cluster.unreachable" in node.log
-    visitor(node, "early")
-    redis.stop()
+    try:
+        time.sleep(2)
+        assert "node" not in started  # nothing listens without the log
+        redis.start()
+        thread.join(30)
+        node = started["node"]
+        assert "cluster.unreachable" in node.log
+        visitor(node, "early")
+    finally:
+        thread.join(30)
+        redis.stop()
