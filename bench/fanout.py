@@ -110,6 +110,33 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def server_metrics(server: "Server") -> dict:
+    """confchat's own view of the run, from /metrics: the mean storage
+    commit and the mean time to queue one message to all its recipients."""
+    if server.kind != "confchat" or not server.http_port:
+        return {}
+    import urllib.request
+
+    try:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{server.http_port}/metrics", timeout=10).read().decode()
+    except OSError:
+        return {}
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("confchat_") and " " in line and "{" not in line:
+            name, _, value = line.partition(" ")
+            try:
+                values[name] = float(value)
+            except ValueError:
+                pass
+    out = {}
+    for key, name in (("commit_ms_mean", "confchat_storage_commit_seconds"), ("queue_ms_mean", "confchat_fanout_seconds")):
+        count = values.get(f"{name}_count")
+        if count:
+            out[key] = round(values.get(f"{name}_sum", 0.0) / count * 1000, 2)
+    return out
+
+
 def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -456,7 +483,11 @@ def percentile(values: list[float], p: float) -> float:
 
 def run(args) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        server = Server(args.server, tmp, args.policies, args.tls)
+        launcher = None
+        if args.switch_interval:  # a proposed setting, tried without changing the server
+            launcher = [sys.executable, "-c", "import sys; sys.setswitchinterval(float(sys.argv.pop(1))); "
+                        "from confchat.cli import main; raise SystemExit(main(sys.argv[1:]))", str(args.switch_interval)]
+        server = Server(args.server, tmp, args.policies, args.tls, launcher=launcher)
         args.port, args.http_port = server.port, server.http_port
         args.tmp = tmp
         if args.tls:  # the viewers on the TLS ports; the sender stays plain
@@ -520,6 +551,7 @@ def run(args) -> dict:
             results = [p.recv() for p in pipes]
             elapsed = time.perf_counter() - t0
             cpu = cpu_seconds(server.pid) - cpu0
+            metrics = server_metrics(server)
             for proc in procs:
                 proc.join(10)
             received = sum(r[1] for r in results)
@@ -542,6 +574,7 @@ def run(args) -> dict:
                 "moderated": bool(args.moderated),
                 "policies": bool(args.policies),
                 "tls": bool(args.tls),
+                **({"switch_interval": args.switch_interval} if args.switch_interval else {}),
                 "viewers": joined,
                 "messages": args.messages,
                 "rate": args.rate or "flat out",
@@ -556,6 +589,7 @@ def run(args) -> dict:
                 "lost": max(0, expected - received),
                 "duplicated": max(0, received - expected),
                 "out_of_order_chunks": anomalies,
+                **metrics,
             }
         finally:
             server.stop()
@@ -577,6 +611,8 @@ def main() -> None:
                         help="confchat only: viewers over IRC over TLS (--transport tcp) or wss:// (ws)")
     parser.add_argument("--policies", action="store_true",
                         help="confchat with every built-in moderation policy on (the chain's cost in the fan-out)")
+    parser.add_argument("--switch-interval", type=float, default=0.0,
+                        help="confchat only: run the server with sys.setswitchinterval(S) (default: Python's 0.005)")
     parser.add_argument("--timeout", type=float, default=120.0)
     args = parser.parse_args()
     print(json.dumps(run(args)))
