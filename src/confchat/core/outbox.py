@@ -76,12 +76,28 @@ class Outbox:
             self.wake()
             return False
         gate = self.gate
-        if gate is not None and (self._held or (durable and gate.appended > gate.committed_seq)):
-            self._hold(gate, data)
-        else:
-            self._chunks.append(data)
-            if was_empty:
-                self.wake()
+        if gate is not None:
+            held = self._held
+            if held or (durable and gate.appended > gate.committed_seq):
+                # _hold, inline: this is every recipient of a fan-out while
+                # its publication is being committed.
+                if not held:
+                    gate.held.add(self)
+                    if held is _NEVER_HELD:
+                        held = self._held = []
+                        self._seqs, self._counts = [], []
+                held.append(data)
+                seq = gate.wait_batch
+                seqs = self._seqs
+                if seqs and seqs[-1] == seq:
+                    self._counts[-1] += 1
+                else:
+                    seqs.append(seq)
+                    self._counts.append(1)
+                return True
+        self._chunks.append(data)
+        if was_empty:
+            self.wake()
         return True
 
     def _hold(self, gate: Journal, data: bytes) -> None:
@@ -142,6 +158,15 @@ class Outbox:
         if held and self.gate is not None:
             committed = self.gate.committed_batch
             seqs, counts = self._seqs, self._counts
+            if seqs[-1] <= committed and not self._chunks:
+                # Everything held is released and nothing else waits (a
+                # fan-out's commit): the held list itself goes out.
+                self._held = self._chunks
+                self._chunks = []
+                seqs.clear()
+                counts.clear()
+                self._size -= sum(map(len, held))
+                return held
             count = runs = 0
             for seq in seqs:
                 if seq > committed:

@@ -62,6 +62,19 @@ _OUTPUT, _CLOSED, _WRITTEN, _BACKLOG, _CAUGHT_UP = (
 )
 
 
+def _nested(flat: dict[tuple[State, Event], State]) -> dict[State, dict[Event, State]]:
+    """:func:`.states.table` as state -> event -> state: looked up without
+    building a (state, event) tuple, twice per recipient of a fan-out (each
+    tuple also counts towards the garbage collector's next pass)."""
+    out: dict[State, dict[Event, State]] = {}
+    for (state, event), new in flat.items():
+        out.setdefault(state, {})[event] = new
+    return out
+
+
+_TABLES = {direct: _nested(table(direct)) for direct in (True, False)}
+
+
 async def receive_from(fd: int, size: int = RECV_CHUNK) -> bytes:
     """Bytes from a plain socket's descriptor, as trio's
     ``SocketStream.receive_some`` gets them (a checkpoint that cannot lose
@@ -218,7 +231,7 @@ class Connection:
         self.direct = direct
         self.stats = core.stats
         self.state = initial_state(direct is not None)
-        self._table = table(direct is not None)
+        self._table = _TABLES[direct is not None]
         self._flush = self._flush_direct  # bound once: scheduled at every fan-out
         self.reason = "Connection closed"
         # Made when a writer task starts (an idle connection has none).
@@ -260,7 +273,7 @@ class Connection:
     def _fire(self, event: Event) -> None:
         old = self.state
         try:
-            new = self._table[old, event]
+            new = self._table[old][event]
         except KeyError:
             new = next_state(old, event, self.direct is not None)  # raises TransitionError
         self.state = new
