@@ -375,6 +375,7 @@ async def serve(config: Config, *, task_status: Any = trio.TASK_STATUS_IGNORED) 
                     running.link = await services.start(Link(
                         core, cluster.redis_url, node=cluster.node, position=position,
                         sentinels=cluster.sentinels, sentinel_master=cluster.sentinel_master,
+                        retention=cluster.log_retention,
                     ).run)
                 services.start_soon(serve_tcp, core, listeners, connections)
                 if http_listeners:
@@ -540,6 +541,14 @@ async def follow_signals(signals: Any, running: Running) -> None:
         break
 
 
+def first_cause(exc: BaseException) -> BaseException:
+    """The first error inside nested exception groups (nurseries wrap
+    what their tasks raise): the one to tell."""
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
+
+
 def run(config: Config, demo: Demo | None = None) -> None:
     """Blocking entry point for ``confchat serve``; ``demo``: the first-run
     demo (confchat.demo), whose accounts ``config`` already holds."""
@@ -551,7 +560,7 @@ def run(config: Config, demo: Demo | None = None) -> None:
     try:
         trio.run(_main, config, demo)
     except* (OSError, StorageError, ConfigError) as group:  # address in use, damaged database, bad policy…
-        failure = group.exceptions[0]
+        failure = first_cause(group)
     if failure is not None:
         print(f"confchat: cannot start: {failure}", file=sys.stderr)
         raise SystemExit(1)

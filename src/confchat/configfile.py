@@ -236,6 +236,11 @@ COMMENTS: dict[str, str] = {
         "asked again after a failover; redis_url then gives the database and password."
     ),
     "cluster.sentinel_master": "The name the sentinels monitor the primary under.",
+    "cluster.log_retention": (
+        "Seconds of the cluster's log kept in Redis (604800: a week). Older entries\n"
+        "that every running node has carried out are removed; a node away longer\n"
+        "refuses to start until given a copy of another node's database. 0: keep all."
+    ),
     "cluster.worker_metrics": (
         "With workers: each also serves /metrics, /healthz and /readyz on a port of\n"
         'its own, this one for worker 1, the next for worker 2 ("127.0.0.1:9101").\n'

@@ -260,7 +260,7 @@ def worker_main(environ: Any = os.environ, stdin: Any = None) -> int:
 def run_worker(config: Config, index: int, ready_fd: int = -1) -> int:
     """Serve as worker ``index`` until SIGTERM or SIGINT; like ``app.run``,
     without the banner (the supervisor prints it)."""
-    from .app import GC_THRESHOLDS
+    from .app import GC_THRESHOLDS, first_cause
     from .storage.sqlite import StorageError
 
     share_ports()
@@ -271,7 +271,7 @@ def run_worker(config: Config, index: int, ready_fd: int = -1) -> int:
     try:
         trio.run(_worker_main, config, index, ready_fd)
     except* (OSError, StorageError, ConfigError) as group:
-        failure = group.exceptions[0]
+        failure = first_cause(group)
     if failure is not None:
         print(f"confchat: worker {index} cannot start: {failure}", file=sys.stderr)
         return 1

@@ -248,3 +248,20 @@ def test_a_nick_is_one_persons_in_the_cluster_and_a_tie_goes_to_the_first_claim_
     other.send("NICK marie")
     other.send("USER m 0 * :m")
     assert "001" in [m.command for m in other.take()]
+
+
+def test_the_log_is_cut_only_behind_every_running_node_and_its_retention() -> None:
+    day = 86400
+    now = 1_800_000_000.0
+    recent = f"{int((now - 60) * 1000)}-0"  # a node a minute behind
+    assert clog.trim_before([recent], now, 0) is None  # retention 0: kept whole
+    assert clog.trim_before([recent], now, day) == f"{int((now - day) * 1000)}-0"  # a day back
+    old = f"{int((now - 2 * day) * 1000)}-4"  # a node two days behind holds it there
+    assert clog.trim_before([recent, old], now, day) == old
+
+
+def test_a_node_whose_entries_were_cut_from_the_log_is_told() -> None:
+    assert not clog.gap("0-0", "5-0", 10, 10)  # nothing ever removed
+    assert clog.gap("0-0", "5-0", 12, 10)  # a new node, the log's start is gone
+    assert clog.gap("3-0", "5-0", 12, 10)  # stands before what is left
+    assert not clog.gap("6-1", "5-0", 12, 10)  # what it needs is all there

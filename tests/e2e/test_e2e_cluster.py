@@ -427,3 +427,46 @@ def test_a_node_started_before_redis_waits_for_it_and_says_so(start_server, tmp_
     finally:
         thread.join(30)
         redis.stop()
+
+
+def test_a_node_away_longer_than_the_log_is_kept_refuses_to_start_until_given_a_peers_database(
+        start_server, tmp_path) -> None:
+    import sqlite3
+
+    redis = RedisServer(tmp_path / "short").start()
+    try:
+        settings = config(redis.url)
+        settings["cluster"]["log_retention"] = 1  # seconds: the log is cut behind the running nodes at once
+        n1, n2 = start_server(settings), start_server(settings)
+        n2.stop()
+        citizen = visitor(n1, "citizen")
+        mod = staff(n1, "modA")
+        citizen.send(f"PRIVMSG {CHAN} :Asked while node 2 was away")
+        queued(mod, "Asked while node 2 was away")
+        deadline = time.monotonic() + 20
+        while True:
+            info = redis.command("XINFO", "STREAM", "confchat:log")
+            fields = {(k.decode() if isinstance(k, bytes) else k): v for k, v in zip(info[::2], info[1::2])}
+            if fields["entries-added"] > fields["length"]:
+                break  # node 1's heartbeat cut the log
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        with pytest.raises(RuntimeError) as refused:
+            n2.__class__(n2.args, n2.workdir)
+        assert "copy a running node's database" in str(refused.value)
+        # The fix it names: a copy of node 1's database (SQLite's online backup).
+        ours = n2.workdir / "data" / "confchat.sqlite3"
+        for leftover in ours.parent.glob("confchat.sqlite3*"):
+            leftover.unlink()
+        source = sqlite3.connect(n1.workdir / "data" / "confchat.sqlite3")
+        target = sqlite3.connect(ours)
+        source.backup(target)
+        source.close()
+        target.close()
+        back = n2.__class__(n2.args, n2.workdir)
+        try:
+            assert queue_texts(staff(back, "modB")) == ["Asked while node 2 was away"]
+        finally:
+            back.stop()
+    finally:
+        redis.stop()

@@ -35,6 +35,7 @@ from ..core.members import announce, forget_nodes
 from ..core.ops import Op, actor_of, link_changed, refused
 from ..config import parse_hostport
 from ..core.server import Server
+from ..storage.sqlite import StorageError
 from . import log as clog
 
 READ_BLOCK_MS = 200  # one blocking read's wait
@@ -84,7 +85,9 @@ class Moved(Exception):
 
 class Link:
     def __init__(self, core: Server, url: str, *, node: str = "", prefix: str = "confchat",
-                 position: str = clog.START, sentinels: tuple[str, ...] = (), sentinel_master: str = "") -> None:
+                 position: str = clog.START, sentinels: tuple[str, ...] = (), sentinel_master: str = "",
+                 retention: float = 0.0) -> None:
+        self.retention = retention  # seconds of log kept (cluster.log_retention; 0: all)
         self.core = core
         self.url = url or "redis://"
         # With Sentinel, where Redis is comes from the sentinels (each
@@ -200,6 +203,18 @@ class Link:
                 nursery.start_soon(self._heartbeat, writer)
 
     async def _catch_up(self, reader: coredis.Redis) -> int:
+        try:
+            info = await reader.xinfo_stream(self.stream)
+        except coredis.exceptions.ResponseError:
+            info = None  # no log yet: the cluster's first node
+        if info is not None and clog.gap(self.stats.position, info.get("recorded-first-entry-id"),
+                                         int(info.get("entries-added") or 0), int(info.get("length") or 0)):
+            raise StorageError(
+                f"this node's database stands at {self.stats.position} in the cluster's log, but the log now "
+                f"starts at {info.get('recorded-first-entry-id')}: what happened in between was removed "
+                "(cluster.log_retention). Stop this node, copy a running node's database into its data "
+                "directory (docs/cluster.md, 'A node away too long'), and start it again."
+            )
         count = 0
         while True:
             batch = await reader.xread({self.stream: self.stats.position}, count=READ_COUNT)
@@ -271,7 +286,7 @@ class Link:
         node = clog.key(self.prefix, f"node:{self.number}")
         await writer.hset(node, {
             "name": self.name, "pid": str(os.getpid()), "clients": str(len(self.core.clients)),
-            "position": self.stats.position, "at": str(time.time()),
+            "position": self.stats.position, "stored": self.position.entry, "at": str(time.time()),
         })
         await writer.expire(node, NODE_TTL)
         alive, now = clog.key(self.prefix, "alive"), time.time()
@@ -280,6 +295,11 @@ class Link:
         living = [int(n) for n in await writer.zrange(alive, 0, -1)]
         self.stats.nodes = len(living)
         forget_nodes(self.core, living)  # a node not heard of: its visitors are gone
+        if self.retention and living and self.number == min(living):  # one node keeps the log short
+            positions = [await writer.hget(clog.key(self.prefix, f"node:{n}"), "stored") for n in living]
+            cut = clog.trim_before([p for p in positions if p], now, self.retention)
+            if cut is not None:
+                await writer.xtrim(self.stream, trim_strategy=coredis.PureToken.MINID, threshold=cut)
 
     async def _heartbeat(self, writer: coredis.Redis) -> None:
         while True:

@@ -44,6 +44,31 @@ def read(values: dict[str, Any]) -> Op:
     return decode(json.loads(values["op"]))
 
 
+def trim_before(positions: list[str], now: float, retention: float) -> str | None:
+    """Where the log may be cut (every entry before it removed), or None:
+    nothing older than ``retention`` seconds and nothing a node still
+    needs (each node's stored ``positions``, the entries after it). 0: the
+    log is kept whole."""
+    if retention <= 0:
+        return None
+    horizon = (int((now - retention) * 1000), 0)
+    needed = min((entry_key(p) for p in positions), default=horizon)
+    cut = min(horizon, needed)
+    return None if cut <= (0, 0) else f"{cut[0]}-{cut[1]}"
+
+
+def gap(position: str, first: str | None, added: int, length: int) -> bool:
+    """Whether entries this node needs (those after ``position``) were
+    removed from the log: it was away longer than the log is kept. ``first``
+    is the log's first entry, ``added`` how many it ever took, ``length``
+    how many it holds."""
+    if added <= length:  # nothing ever removed
+        return False
+    if position == START:
+        return True  # a new node needs the log from its very start
+    return first is not None and entry_key(position) < entry_key(first)
+
+
 POSITION_KEY = "*cluster"  # the journal's key for the position (no channel starts with "*")
 
 

@@ -334,6 +334,8 @@ def _what(cls: type[Any], name: str, tp: Any) -> str | None:
         return 'an array of "host:port" strings'
     if cls is ClusterSection and name == "worker_metrics":
         return '"host:port" (worker 1\'s; the next ones follow) or ""'
+    if cls is ClusterSection and name == "log_retention":
+        return "a number of seconds (0: keep the whole log)"
     if cls is ClusterSection and name == "workers":
         return "a number of processes from 1 to 64"
     if cls is StorageSection and name == "transcripts":
@@ -421,6 +423,8 @@ def _check_value(cls: type[Any], name: str, value: Any, path: str, problem: str)
         raise ConfigError(bad)
     elif cls is ClusterSection and name == "worker_metrics" and value:
         _check_hostport(value, path)
+    elif cls is ClusterSection and name == "log_retention" and value < 0:
+        raise ConfigError(bad)
     elif cls is ClusterSection and name == "sentinels":
         for i, item in enumerate(value):
             _check_hostport(item, f"{path}[{i}]")

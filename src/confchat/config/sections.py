@@ -323,6 +323,10 @@ class ClusterSection:
     sentinels: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     # The name the sentinels monitor the primary under.
     sentinel_master: str = "confchat"
+    # Seconds of the cluster's log kept in Redis (entries older than this,
+    # and that every node running has carried out, are removed); a node
+    # away longer needs a copy of another's database. 0: keep all.
+    log_retention: int = 604800
     # With workers: each worker also serves /metrics, /healthz and /readyz on
     # a port of its own, this one for worker 1, the next for worker 2, ...
     # ("127.0.0.1:9101"), so Prometheus scrapes each; "": only the shared port.
