@@ -187,7 +187,11 @@ class Link:
         self._claims = writer
         async with writer, reader:
             if not self.number:  # the first time: join, catch up, then serve
-                self.number = await writer.incr(clog.key(self.prefix, clog.NODES))
+                alive = clog.key(self.prefix, "alive")
+                while True:  # a number no running node has (the counter may be new: a Redis that lost its data)
+                    self.number = await writer.incr(clog.key(self.prefix, clog.NODES))
+                    if await writer.zscore(alive, str(self.number)) is None:
+                        break
                 self.core.join_cluster(self.number, self)
                 self.stats.position = self.position.entry
                 caught_up = await self._catch_up(reader)
