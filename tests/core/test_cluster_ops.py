@@ -265,3 +265,16 @@ def test_a_node_whose_entries_were_cut_from_the_log_is_told() -> None:
     assert clog.gap("0-0", "5-0", 12, 10)  # a new node, the log's start is gone
     assert clog.gap("3-0", "5-0", 12, 10)  # stands before what is left
     assert not clog.gap("6-1", "5-0", 12, 10)  # what it needs is all there
+
+
+def test_a_private_message_to_a_nick_of_another_node_says_where_it_is() -> None:
+    log, one, two = two_nodes()
+    one.register("Marie", CAPS, ip="203.0.113.1")
+    paul = two.register("paul", CAPS, ip="203.0.113.2")
+    log.run()
+    paul.take()
+    paul.send("PRIVMSG marie :hello")
+    paul.send("PRIVMSG nobody :hello")
+    replies = [m for m in paul.take() if m.command == "401"]
+    assert [m.params[-1] for m in replies] == [
+        "That nick is on another node of the cluster; private messages stay on their node", "No such nick/channel"]

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..server import Server
 from ...moderation.conference import STAFF
+from ...proto.casemap import casefold
+from ..members import taken_elsewhere
 from .conference import conference_message
 
 STATUS_PREFIXES = {"@": "o", "+": "v"}
@@ -103,7 +105,9 @@ def _message(server: Server, client: Client, msg: Message, command: str) -> None
             other = server.find_nick(target)
             if other is None:
                 if errors:
-                    server.numeric(client, N.ERR_NOSUCHNICK, target, "No such nick/channel")
+                    said = ("That nick is on another node of the cluster; private messages stay on their node"
+                            if taken_elsewhere(server, casefold(target)) else "No such nick/channel")
+                    server.numeric(client, N.ERR_NOSUCHNICK, target, said)
                 continue
             if not may_write_privately(server, client, other):
                 if errors:
