@@ -169,7 +169,7 @@ def evict(server: Server, squatter: Client, by: Client) -> None:
 
 def guest_nick(server: Server, client: Client) -> str:
     """A free nick that is no account's, for a client that loses its own."""
-    for n in itertools.count(client.id):
+    for n in itertools.count(client.id & 0xFFFFFFFF):  # a cluster node's ids start at its number << 32
         nick = f"Guest{n}"
         folded = casefold(nick)
         if folded not in server.nicks and folded not in server.accounts and not taken_elsewhere(server, folded):
