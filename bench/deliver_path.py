@@ -18,6 +18,7 @@ measured is the path that ``fanout.py``'s latency adds to a commit:
 The viewers' ends are drained between messages, outside the timing.
 
 Usage: .venv/bin/python bench/deliver_path.py --viewers 2000 --messages 50
+(both ends of every connection are in this one process: two descriptors per viewer)
 """
 
 from __future__ import annotations
@@ -150,6 +151,11 @@ def main() -> None:
     parser.add_argument("--viewers", type=int, default=2000)
     parser.add_argument("--messages", type=int, default=50)
     args = parser.parse_args()
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if 2 * args.viewers + 50 > soft:  # both ends of every connection are in this process
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 2 * args.viewers + 50), hard))
     gc.set_threshold(50_000, 50, 100)  # as confchat serve sets it (app.GC_THRESHOLDS)
     print(json.dumps(trio.run(run, args)))
 

@@ -233,3 +233,25 @@ async def test_a_crash_in_the_writer_ends_its_connection_only():
         assert (await other_peer.lines_until(b"still"))[-1].endswith(b" still")
         nursery.cancel_scope.cancel()
     assert [c.nick for c in core.clients.values()] == []
+
+
+async def test_direct_writes_run_in_slices_and_the_loop_turns_between_them():
+    from confchat.transport.connection import DIRECT_SLICE, DirectWrites
+
+    writes = DirectWrites()
+    done: list[int] = []
+    count = 2 * DIRECT_SLICE + 5
+    for i in range(count):
+        writes.schedule(lambda i=i: done.append(i))
+    seen: list[int] = []  # how many were written each time this task ran
+    while len(done) < count:
+        await trio.sleep(0)
+        seen.append(len(done))
+    assert done == list(range(count))  # all of them, in the order scheduled
+    # Other tasks ran between slices, and only between them.
+    assert any(0 < n < count for n in seen)
+    assert all(n % DIRECT_SLICE == 0 or n == count for n in seen)
+    assert not writes.ready
+    writes.schedule(lambda: done.append(-1))  # a new step schedules a new run
+    await trio.sleep(0.01)
+    assert done[-1] == -1
