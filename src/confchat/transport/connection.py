@@ -14,8 +14,9 @@ the rules, in the states of :mod:`.states`:
   coroutine frame between the connection and trio's wait, not five);
 * direct writes (IDLE -> DIRECT_SCHEDULED -> IDLE): once the core has finished
   its current step, every outbox it filled is written from the event loop
-  with one non-blocking write (:class:`DirectWrites`). A message fanned out
-  to thousands costs a write each, not a task switch and a write each;
+  with one non-blocking write (:class:`DirectWrites`), ``DIRECT_SLICE``
+  connections per turn of the loop. A message fanned out to thousands costs
+  a write each, not a task switch and a write each;
 * the writer task (WRITING) exists only while it has work: what the socket
   did not take, a stream that was busy, or a transport without direct
   writes (there it parks between writes). It is started beside the
@@ -261,7 +262,8 @@ class Connection:
         self._task: trio.lowlevel.Task | None = None
         self._writer_task: trio.lowlevel.Task | None = None
         self._writer_scope: trio.CancelScope | None = None
-        self._writer_done: trio.Event | None = None  # set while a writer task is started or running
+        # Not None from a writer task's start until it ends (then set).
+        self._writer_done: trio.Event | None = None
         self._close_by: float | None = None  # CLOSE_GRACE's deadline, once closing
         # A plain socket's reader, stopped without a cancel scope: told to
         # stop, and its flood pause while it has one.
