@@ -18,6 +18,7 @@ from confchat.config import Config
 from confchat.core.server import Server
 from confchat.transport.connection import CLOSE_GRACE, Connection, RawSocket
 from confchat.transport.states import State
+from test_connection import serve, socket_pair
 
 pytestmark = pytest.mark.anyio
 
@@ -32,13 +33,6 @@ def make_core(**limits) -> Server:
     return Server(attrs.evolve(config, limits=attrs.evolve(config.limits, **limits)), clock=trio.current_time)
 
 
-def socket_pair(buffer: int | None = None) -> tuple[trio.SocketStream, socket.socket]:
-    ours, theirs = socket.socketpair()
-    if buffer:
-        ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, buffer)
-        theirs.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buffer)
-    theirs.setblocking(False)
-    return trio.SocketStream(trio.socket.from_stdlib_socket(ours)), theirs
 
 
 def plain_connection(core: Server, stream: trio.SocketStream, direct: RawSocket | None = None) -> Connection:
@@ -46,11 +40,6 @@ def plain_connection(core: Server, stream: trio.SocketStream, direct: RawSocket 
     return Connection(core, "tcp", None, stream.send_all, direct=direct or RawSocket(stream.socket.fileno(), stream.send_all))
 
 
-async def serve(connection: Connection, stream: trio.SocketStream, ip: str = "192.0.2.1") -> None:
-    try:
-        await connection.run(ip)
-    finally:
-        await stream.aclose()
 
 
 class Peer:
