@@ -309,6 +309,8 @@ def test_the_audience_is_counted_across_nodes_and_each_node_has_its_metrics(clus
     assert value(body1, f'confchat_messages_total{{conference="{CHAN}",decider="none",outcome="submitted"}}') == 1
     assert f'confchat_messages_total{{conference="{CHAN}",decider="none",outcome="submitted"}}' not in body2
     assert value(body2, 'confchat_cluster_entries_total{origin="remote"}') >= 2
+    for node in (n1, n2, n3):  # nothing refused in a healthy cluster, the last node to join included
+        assert value(metrics_of(node), 'confchat_cluster_ops_total{result="refused"}') == 0
     promtool = shutil.which("promtool")
     if promtool is None:
         pytest.skip("promtool not installed (scripts/install-test-deps installs it)")

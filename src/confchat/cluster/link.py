@@ -331,6 +331,8 @@ class Link:
     def tell_roster(self) -> None:
         """After an outage: this node's visitors, told again from scratch
         (arrivals and departures meanwhile were not logged)."""
+        if not self.stats.up:  # catching up at start (older nodes' hellos): nobody here yet to tell of
+            return
         self.propose(Op("", "roster", None, (), node=self.number))
         for folded, client in list(self.core.nicks.items()):
             self.propose(Op("", "nick", actor_of(client), (folded,), node=self.number))
