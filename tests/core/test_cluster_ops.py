@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from confchat.cluster import log as clog
-from confchat.core.ops import Op, decode, encode
+from confchat.core.ops import Op, decode, encode, refused
 from confchat.moderation.effects import Actor
 from confchat.storage.rows import conference_row, item_row
 from helpers import Net, find
@@ -23,6 +23,8 @@ class Log:
     def __init__(self) -> None:
         self.nodes: list[Net] = []
         self.pending: list[Op] = []
+        self.told: list[Op] = []  # told ops (core/direct.py), published by tell_all
+        self.down = False
         self.ms = 1_800_000_000_000
 
     def join(self, net: Net) -> Net:
@@ -33,6 +35,21 @@ class Log:
     def propose(self, op: Op) -> None:
         # Through the wire format, as Redis carries it.
         self.pending.append(clog.read(json.loads(json.dumps(clog.fields(op)))))
+
+    def tell(self, op: Op) -> bool:
+        if self.down:
+            refused(self.nodes[op.node - 1].server, op)
+            return False
+        self.told.append(clog.told(clog.fields(op)["op"]))
+        return True
+
+    def tell_all(self) -> int:
+        """Publish what was told: every node hears it (its teller ignores it)."""
+        told, self.told = self.told, []
+        for op in told:
+            for net in self.nodes:
+                net.server.told(op)
+        return len(told)
 
     def run(self) -> int:
         count = 0
@@ -267,14 +284,85 @@ def test_a_node_whose_entries_were_cut_from_the_log_is_told() -> None:
     assert not clog.gap("6-1", "5-0", 12, 10)  # what it needs is all there
 
 
-def test_a_private_message_to_a_nick_of_another_node_says_where_it_is() -> None:
+def test_private_messages_cross_nodes_and_a_visitor_may_answer_only_the_staff_who_wrote_first() -> None:
+    log = Log()  # an event server's defaults: visitors write privately only to staff who wrote first
+    one, two = (log.join(Net(make_config(mode="moderated"), event_defaults=True)) for _ in range(2))
+    citizen = one.register("Marie", (*CAPS, "account-tag"), ip="203.0.113.1")
+    other = one.register("paul", CAPS, ip="203.0.113.2")
+    moderator = login(two, "moda", CAPS)
+    log.run()
+    for conn in (citizen, other, moderator):
+        conn.take()
+    citizen.send("PRIVMSG moda :may I?")  # an event server: a visitor writes first to nobody
+    assert [m.params[1:] for m in citizen.take() if m.command == "531"] == [
+        ("moda", "Private messages are closed to visitors on this server")]
+    assert moderator.take() == [] and log.told == []
+    moderator.send("@+draft/reply=x PRIVMSG marie :Please rephrase your question")
+    (echo,) = [m for m in moderator.take() if m.command == "PRIVMSG"]
+    assert log.tell_all() == 1
+    (got,) = [m for m in citizen.take() if m.command == "PRIVMSG"]
+    assert got.source.startswith("moda!") and got.params == ("Marie", "Please rephrase your question")
+    assert got.tags["msgid"] == echo.tags["msgid"] and got.tags["account"] == "moda"
+    assert got.tags["+draft/reply"] == "x"
+    citizen.send("PRIVMSG MODA :Done, thank you")  # answering the staff member who wrote first
+    log.tell_all()
+    (answer,) = [m for m in moderator.take() if m.command == "PRIVMSG"]
+    assert answer.source.startswith("Marie!") and answer.params == ("moda", "Done, thank you")
+    other.send("PRIVMSG moda :me too")  # the other visitor was never written to
+    assert [m.command for m in other.take()] == ["531"]
+    assert log.tell_all() == 0 and other.take() == []
+    moderator.send("PRIVMSG nobody :hello")
+    assert [m.params[1:] for m in moderator.take() if m.command == "401"] == [("nobody", "No such nick/channel")]
+
+
+def test_a_private_message_to_another_nodes_visitor_who_left_is_lost_quietly_and_nothing_is_kept() -> None:
+    log, one, two = two_nodes()
+    citizen = one.register("Marie", CAPS, ip="203.0.113.1")
+    moderator = login(two, "moda", CAPS)
+    log.run()
+    moderator.take()
+    moderator.send("PRIVMSG marie :are you there?")
+    citizen.send("QUIT :bye")
+    assert log.tell_all() == 1  # arrives after Marie left one: nobody to deliver to
+    assert [m for m in moderator.take() if m.command == "FAIL"] == []
+    assert log.pending == [m for m in log.pending if m.name not in ("private", "relay")]  # told, never logged
+
+
+def test_staff_only_messages_and_typing_reach_the_staff_of_the_conference_on_every_node() -> None:
+    log, one, two = two_nodes()
+    mod_a, mod_b, mayor = login(one, "moda", CAPS), login(two, "modb", CAPS), login(two, "mayor", CAPS)
+    citizen = two.register("citizen", CAPS, ip="203.0.113.9")
+    for conn in (mod_a, mod_b, mayor, citizen):
+        conn.send(f"JOIN {CHAN}")
+    log.run()
+    for conn in (mod_a, mod_b, mayor, citizen):
+        conn.take()
+    mod_a.send(f"PRIVMSG @{CHAN} :Moderators only: take item 5 next")
+    mod_a.send(f"PRIVMSG +{CHAN} :Mayor, the tram question is coming")
+    mod_a.send(f"@+typing=active TAGMSG {CHAN}")
+    echoes = [m for m in mod_a.take() if m.command in ("PRIVMSG", "TAGMSG")]
+    assert log.tell_all() == 3
+    got_b = [m for m in mod_b.take() if m.command in ("PRIVMSG", "TAGMSG")]
+    assert [(m.command, m.params) for m in got_b] == [
+        ("PRIVMSG", (f"@{CHAN}", "Moderators only: take item 5 next")),
+        ("PRIVMSG", (f"+{CHAN}", "Mayor, the tram question is coming")), ("TAGMSG", (CHAN,))]
+    assert [m.tags["msgid"] for m in got_b] == [m.tags["msgid"] for m in echoes]
+    got_mayor = [(m.command, m.params[0]) for m in mayor.take() if m.command in ("PRIVMSG", "TAGMSG")]
+    assert got_mayor == [("PRIVMSG", f"+{CHAN}"), ("TAGMSG", CHAN)]  # a guest: not the moderators' line
+    assert [m.command for m in citizen.take() if m.command in ("PRIVMSG", "TAGMSG")] == ["TAGMSG"]
+    assert not one.server.conferences[CHAN].published  # relayed, not published
+
+
+def test_a_message_the_cluster_cannot_take_is_refused_and_not_echoed() -> None:
     log, one, two = two_nodes()
     one.register("Marie", CAPS, ip="203.0.113.1")
-    paul = two.register("paul", CAPS, ip="203.0.113.2")
+    moderator = login(two, "moda", CAPS)
     log.run()
-    paul.take()
-    paul.send("PRIVMSG marie :hello")
-    paul.send("PRIVMSG nobody :hello")
-    replies = [m for m in paul.take() if m.command == "401"]
-    assert [m.params[-1] for m in replies] == [
-        "That nick is on another node of the cluster; private messages stay on their node", "No such nick/channel"]
+    moderator.take()
+    log.down = True
+    moderator.send("PRIVMSG marie :hello?")
+    moderator.send("NOTICE marie :hello?")  # NOTICE: never an error reply
+    got = moderator.take()
+    assert [(m.command, m.params[1:]) for m in got] == [
+        ("FAIL", ("CLUSTER_UNAVAILABLE", "marie",
+                  "The cluster cannot be reached: your message did not reach the other nodes"))]

@@ -263,6 +263,51 @@ def test_redis_restarting_is_told_and_nothing_is_lost(cluster) -> None:
     published(viewer, "Kept through the outage")
 
 
+def test_private_and_staff_only_messages_reach_other_nodes_also_after_redis_restarts(cluster) -> None:
+    redis, (n1, n2, n3) = cluster
+    mod_a, mod_b, mayor = staff(n2, "modA"), staff(n3, "modB"), staff(n1, "mayor")
+    citizen = visitor(n1, "Marie")
+
+    def private(sender, nick: str, text: str):
+        """``sender`` writes to ``nick`` privately once its node knows the
+        nick (401 until its claim is read from the log): the echo."""
+        deadline = time.monotonic() + 10
+        while True:
+            sender.send(f"PRIVMSG {nick} :{text}")
+            m = sender.expect(lambda m: m.command in ("401", "FAIL") or (m.command == "PRIVMSG" and m.params[-1] == text))
+            if m.command == "PRIVMSG":
+                return m
+            assert time.monotonic() < deadline, m
+            time.sleep(0.2)
+
+    for rounds in ("before", "after"):
+        echo = private(mod_a, "marie", f"Could you shorten your question? ({rounds})")
+        got = citizen.expect(lambda m: m.command == "PRIVMSG" and m.params[0] == "Marie")
+        assert got.source.startswith("modA!") and got.params[1] == echo.params[1]
+        assert got.tags["msgid"] == echo.tags["msgid"]
+        citizen.send(f"PRIVMSG modA :Yes, done ({rounds})")  # may answer the moderator who wrote
+        assert mod_a.expect(lambda m: m.command == "PRIVMSG" and m.params[0] == "modA").params[1] == f"Yes, done ({rounds})"
+        mod_a.send(f"PRIVMSG @{CHAN} :Moderators: item 3 next ({rounds})")
+        assert mod_b.expect(lambda m: m.command == "PRIVMSG" and m.params[0] == f"@{CHAN}").params[1] == (
+            f"Moderators: item 3 next ({rounds})")
+        mod_a.send(f"PRIVMSG +{CHAN} :Mayor: the tram question ({rounds})")
+        assert mayor.expect(lambda m: m.command == "PRIVMSG" and m.params[0] == f"+{CHAN}").params[1] == (
+            f"Mayor: the tram question ({rounds})")
+        if rounds == "before":
+            redis.stop()
+            note(mod_a, "CLUSTER_DOWN")
+            mod_a.send("PRIVMSG marie :lost?")
+            assert mod_a.expect(lambda m: m.command == "FAIL").params[1:3] == ("CLUSTER_UNAVAILABLE", "marie")
+            redis.start()
+            note(mod_a, "CLUSTER_UP")
+            deadline = time.monotonic() + 15
+            while redis.command("PUBSUB", "NUMSUB", "confchat:told")[1] != 3:  # every node listening again
+                assert time.monotonic() < deadline, redis.command("PUBSUB", "NUMSUB", "confchat:told")
+                time.sleep(0.2)
+    citizen.send("PRIVMSG modB :and you?")  # modB never wrote to her
+    assert citizen.expect(lambda m: m.command in ("531", "PRIVMSG")).command == "531"
+
+
 def metrics_of(node) -> str:
     import urllib.request
 

@@ -204,7 +204,7 @@ def test_a_worker_that_cannot_start_stops_the_whole_start(tmp_path, redis_server
 def test_a_visitor_and_a_moderator_on_different_workers_hold_one_event(tmp_path, redis_server):
     """The same moderated event whichever worker each lands on: the question
     asked through one worker is in the other's queue, the approval made
-    there reaches the visitors of both."""
+    there reaches the visitors of both, and private messages cross."""
     from confchat.core.passwords import hash_password
 
     chan = "#townhall"
@@ -239,6 +239,12 @@ def test_a_visitor_and_a_moderator_on_different_workers_hold_one_event(tmp_path,
             line = viewer.expect(lambda m: m.command == "PRIVMSG" and m.params[-1] == "Asked through one worker")
             assert line.source.startswith(citizen.nick + "!")
         citizen.expect(lambda m: m.command == "NOTE" and m.params[1] == "PUBLISHED")
+        # A private word across workers, and the visitor's answer to it.
+        moderator.send(f"PRIVMSG {citizen.nick} :Thank you, a follow-up?")
+        line = citizen.expect(lambda m: m.command == "PRIVMSG" and m.params[0] == citizen.nick)
+        assert line.source.startswith("moda!") and line.params[1] == "Thank you, a follow-up?"
+        citizen.send("PRIVMSG moda :Yes: when?")
+        assert moderator.expect(lambda m: m.command == "PRIVMSG" and m.params[0] == "moda").params[1] == "Yes: when?"
     finally:
         event.close()
 

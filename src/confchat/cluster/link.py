@@ -8,6 +8,12 @@ on its conferences and delivers the effects to its own connections. So a
 node's own operations take effect when they come back from the log, after
 every entry before them, on every node alike.
 
+Private messages and a conference's staff-only messages are not logged but
+*told* (``Link.tell``, core/direct.py): the writer publishes them on one
+pub/sub channel in the same pipeline, and the listener task, with a client
+of its own, hands the other nodes' to the core (``Server.told``). Pub/sub
+keeps nothing: a node that is not connected at that moment misses them.
+
 The reader has a Redis client of its own and blocks for a short while at a
 time (``READ_BLOCK_MS``), never cancelled mid-call: coredis loses a pooled
 connection for each cancelled blocking read.
@@ -53,6 +59,7 @@ REDIS_ERRORS = (coredis.exceptions.RedisError, OSError, trio.TooSlowError)
 class LinkStats:
     proposed: int = 0  # ops this node appended
     refused: int = 0  # ops refused: the log could not be reached
+    told: int = 0  # told ops this node published (core/direct.py)
     applied_local: int = 0  # entries carried out that this node proposed
     applied_remote: int = 0  # and that other nodes proposed
     outages: int = 0  # times the link went down
@@ -99,9 +106,10 @@ class Link:
         self.name = node or f"{socket.gethostname()}-{os.getpid()}"
         self.prefix = prefix
         self.stream = clog.key(prefix, clog.STREAM)
+        self.channel = clog.key(prefix, clog.TOLD)
         self.stats = LinkStats()
         self.position = clog.Position(position)  # how far this node's storage is (stored, cluster/log.py)
-        self._pending: list[Op] = []
+        self._pending: list[tuple[Op, bool]] = []  # (op, logged: else told)
         self._wake = trio.Event()
         self.number = 0
 
@@ -112,8 +120,16 @@ class Link:
             self.stats.refused += 1
             refused(self.core, op)
             return
-        self._pending.append(op)
+        self._pending.append((op, True))
         self._wake.set()
+
+    def tell(self, op: Op) -> bool:
+        if not self.stats.up:
+            refused(self.core, op)
+            return False
+        self._pending.append((op, False))
+        self._wake.set()
+        return True
 
     async def claim(self, token: str) -> bool:
         """Whether this node is the first of the cluster to redeem a
@@ -183,9 +199,9 @@ class Link:
                 failures += 1
 
     async def _session(self, task_status: Any) -> None:
-        writer, reader = self._client(), self._client()
+        writer, reader, listener = self._client(), self._client(), self._client()
         self._claims = writer
-        async with writer, reader:
+        async with writer, reader, listener:
             if not self.number:  # the first time: join, catch up, then serve
                 alive = clog.key(self.prefix, "alive")
                 while True:  # a number no running node has (the counter may be new: a Redis that lost its data)
@@ -205,6 +221,7 @@ class Link:
                 nursery.start_soon(self._write, writer)
                 nursery.start_soon(self._read, reader)
                 nursery.start_soon(self._heartbeat, writer)
+                nursery.start_soon(self._listen, listener)
 
     async def _catch_up(self, reader: coredis.Redis) -> int:
         try:
@@ -273,18 +290,46 @@ class Link:
             try:
                 with trio.fail_after(5):
                     async with writer.pipeline(transaction=False) as pipe:
-                        results = [pipe.xadd(self.stream, clog.fields(op)) for op in batch]
+                        results = [pipe.xadd(self.stream, clog.fields(op)) if logged else
+                                   pipe.publish(self.channel, clog.fields(op)["op"]) for op, logged in batch]
                     for result in results:
                         await result
-                self.stats.proposed += len(batch)
+                self.stats.proposed += sum(1 for _, logged in batch if logged)
+                self.stats.told += sum(1 for _, logged in batch if not logged)
             except REDIS_ERRORS as exc:
                 # Not known to be in the log: the actors are told it was
                 # not done (should Redis have taken it after all, it is
                 # carried out when read back, and its effects are seen).
-                self.stats.refused += len(batch)
-                for op in batch:
+                self.stats.refused += sum(1 for _, logged in batch if logged)
+                for op, _ in batch:
                     refused(self.core, op)
                 self._down(exc)
+
+    async def _listen(self, listener: coredis.Redis) -> None:
+        """The other nodes' told ops, as they come. A lost connection is
+        subscribed again here, at once and then with back-off (coredis's own
+        retries wait up to 16 s); what was told meanwhile is missed."""
+        failures = 0
+        while True:
+            try:
+                # retry_policy=None: a lost connection raises here at once.
+                async with listener.pubsub(channels=[self.channel], ignore_subscribe_messages=True,
+                                           retry_policy=None) as messages:
+                    failures = 0
+                    async for message in messages:
+                        if message["type"] == "message":
+                            self._told(message["data"])
+            except BaseException as exc:
+                if not only(exc, REDIS_ERRORS):
+                    raise
+            await trio.sleep(BACKOFF[min(failures, len(BACKOFF) - 1)])
+            failures += 1
+
+    def _told(self, data: str) -> None:
+        try:
+            self.core.told(clog.told(data))
+        except Exception as exc:  # one bad message must not end the link
+            log.error("cluster.told_failed", node=self.name, error=repr(exc), exc_info=True)
 
     async def _heartbeat_once(self, writer: coredis.Redis) -> None:
         node = clog.key(self.prefix, f"node:{self.number}")

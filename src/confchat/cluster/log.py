@@ -17,6 +17,7 @@ import attrs
 from ..core.ops import Op, decode, encode
 
 STREAM = "log"  # after the key prefix: "confchat:log"
+TOLD = "told"  # the pub/sub channel of told ops (core/direct.py): "confchat:told"
 NODES = "nodes"  # the counter that numbers nodes as they join
 START = "0-0"  # before the first entry
 
@@ -42,6 +43,11 @@ def fields(op: Op) -> dict[str, str]:
 
 def read(values: dict[str, Any]) -> Op:
     return decode(json.loads(values["op"]))
+
+
+def told(data: str) -> Op:
+    """A told op, as published on the ``TOLD`` channel (``fields(op)["op"]``)."""
+    return decode(json.loads(data))
 
 
 def trim_before(positions: list[str], now: float, retention: float) -> str | None:

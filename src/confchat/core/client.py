@@ -87,9 +87,10 @@ class Client:
         self.cloak = ""
         self.visitor = ""
         self.connection_key = str(cid)
-        # Staff who wrote to this visitor privately: it may answer them even
-        # where visitors' private messages are off (None: nobody yet).
-        self.answerable: set[Client] | None = None
+        # Staff who wrote to this visitor privately (connection ids, unique
+        # in a cluster): it may answer them even where visitors' private
+        # messages are off (None: nobody yet).
+        self.answerable: set[int] | None = None
 
     @property
     def monitoring(self) -> set[str]:

@@ -54,6 +54,10 @@ class Proposals(Protocol):
 
     def propose(self, op: Op) -> None: ...
 
+    def tell(self, op: Op) -> bool:
+        """Pass ``op`` to the nodes running now, unlogged (core/direct.py);
+        false if refused at once (the actor was told)."""
+
     def tell_roster(self) -> None:
         """Log this node's visitors again, from scratch."""
 
@@ -263,6 +267,12 @@ def refused(server: Server, op: Op) -> None:
     if op.name in PRESENCE or op.name in NICKS:
         return
     client = server.clients.get(op.actor.id) if op.actor is not None else None
+    if op.name in ("private", "relay"):  # told, not logged (core/direct.py): a message not sent
+        if client is not None and not client.gone and op.command != "NOTICE":
+            target = op.args[2] if op.name == "private" else op.args[0]
+            server.fail(client, op.command, "CLUSTER_UNAVAILABLE",
+                        "The cluster cannot be reached: your message did not reach the other nodes", target)
+        return
     channel = server.channels.get(op.conference)
     if client is not None and not client.gone and channel is not None:
         server.fail(client, op.command, "CLUSTER_UNAVAILABLE",

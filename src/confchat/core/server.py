@@ -47,10 +47,12 @@ from .caps import StsPolicy
 from .census import Census
 from .cloak import KEY_BYTES, cloak_host
 from .accounts import AccountBook, AccountEvent, StoredAccount
-from .channel import Channel, isupport_modes
-from .handlers.history import isupport_tokens as history_isupport
+from .channel import Channel
+from .handlers.registration import isupport_tokens
 from .client import Client
 from .commands import COMMANDS
+from .direct import TOLD
+from .notify import monitor_notify
 from .effects import apply
 from .members import Member, announce, drop_nick
 from .ops import Op, Proposals, carry_out, decide, outcome_data
@@ -111,7 +113,7 @@ class Server(Output):
         self.census = Census()  # LUSERS's figures and WHO's public users, kept exact
         self._capture: Client | None = None
         self._captured: list[Message] = []
-        self.isupport = self._isupport_tokens()
+        self.isupport = isupport_tokens(config)
         # Staff accounts: the config file's, and those stored by ACCOUNTS
         # (core/accounts.py); ``accounts`` is the book's live map by folded name.
         self.account_book = AccountBook(config.accounts, stored_accounts, account_audit)
@@ -191,6 +193,12 @@ class Server(Output):
         finally:
             self._logged_at, self._msgid_prefix, self._msgids = None, prefix, counter
         self._reap()
+
+    def told(self, op: Op) -> None:
+        """Another node's told op (a private or staff-only message, core/direct.py)."""
+        if op.node != self.node_number and op.name in TOLD:
+            TOLD[op.name](self, op)
+            self._reap()
 
     def join_cluster(self, number: int, proposals: Proposals) -> None:
         """This server is node ``number`` of a cluster: connection ids are
@@ -453,7 +461,7 @@ class Server(Output):
             self.whowas.appendleft(
                 (client.folded, client.nick, client.user, client.host, client.realname, self.wallclock())
             )
-            self.monitor_notify(client.nick, online=False, client=client)
+            monitor_notify(self, client.nick, online=False, client=client)
         client.gone = True
         for channel in list(client.channels.values()):
             self.part_channel(client, channel)
@@ -571,55 +579,6 @@ class Server(Output):
         channel.topic_at = int(self.wallclock())
         self.conferences[conference.folded] = conference
         return channel
-
-    def monitor_notify(self, nick: str, online: bool, client: Client | None = None) -> None:
-        watchers = self.monitors.get(casefold(nick))
-        if not watchers:
-            return
-        for watcher in watchers:
-            if online and client is not None:
-                self.numeric(watcher, N.RPL_MONONLINE, client.prefix)
-            else:
-                self.numeric(watcher, N.RPL_MONOFFLINE, nick)
-
-    def interested(self, client: Client, cap: str) -> set[Client]:
-        """Who hears of ``client``'s changes under capability ``cap``
-        (away-notify, account-notify, setname): its peers with ``cap``, and
-        (IRCv3 extended-monitor) those monitoring its nick with both
-        ``extended-monitor`` and ``cap``. Not ``client`` itself."""
-        out = {c for c in self.peers(client) if cap in c.caps}
-        for watcher in self.monitors.get(client.folded, ()):
-            if cap in watcher.caps and "extended-monitor" in watcher.caps:
-                out.add(watcher)
-        out.discard(client)
-        return out
-
-    def _isupport_tokens(self) -> list[str]:
-        lim = self.limits
-        return sorted([
-            f"AWAYLEN={lim.away_length}",
-            "BOT=B",
-            "CASEMAPPING=rfc1459",
-            f"CHANLIMIT=#&:{lim.max_channels}",
-            f"CHANNELLEN={lim.channel_length}",
-            "CHANTYPES=#&",
-            "ELIST=CU",
-            "HOSTLEN=64",
-            f"KICKLEN={lim.kick_length}",
-            "MODES=4",
-            f"MONITOR={lim.monitor_limit}",
-            f"NETWORK={self.config.server.network}",
-            f"NICKLEN={lim.nick_length}",
-            f"TARGMAX=JOIN:{lim.max_targets},KICK:{lim.max_targets},MONITOR:,NAMES:1,"
-            f"NOTICE:{lim.max_targets},PART:{lim.max_targets},PRIVMSG:{lim.max_targets},"
-            f"TAGMSG:{lim.max_targets},WHOIS:1",
-            f"TOPICLEN={lim.topic_length}",
-            "USERLEN=16",
-            "UTF8ONLY",
-            "WHOX",
-            *isupport_modes(),
-            *history_isupport(self.config.history.chathistory_limit),
-        ])
 
     def user_counts(self) -> tuple[int, int, int, int]:
         """(registered, invisible, unregistered, operators) for LUSERS,

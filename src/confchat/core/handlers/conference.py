@@ -16,6 +16,7 @@ from ...moderation.conference import STAFF
 from ...moderation.queue import QueueError
 from ...proto import numerics as N
 from ...proto.numbers import is_number
+from ..direct import relay_elsewhere
 from ..ops import actor_of, decide, outcome_data
 
 if TYPE_CHECKING:
@@ -56,8 +57,9 @@ def conference_message(server: Server, client: Client, channel: Channel, command
                 server.numeric(client, N.ERR_CANNOTSENDTOCHAN, channel.name, "Join the conference to write in it")
             return
         if command == "TAGMSG":  # typing notifications and reactions: relayed, not published
-            server.relay([c for c in channel.members if c is not client or "echo-message" in c.caps],
-                         client.prefix, "TAGMSG", (channel.name,), tags, only_caps="message-tags")
+            sent = server.relay([c for c in channel.members if c is not client or "echo-message" in c.caps],
+                                client.prefix, "TAGMSG", (channel.name,), tags, only_caps="message-tags")
+            relay_elsewhere(server, client, channel, "TAGMSG", channel.name, None, tags, "", sent)
             return
         decide(server, client, channel, "speak", command, text, tags, command=command)
         return

@@ -11,7 +11,8 @@ if TYPE_CHECKING:
     from ..server import Server
 from ...moderation.conference import STAFF
 from ...proto.casemap import casefold
-from ..members import taken_elsewhere
+from ..direct import private_elsewhere, relay_elsewhere
+from ..notify import interested
 from .conference import conference_message
 
 STATUS_PREFIXES = {"@": "o", "+": "v"}
@@ -98,16 +99,27 @@ def _message(server: Server, client: Client, msg: Message, command: str) -> None
                 recipients = [c for c in channel.members if c is not client]
             if echo:
                 recipients.append(client)
-            sent = server.relay(recipients, client.prefix, command, (target, *params_tail), sender_tags(client, tags), only_caps=only)
+            tagged = sender_tags(client, tags)
+            sent = server.relay(recipients, client.prefix, command, (target, *params_tail), tagged, only_caps=only)
             if not status:
                 channel.remember(sent, client)
+            else:  # a conference's staff-only message: its staff on the other nodes too (core/direct.py)
+                relay_elsewhere(server, client, channel, command, target, text if params_tail else None, tagged,
+                                "".join(sorted(wanted)), sent)
         else:
             other = server.find_nick(target)
             if other is None:
-                if errors:
-                    said = ("That nick is on another node of the cluster; private messages stay on their node"
-                            if taken_elsewhere(server, casefold(target)) else "No such nick/channel")
-                    server.numeric(client, N.ERR_NOSUCHNICK, target, said)
+                held = server.elsewhere_nicks.get(casefold(target))  # a cluster's other node has it
+                if held is None:
+                    if errors:
+                        server.numeric(client, N.ERR_NOSUCHNICK, target, "No such nick/channel")
+                elif not may_write_elsewhere(server, client, held[1]):
+                    if errors:
+                        server.numeric(client, N.ERR_CANTSENDTOUSER, target,
+                                       "Private messages are closed to visitors on this server")
+                else:
+                    private_elsewhere(server, client, command, target, held, text if params_tail else None,
+                                      sender_tags(client, tags), echo)
                 continue
             if not may_write_privately(server, client, other):
                 if errors:
@@ -140,9 +152,17 @@ def may_write_privately(server: Server, client: Client, other: Client) -> bool:
         if other.is_visitor:
             if other.answerable is None:
                 other.answerable = set()
-            other.answerable.add(client)
+            other.answerable.add(client.id)
         return True
-    return client.answerable is not None and other in client.answerable and not other.gone
+    return client.answerable is not None and other.id in client.answerable and not other.gone
+
+
+def may_write_elsewhere(server: Server, client: Client, other_id: int) -> bool:
+    """:func:`may_write_privately` for connection ``other_id`` of another
+    node of the cluster (which notes whom its visitors may answer)."""
+    if server.config.server.visitor_private_messages or not client.is_visitor:
+        return True
+    return client.answerable is not None and other_id in client.answerable
 
 
 def handle_away(server: Server, client: Client, msg: Message) -> None:
@@ -158,7 +178,7 @@ def handle_away(server: Server, client: Client, msg: Message) -> None:
         params = ()
         if not was_away:
             return  # nothing changed: no away-notify
-    server.relay(server.interested(client, "away-notify"), client.prefix, "AWAY", params)
+    server.relay(interested(server, client, "away-notify"), client.prefix, "AWAY", params)
 
 
 def handle_setname(server: Server, client: Client, msg: Message) -> None:
@@ -167,7 +187,7 @@ def handle_setname(server: Server, client: Client, msg: Message) -> None:
         server.fail(client, "SETNAME", "INVALID_REALNAME", "Realname is not valid")
         return
     client.realname = realname
-    recipients = server.interested(client, "setname") | {client}
+    recipients = interested(server, client, "setname") | {client}
     server.relay(recipients, client.prefix, "SETNAME", (realname,), only_caps="setname")
 
 

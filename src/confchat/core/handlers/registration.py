@@ -15,14 +15,17 @@ from ...proto import numerics as N
 from ...proto.casemap import casefold, is_valid_nick
 from ...proto.message import Message
 from ..caps import SUPPORTED, ls_string
-from ..channel import myinfo_modes
+from ..channel import isupport_modes, myinfo_modes
 from ..client import Client
 from ..cloak import valid_token, visitor_identity
 
 if TYPE_CHECKING:
+    from ...config import Config
     from ..server import Server
 from ..members import announce, drop_nick, hold_nick, taken_elsewhere
+from ..notify import interested, monitor_notify
 from ..presence import refresh_roles
+from .history import isupport_tokens as history_isupport
 from ...proto.numbers import is_number
 
 # Wrong passwords (SASL, PASS account:password, OPER) one connection may try.
@@ -193,8 +196,8 @@ def rename(server: Server, client: Client, nick: str) -> None:
         (casefold(old_nick), old_nick, client.user, client.host, client.realname, server.wallclock())
     )
     if casefold(old_nick) != folded:  # a change of case only is the same nick to its watchers
-        server.monitor_notify(old_nick, online=False)
-        server.monitor_notify(nick, online=True, client=client)
+        monitor_notify(server, old_nick, online=False)
+        monitor_notify(server, nick, online=True, client=client)
 
 
 def handle_user(server: Server, client: Client, msg: Message) -> None:
@@ -233,7 +236,7 @@ def login(
         client.account = account.name
         server.log("account.login", cid=client.id, account=account.name)
         if client.registered:  # IRCv3 account-notify
-            server.relay(server.interested(client, "account-notify"), client.prefix, "ACCOUNT", (account.name,))
+            server.relay(interested(server, client, "account-notify"), client.prefix, "ACCOUNT", (account.name,))
         claim_account_nick(server, client, folded)
         refresh_roles(server, client)
         then(True)
@@ -414,7 +417,7 @@ def try_register(server: Server, client: Client) -> None:
     client.last_spoke = server.clock()
     welcome(server, client)
     client.welcomed = True
-    server.monitor_notify(client.nick, online=True, client=client)
+    monitor_notify(server, client.nick, online=True, client=client)
     server.log("client.registered", level="debug", cid=client.id, nick=client.nick, transport=client.transport)
 
 
@@ -429,6 +432,35 @@ def welcome(server: Server, client: Client) -> None:
     send_isupport(server, client)
     send_lusers(server, client)
     send_motd(server, client)
+
+
+def isupport_tokens(config: Config) -> list[str]:
+    """RPL_ISUPPORT's tokens (005), from the configuration."""
+    lim = config.limits
+    return sorted([
+        f"AWAYLEN={lim.away_length}",
+        "BOT=B",
+        "CASEMAPPING=rfc1459",
+        f"CHANLIMIT=#&:{lim.max_channels}",
+        f"CHANNELLEN={lim.channel_length}",
+        "CHANTYPES=#&",
+        "ELIST=CU",
+        "HOSTLEN=64",
+        f"KICKLEN={lim.kick_length}",
+        "MODES=4",
+        f"MONITOR={lim.monitor_limit}",
+        f"NETWORK={config.server.network}",
+        f"NICKLEN={lim.nick_length}",
+        f"TARGMAX=JOIN:{lim.max_targets},KICK:{lim.max_targets},MONITOR:,NAMES:1,"
+        f"NOTICE:{lim.max_targets},PART:{lim.max_targets},PRIVMSG:{lim.max_targets},"
+        f"TAGMSG:{lim.max_targets},WHOIS:1",
+        f"TOPICLEN={lim.topic_length}",
+        "USERLEN=16",
+        "UTF8ONLY",
+        "WHOX",
+        *isupport_modes(),
+        *history_isupport(config.history.chathistory_limit),
+    ])
 
 
 def send_isupport(server: Server, client: Client) -> None:

@@ -1,0 +1,91 @@
+"""Messages to people on the cluster's other nodes, told and kept nowhere.
+
+A private message, and a conference's staff-only messages (``@#townhall``,
+``+#townhall``) and staff typing notifications, are delivered at once and
+stored nowhere (protocol.md). In a cluster the recipient may be connected to
+another node: this node's handler sends what it can here and *tells* the
+rest to the other nodes as an :class:`~.ops.Op` (``private`` or ``relay``).
+A told op is not logged: the shell publishes it (Redis pub/sub,
+cluster/link.py), the nodes running at that moment carry it out when it
+arrives, at most once, and nothing of it stays in Redis, the way a private
+message stays nowhere on one process. Each node delivers to its own
+connections only; the msgid is the sender's, so the recipient's copy and the
+sender's echo match.
+
+Pure: called by the messaging handlers and, for another node's ops, by
+:meth:`Server.told <confchat.core.server.Server.told>`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+from .ops import Op, actor_of
+
+if TYPE_CHECKING:
+    from .channel import Channel
+    from .client import Client
+    from .server import Server
+
+
+def private_elsewhere(
+    server: Server, client: Client, command: str, target: str, held: tuple[int, int], text: str | None,
+    tags: dict[str, str], echo: bool,
+) -> None:
+    """``client`` writes privately to ``target``, a nick held by connection
+    ``held`` (node, id) of another node: told to that node, echoed here."""
+    assert server.cluster is not None
+    node, other_id = held
+    msgid = server.new_msgid()
+    op = Op("", "private", actor_of(client), (node, other_id, target, text, tags, msgid, not client.is_visitor),
+            command, node=server.node_number)
+    if server.cluster.tell(op) and echo:
+        tail = () if text is None else (text,)
+        server.relay([client], client.prefix, command, (target, *tail), tags, only_caps=_only(command), msgid=msgid)
+
+
+def relay_elsewhere(
+    server: Server, client: Client, channel: Channel, command: str, target: str, text: str | None,
+    tags: dict[str, str], wanted: str, msgid: str,
+) -> None:
+    """A staff member's message to ``channel``'s conference members that is
+    relayed, not published (``wanted``: the channel statuses that receive
+    it, "" for all): the other nodes deliver it to theirs."""
+    if server.cluster is None or channel.conference is None:
+        return
+    server.cluster.tell(Op(channel.folded, "relay", actor_of(client), (target, text, tags, msgid, wanted), command,
+                           node=server.node_number))
+
+
+def _only(command: str) -> str | None:
+    return "message-tags" if command == "TAGMSG" else None
+
+
+def _private(server: Server, op: Op) -> None:
+    node, other_id, target, text, tags, msgid, from_staff = op.args
+    other = server.clients.get(other_id) if node == server.node_number else None
+    if other is None or other.gone or op.actor is None:
+        return  # gone meanwhile: a private message is not kept
+    if from_staff and other.is_visitor:  # the visitor may now answer this staff member (core/handlers/messaging.py)
+        if other.answerable is None:
+            other.answerable = set()
+        other.answerable.add(op.actor.id)
+    tail = () if text is None else (text,)
+    server.relay([other], op.actor.prefix, op.command, (other.nick, *tail), tags, only_caps=_only(op.command),
+                 msgid=msgid)
+
+
+def _relay(server: Server, op: Op) -> None:
+    target, text, tags, msgid, wanted = op.args
+    channel = server.channels.get(op.conference)
+    if channel is None or channel.conference is None or op.actor is None:
+        return
+    statuses = set(wanted)
+    recipients = [c for c, status in channel.members.items() if not statuses or statuses & set(status)]
+    tail = () if text is None else (text,)
+    server.relay(recipients, op.actor.prefix, op.command, (target, *tail), tags, only_caps=_only(op.command),
+                 msgid=msgid)
+
+
+# Told ops, carried out by the nodes that did not tell them.
+TOLD: dict[str, Callable[[Server, Op], None]] = {"private": _private, "relay": _relay}
