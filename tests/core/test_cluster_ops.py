@@ -33,6 +33,9 @@ class Log:
         return net
 
     def propose(self, op: Op) -> None:
+        if self.down:  # as cluster/link.py while Redis is away
+            refused(self.nodes[op.node - 1].server, op)
+            return
         # Through the wire format, as Redis carries it.
         self.pending.append(clog.read(json.loads(json.dumps(clog.fields(op)))))
 
@@ -366,3 +369,57 @@ def test_a_message_the_cluster_cannot_take_is_refused_and_not_echoed() -> None:
     assert [(m.command, m.params[1:]) for m in got] == [
         ("FAIL", ("CLUSTER_UNAVAILABLE", "marie",
                   "The cluster cannot be reached: your message did not reach the other nodes"))]
+
+
+LABELED = (*CAPS, "labeled-response", "batch")
+
+
+def test_a_labeled_command_gets_its_answers_under_its_label_once_the_log_has_carried_it_out() -> None:
+    log, one, two = two_nodes()
+    mod_a, mod_b = login(one, "moda", LABELED), login(two, "modb", LABELED)
+    citizen = two.register("citizen", CAPS, ip="203.0.113.9")
+    for conn in (mod_a, mod_b, citizen):
+        conn.send(f"JOIN {CHAN}")
+    for text in ("First", "Second", "Third"):
+        citizen.send(f"PRIVMSG {CHAN} :{text}")
+    log.run()
+    for conn in (mod_a, mod_b, citizen):
+        conn.take()
+    mod_b.send(f"QUEUE {CHAN} APPROVE 1")
+    mod_a.send(f"@label=race QUEUE {CHAN} APPROVE 1")  # second in the log: loses
+    assert mod_a.take() == []  # no ACK before the answer is known
+    log.run()
+    (failed,) = [m for m in mod_a.take() if m.tags.get("label") == "race"]
+    assert failed.command == "FAIL" and failed.params[1] == "ALREADY_DECIDED"
+    mod_a.send(f"@label=bulk QUEUE {CHAN} APPROVE 2,3")
+    mod_a.send(f"@label=none QUEUE {CHAN} LIST")  # answered at once: nothing to wait for
+    got = mod_a.take()
+    assert [m.tags.get("label") for m in got if m.command == "BATCH" and m.params[0].startswith("+")] == ["none"]
+    log.run()
+    got = mod_a.take()
+    (opened,) = [m for m in got if m.command == "BATCH" and m.params[0].startswith("+")]
+    assert opened.tags["label"] == "bulk" and opened.params[1] == "labeled-response"
+    ref = opened.params[0][1:]
+    inside = [m for m in got if m.tags.get("batch") == ref]
+    assert [m.params[-1] for m in inside if m.command == "PRIVMSG"] == ["Second", "Third"]
+    assert got[-1].command == "BATCH" and got[-1].params == ("-" + ref,)
+    mod_a.send(f"@label=lost QUEUE {CHAN} DROP 1")
+    assert mod_a.take() == []
+    for op in log.pending:  # the write to Redis failed (cluster/link.py refuses the batch)
+        refused(one.server if op.node == 1 else two.server, op)
+    log.pending.clear()
+    (lost,) = mod_a.take()
+    assert lost.tags["label"] == "lost" and lost.params[1] == "CLUSTER_UNAVAILABLE"
+    log.down = True  # refused at once: the FAIL is the labeled answer
+    mod_a.send(f"@label=down QUEUE {CHAN} DROP 1")
+    (refused_now,) = mod_a.take()
+    assert refused_now.tags["label"] == "down" and refused_now.params[1] == "CLUSTER_UNAVAILABLE"
+
+
+def test_a_labeled_command_that_proposes_nothing_is_acknowledged_at_once_in_a_cluster() -> None:
+    log, one, _ = two_nodes()
+    mod_a = login(one, "moda", LABELED)
+    mod_a.send("@label=p PING :x")
+    (pong,) = mod_a.take()
+    assert pong.command == "PONG" and pong.tags["label"] == "p"
+    assert one.server.labels.waiting == {}

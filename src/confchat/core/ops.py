@@ -28,6 +28,7 @@ from ..moderation.policies.base import Verdict
 from ..moderation.queue import QueueError
 from ..vocab import ConferenceState
 from .effects import apply
+from .labels import carrying_out, settle
 
 if TYPE_CHECKING:
     from .channel import Channel
@@ -47,6 +48,7 @@ class Op:
     # or the name of a follow-up in FOLLOW_UPS.
     done: tuple[str, ...] | str | None = None
     node: int = 0  # the node whose connection asked (0: this one, no cluster)
+    ticket: int = 0  # the asking node's labeled command waiting for it (core/labels.py; 0: none)
 
 
 class Proposals(Protocol):
@@ -132,7 +134,7 @@ def encode(op: Op) -> dict[str, Any]:
     return {
         "c": op.conference, "n": op.name, "a": actor, "p": list(op.args), "cmd": op.command,
         "ctx": list(op.context), "done": op.done if isinstance(op.done, str) or op.done is None else list(op.done),
-        "node": op.node,
+        "node": op.node, "t": op.ticket,
     }
 
 
@@ -142,7 +144,7 @@ def decode(data: dict[str, Any]) -> Op:
     done = data["done"]
     return Op(
         data["c"], data["n"], actor, tuple(data["p"]), data["cmd"], tuple(data["ctx"]),
-        tuple(done) if isinstance(done, list) else done, data["node"],
+        tuple(done) if isinstance(done, list) else done, data["node"], data.get("t", 0),
     )
 
 
@@ -156,11 +158,11 @@ def decide(
     conference's, or its folded name for one not created yet."""
     actor = None if client is None else actor_of(client)
     folded = channel if isinstance(channel, str) else channel.folded
-    op = Op(folded, name, actor, args, command, context, done, server.node_number)
     if server.cluster is None:
-        carry_out(server, op)
-    else:
-        server.cluster.propose(op)
+        carry_out(server, Op(folded, name, actor, args, command, context, done))
+    else:  # a labeled command's replies wait for it (core/labels.py)
+        server.cluster.propose(Op(folded, name, actor, args, command, context, done, server.node_number,
+                                  server.labels.ticket_for(client)))
 
 
 def actor_of(client: Client) -> Actor:
@@ -171,6 +173,16 @@ def actor_of(client: Client) -> Actor:
 def carry_out(server: Server, op: Op) -> bool:
     """Carry ``op`` out on this node's conferences; answer the actor if it
     is connected here. True if it went through."""
+    if not op.ticket or op.node != server.node_number:
+        return _carry_out(server, op)
+    record = carrying_out(server, op.ticket)  # the answer joins its labeled command's
+    try:
+        return _carry_out(server, op)
+    finally:
+        settle(server, op.ticket, record)
+
+
+def _carry_out(server: Server, op: Op) -> bool:
     local = op.node == server.node_number
     client = server.clients.get(op.actor.id) if op.actor is not None and local else None
     if op.name in NICKS:  # nicks across the cluster, this node's claims confirmed too (core/members.py)
@@ -264,6 +276,17 @@ def refused(server: Server, op: Op) -> None:
     """The cluster's log could not take ``op``: its actor, if connected
     here, is told that nothing was done (presence is told again once the
     log is back, see cluster/link.py)."""
+    if not op.ticket:
+        _refused(server, op)
+        return
+    record = carrying_out(server, op.ticket)  # the FAIL joins its labeled command's replies
+    try:
+        _refused(server, op)
+    finally:
+        settle(server, op.ticket, record)
+
+
+def _refused(server: Server, op: Op) -> None:
     if op.name in PRESENCE or op.name in NICKS:
         return
     client = server.clients.get(op.actor.id) if op.actor is not None else None

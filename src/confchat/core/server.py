@@ -59,6 +59,7 @@ from .ops import Op, Proposals, carry_out, decide, outcome_data
 from .exports import ExportTokens
 from .flood import TokenBucket
 from .journal import Journal
+from .labels import Labels
 from .logins import Verification, Verifications
 from .screening import Screenings
 from .stats import Stats
@@ -113,6 +114,7 @@ class Server(Output):
         self.census = Census()  # LUSERS's figures and WHO's public users, kept exact
         self._capture: Client | None = None
         self._captured: list[Message] = []
+        self.labels = Labels()  # labeled commands waiting for the cluster's log
         self.isupport = isupport_tokens(config)
         # Staff accounts: the config file's, and those stored by ACCOUNTS
         # (core/accounts.py); ``accounts`` is the book's live map by folded name.
@@ -339,13 +341,15 @@ class Server(Output):
         # labeled-response: every reply to this command, errors included,
         # carries the label (or is batched under it).
         self._capture, self._captured = client, []
+        record = self.labels.start(client, label, self._captured)
         try:
             self._run_command(client, msg)
         finally:
             self._capture = None
+            ready = self.labels.close(record)  # else it waits for its ops from the log (core/labels.py)
             if client.verifying is not None:  # the command awaits a password check
                 client.verifying.label, client.verifying.captured = label, self._captured
-            else:
+            elif ready:
                 self._flush_labeled(client, label, self._captured)
 
     def _run_command(self, client: Client, msg: Message) -> None:
