@@ -99,7 +99,7 @@ def test_two_nodes_carrying_out_one_log_keep_the_same_conference() -> None:
     for i, citizen in enumerate(citizens):
         citizen.send(f"PRIVMSG {CHAN} :Question {i}")
     assert "HELD" not in [n.params[1] for n in find(citizens[0].take(), "NOTE")]  # not before the log has it
-    assert log.run() == 10  # four nick claims, three arrivals (presence), three questions
+    assert log.run() == 11  # four nick claims, four arrivals (presence: the moderator too), three questions
     assert sorted(m.nick for m in two.server.elsewhere[CHAN].values()) == ["citizen0", "citizen1", "citizen2"]
     assert not one.server.elsewhere.get(CHAN)  # a node keeps its own visitors as connections
     assert [n.params[1] for n in find(citizens[0].take(), "NOTE") if n.params[1] == "HELD"] == ["HELD"]
@@ -423,3 +423,90 @@ def test_a_labeled_command_that_proposes_nothing_is_acknowledged_at_once_in_a_cl
     (pong,) = mod_a.take()
     assert pong.command == "PONG" and pong.tags["label"] == "p"
     assert one.server.labels.waiting == {}
+
+
+def test_the_staff_see_another_nodes_visitors_come_change_nick_and_go_as_they_see_their_own() -> None:
+    log, one, two = two_nodes()
+    moderator = login(two, "moda", ("extended-join", *CAPS))
+    viewer = two.register("viewer", CAPS, ip="203.0.113.5")
+    for conn in (moderator, viewer):
+        conn.send(f"JOIN {CHAN}")
+    log.run()
+    moderator.take(), viewer.take()
+    carol = one.register("carol", CAPS, ip="203.0.113.7")
+    carol.send(f"JOIN {CHAN}")
+    log.run()
+    (joined,) = find(moderator.take(), "JOIN")
+    assert joined.source.startswith("carol!") and joined.params == (CHAN, "*", "carol Realname")
+    assert find(viewer.take(), "JOIN") == []  # an auditorium: visitors see the staff only
+    moderator.send(f"NAMES {CHAN}")
+    names = " ".join(m.params[-1] for m in find(moderator.take(), "353"))
+    assert sorted(names.split()) == ["@moda", "carol", "viewer"]
+    carol.send("NICK carole")
+    log.run()
+    (renamed,) = find(moderator.take(), "NICK")
+    assert renamed.source.startswith("carol!") and renamed.params == ("carole",)
+    carol.send("QUIT :Off to bed")
+    log.run()
+    (left,) = find(moderator.take(), "PART")
+    assert left.source.startswith("carole!") and left.params == (CHAN, "Quit: Off to bed")
+    assert two.server.visitors_present(two.server.channels[CHAN]) == 1
+
+
+def test_a_node_telling_its_visitors_again_or_lost_changes_what_the_staff_see_only_where_it_changed() -> None:
+    log, one, two = two_nodes()
+    moderator = login(two, "moda", CAPS)
+    moderator.send(f"JOIN {CHAN}")
+    stays, goes = (one.register(nick, CAPS, ip=f"203.0.113.{i}") for i, nick in ((1, "stays"), (2, "goes")))
+    for conn in (stays, goes):
+        conn.send(f"JOIN {CHAN}")
+    log.run()
+    moderator.take()
+    # Node one comes back after an outage: "goes" left meanwhile (its
+    # departure was never logged), "stays" is told again.
+    channel = one.server.channels[CHAN]
+    channel.members.pop(one.server.find_nick("goes"))
+    log.propose(Op("", "roster", None, (), node=1))
+    from confchat.core.members import announce
+
+    announce(one.server, one.server.find_nick("stays"), channel, here=True)
+    log.propose(Op("", "roster_done", None, (), node=1))
+    log.run()
+    got = moderator.take()
+    assert find(got, "JOIN") == []  # no second JOIN for who was already there
+    assert [(m.source.split("!")[0], m.params[-1]) for m in find(got, "PART")] == [
+        ("goes", "Quit: left while their server was cut off")]
+    # Node one is no longer heard of: its visitors leave with it.
+    from confchat.core.members import forget_nodes
+
+    forget_nodes(two.server, [2])
+    assert [(m.source.split("!")[0], m.params[-1]) for m in find(moderator.take(), "PART")] == [
+        ("stays", "Quit: their server was lost")]
+    assert two.server.visitors_present(two.server.channels[CHAN]) == 0
+
+
+def test_everyone_sees_another_nodes_staff_arrive_with_their_status_and_names_lists_them() -> None:
+    log, one, two = two_nodes()
+    viewer = two.register("viewer", ("multi-prefix", *CAPS), ip="203.0.113.5")
+    viewer.send(f"JOIN {CHAN}")
+    log.run()
+    viewer.take()
+    mayor = login(one, "mayor", CAPS)
+    mayor.send(f"JOIN {CHAN}")
+    log.run()
+    got = viewer.take()
+    (joined,) = find(got, "JOIN")
+    assert joined.source.startswith("mayor!")
+    assert [m.params for m in find(got, "MODE")] == [(CHAN, "+v", "mayor")]  # the guest's status
+    viewer.send(f"NAMES {CHAN}")
+    assert "+mayor" in " ".join(m.params[-1] for m in find(viewer.take(), "353")).split()
+    # Another node's visitor: counted here, its arrival shown to the staff only.
+    late = one.register("late", CAPS, ip="203.0.113.6")
+    late.send(f"JOIN {CHAN}")
+    log.run()
+    assert find(viewer.take(), "JOIN") == []  # an auditorium: a visitor's arrival is for the staff
+    assert two.server.visitors_present(two.server.channels[CHAN]) == 2
+    mayor.send("PART #townhall :Back later")
+    log.run()
+    assert [(m.source.split("!")[0], m.params) for m in find(viewer.take(), "PART")] == [
+        ("mayor", (CHAN, "Back later"))]

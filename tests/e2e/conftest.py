@@ -134,6 +134,35 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
         server.stop()
 
 
+class AcrossNodes:
+    """Two nodes of a cluster as one server to a test: the web pages
+    (``http_port``) on the first, every IRC client on the second. So a page's
+    scenario runs also with the visitors, the other staff and the guest on
+    another node than the page's."""
+
+    def __init__(self, pages: ServerProcess, clients: ServerProcess) -> None:
+        self.pages, self.clients = pages, clients
+        self.http_port = pages.http_port
+
+    def client(self, *args, **kwargs):
+        return self.clients.client(*args, **kwargs)
+
+
+@pytest.fixture(params=["one process", "two nodes"])
+def start_event(request, start_server) -> Callable[[dict], ServerProcess | AcrossNodes]:
+    """``start_event(config)``: the event on one process, and (the second
+    run of the test) on two nodes sharing a real redis-server."""
+
+    def start(config: dict) -> ServerProcess | AcrossNodes:
+        if request.param == "one process":
+            return start_server(config)
+        redis = request.getfixturevalue("redis_server")
+        settings = {**config, "cluster": {"redis_url": redis.url}}
+        return AcrossNodes(start_server(settings), start_server(settings))
+
+    return start
+
+
 @pytest.fixture
 def server(start_server) -> ServerProcess:
     """A server on the embedded defaults."""

@@ -142,8 +142,8 @@ def test_wrong_password_then_sign_in(start_server, new_page):
     assert page.errors == []
 
 
-def test_forwarded_questions_answered_in_the_console(start_server, new_page):
-    server = start_server(config())
+def test_forwarded_questions_answered_in_the_console(start_event, new_page):
+    server = start_event(config())
     moda = staff(server, "moda")
     carol = visitor(server, "carol")
     dave = visitor(server, "dave")  # a viewer
@@ -209,8 +209,8 @@ def test_forwarded_questions_answered_in_the_console(start_server, new_page):
     assert page.errors == []
 
 
-def test_prepared_answers_and_votes(start_server, new_page):
-    server = start_server(config())
+def test_prepared_answers_and_votes(start_event, new_page):
+    server = start_event(config())
     moda = staff(server, "moda")
     carol = visitor(server, "carol")
     dave = visitor(server, "dave")

@@ -44,8 +44,10 @@ STAFF_CAPS = ("message-tags", "standard-replies", "echo-message", "draft/message
 
 
 @pytest.fixture
-def town(start_server):
-    return start_server(CONFIG)
+def town(start_event):
+    """The event on one process, and again on two nodes of a cluster (the
+    console on one, every IRC client on the other: conftest.py)."""
+    return start_event(CONFIG)
 
 
 def visitor(server, nick, caps=VISITOR_CAPS):

@@ -26,6 +26,7 @@ log took meanwhile, in order, and the staff are told again.
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import time
@@ -320,6 +321,11 @@ class Link:
                         if message["type"] == "message":
                             self._told(message["data"])
             except BaseException as exc:
+                if trio.current_effective_deadline() == -math.inf:
+                    # Stopping: coredis's pubsub, cancelled, may raise
+                    # something else than Cancelled while it closes (anyio's
+                    # ClosedResourceError); this raises Cancelled instead.
+                    await trio.lowlevel.checkpoint()
                 if not only(exc, REDIS_ERRORS):
                     raise
             await trio.sleep(BACKOFF[min(failures, len(BACKOFF) - 1)])
@@ -385,5 +391,5 @@ class Link:
             channel = self.core.channels.get(conference.folded)
             if channel is not None:
                 for member in list(channel.members):
-                    if member not in channel.staff:
-                        announce(self.core, member, channel, here=True)
+                    announce(self.core, member, channel, here=True)
+        self.propose(Op("", "roster_done", None, (), node=self.number))

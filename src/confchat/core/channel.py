@@ -128,9 +128,7 @@ class Channel:
         return "@" if "s" in self.modes else "*" if "p" in self.modes else "="
 
     def prefixes(self, client: Client, multi: bool) -> str:
-        status = self.members.get(client, "")
-        chars = [PREFIX_CHARS[m] for m in PREFIX_MODES if m in status]
-        return "".join(chars) if multi else "".join(chars[:1])
+        return status_prefixes(self.members.get(client, ""), multi)
 
     def mode_string(self, show_key: bool) -> tuple[str, ...]:
         flags = "+" + "".join(sorted(self.modes))
@@ -142,3 +140,9 @@ class Channel:
             flags += "l"
             args.append(str(self.limit))
         return (flags, *args)
+
+
+def status_prefixes(status: str, multi: bool) -> str:
+    """NAMES/WHO prefixes of a channel status ("ov" -> "@+", or "@" without multi-prefix)."""
+    chars = [PREFIX_CHARS[m] for m in PREFIX_MODES if m in status]
+    return "".join(chars) if multi else "".join(chars[:1])

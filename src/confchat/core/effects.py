@@ -113,4 +113,4 @@ def _restricted(server: Server, channel: Channel, effect: fx.Restricted) -> None
             if actor is not None:
                 seen_by.add(actor)
             server.relay(seen_by, effect.by_prefix, "KICK", (channel.name, member.nick, reason))
-            server.part_channel(member, channel)
+            server.part_channel(member, channel, f"Kicked: {reason}")

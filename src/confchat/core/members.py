@@ -15,7 +15,7 @@ Pure: called by the core, fed by the log.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import attrs
 
@@ -42,42 +42,110 @@ class Member:
     connection_key: str
     node: int
 
+    realname: str = ""
+    status: str = ""  # the channel status of a staff member ("o", "v"), "" for a visitor
+
     @property
     def folded(self) -> str:
         return casefold(self.nick)
 
+    @property
+    def prefix(self) -> str:
+        return f"{self.nick}!{self.user}@{self.host}"
 
-def announce(server: Server, client: Client, channel: Channel, here: bool) -> None:
-    """Tell the cluster that visitor ``client`` arrived in (or left)
-    ``channel``'s conference; nothing without a cluster."""
+
+def announce(server: Server, client: Client, channel: Channel, here: bool, reason: str = "") -> None:
+    """Tell the cluster that ``client`` arrived in ``channel``'s conference
+    (or changed nick or status there), or left it saying ``reason``;
+    nothing without a cluster."""
     if server.cluster is None or channel.conference is None:
         return
     from .ops import Op, actor_of
 
     if here:
-        args: tuple[Any, ...] = (client.user, client.host, client.visitor, client.connection_key)
+        args: tuple[Any, ...] = (client.user, client.host, client.visitor, client.connection_key, client.realname,
+                                 channel.members.get(client, ""))
         server.cluster.propose(Op(channel.folded, "present", actor_of(client), args, node=server.node_number))
     else:
-        server.cluster.propose(Op(channel.folded, "absent", actor_of(client), (), node=server.node_number))
+        server.cluster.propose(Op(channel.folded, "absent", actor_of(client), (reason,), node=server.node_number))
+
+
+# A conference's members on this node see another node's members come,
+# change nick or status and go as they see their own: JOIN (and MODE for
+# staff), NICK and PART lines (a quit is a PART giving the quit's reason,
+# one per conference). A visitor is seen by the staff only in an
+# auditorium; the staff by everyone. So the audience panels and counts,
+# and who of the staff is there, are the same on every node.
+# ``Server.elsewhere`` holds the other nodes' visitors, ``Server.elsewhere_staff``
+# their staff.
+
+
+def _seers(channel: Channel, member: Member) -> list[Client]:
+    return list(channel.staff if channel.auditorium and not member.status else channel.members)
 
 
 def carry_out_presence(server: Server, name: str, folded: str, actor: Any, args: tuple[Any, ...], node: int) -> None:
     """A ``present`` or ``absent`` entry from another node."""
-    members = server.elsewhere.setdefault(folded, {})
+    visitors = server.elsewhere.setdefault(folded, {})
+    staff = server.elsewhere_staff.setdefault(folded, {})
+    channel = server.channels.get(folded)
+    known = visitors.pop(actor.id, None) or staff.pop(actor.id, None)
     if name == "absent":
-        members.pop(actor.id, None)
+        if known is not None and channel is not None:
+            _left(server, channel, known, args[0] if args else "")
         return
-    user, host, visitor, key = args
-    members[actor.id] = Member(actor.id, actor.nick, user, host, actor.account, visitor, actor.address, key, node)
+    user, host, visitor, key, *rest = args
+    member = Member(actor.id, actor.nick, user, host, actor.account, visitor, actor.address, key, node,
+                    rest[0] if rest else actor.nick, rest[1] if len(rest) > 1 else "")
+    (staff if member.status else visitors)[actor.id] = member
+    server.stale.get(node, set()).discard(actor.id)  # told again after an outage (ops.py, roster)
+    if channel is None:
+        return
+    if known is None:
+        seers = _seers(channel, member)
+        plain = [c for c in seers if "extended-join" not in c.caps]
+        msgid = server.relay(plain, member.prefix, "JOIN", (channel.name,))
+        server.relay([c for c in seers if "extended-join" in c.caps], member.prefix, "JOIN",
+                     (channel.name, member.account or "*", member.realname), msgid=msgid)
+        known = attrs.evolve(member, status="")
+    elif known.nick != member.nick:
+        server.relay(_seers(channel, known), known.prefix, "NICK", (member.nick,))
+    removed = "".join(m for m in known.status if m not in member.status)
+    added = "".join(m for m in member.status if m not in known.status)
+    if removed or added:  # as core/presence.py's refresh_status says it of this node's members
+        change = ("-" + removed if removed else "") + ("+" + added if added else "")
+        server.relay(list(channel.members), server.name, "MODE",
+                     (channel.name, change, *[member.nick] * (len(removed) + len(added))))
+
+
+def _left(server: Server, channel: Channel, member: Member, reason: str) -> None:
+    server.relay(_seers(channel, member), member.prefix, "PART",
+                 (channel.name, reason) if reason else (channel.name,))
+
+
+def forget_members(server: Server, lost: Callable[[Member], bool], reason: str) -> None:
+    """Drop the other nodes' members ``lost`` says are gone, telling this
+    node's members who saw them (a PART each)."""
+    for table in (server.elsewhere, server.elsewhere_staff):
+        for folded, members in table.items():
+            channel = server.channels.get(folded)
+            for member_id in [i for i, m in members.items() if lost(m)]:
+                member = members.pop(member_id)
+                if channel is not None:
+                    _left(server, channel, member, reason)
+
+
+def remote_staff(server: Server, channel: Channel) -> list[Member]:
+    return list(server.elsewhere_staff.get(channel.folded, {}).values())
 
 
 def forget_nodes(server: Server, alive: Iterable[int]) -> None:
     """Drop the visitors (and nicks) of nodes no longer heard of."""
     living = set(alive)
     forget_nicks(server, living)
-    for members in server.elsewhere.values():
-        for member_id in [i for i, m in members.items() if m.node not in living]:
-            del members[member_id]
+    for node in [n for n in server.stale if n not in living]:
+        del server.stale[node]
+    forget_members(server, lambda m: m.node not in living, "Quit: their server was lost")
 
 
 def remote_visitor(server: Server, channel: Channel, nick: str) -> Member | None:

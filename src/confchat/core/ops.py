@@ -241,13 +241,22 @@ def _present(server: Server, op: Op) -> None:
 
 
 def _roster(server: Server, op: Op) -> None:
-    """A node that was cut off from the log starts its list of visitors
-    and nicks again (its ``present`` and ``nick`` entries follow)."""
+    """A node that was cut off from the log tells its list of visitors and
+    nicks again: its ``present`` and ``nick`` entries follow, then
+    ``roster_done``. Its nicks start again; its visitors are kept (no
+    second JOIN for the staff) and those not told again are gone."""
     for folded in [f for f, (node, _) in server.elsewhere_nicks.items() if node == op.node]:
         del server.elsewhere_nicks[folded]
-    for members in server.elsewhere.values():
-        for member_id in [i for i, m in members.items() if m.node == op.node]:
-            del members[member_id]
+    server.stale[op.node] = {i for table in (server.elsewhere, server.elsewhere_staff) for members in table.values()
+                             for i, m in members.items() if m.node == op.node}
+
+
+def _roster_done(server: Server, op: Op) -> None:
+    from .members import forget_members
+
+    stale = server.stale.pop(op.node, set())
+    if stale:
+        forget_members(server, lambda m: m.id in stale, "Quit: left while their server was cut off")
 
 
 def _hello(server: Server, op: Op) -> None:
@@ -265,7 +274,8 @@ def _token(server: Server, op: Op) -> None:
 # Ops that change no conference and store nothing: presence (core/members.py),
 # and download links. Carried out by the other nodes only.
 PRESENCE: dict[str, Callable[[Server, Op], None]] = {
-    "present": _present, "absent": _present, "roster": _roster, "hello": _hello, "token": _token,
+    "present": _present, "absent": _present, "roster": _roster, "roster_done": _roster_done, "hello": _hello,
+    "token": _token,
 }
 
 

@@ -13,6 +13,7 @@ from ..moderation.queue import State
 from ..proto.message import Message
 from ..proto.servertime import format_server_time
 from ..vocab import RoomMode
+from .members import announce
 
 if TYPE_CHECKING:
     from .channel import Channel
@@ -97,3 +98,4 @@ def refresh_status(server: Server, channel: Channel, member: Client) -> None:
     if change:
         nicks = (member.nick,) * (len(removed) + len(added))
         server.relay(list(channel.members), server.name, "MODE", (channel.name, change, *nicks))
+        announce(server, member, channel, here=True)  # the cluster's other nodes see it too (core/members.py)

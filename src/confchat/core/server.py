@@ -137,6 +137,8 @@ class Server(Output):
         # The visitors of each conference on the cluster's other nodes
         # (folded name -> connection id -> Member, core/members.py).
         self.elsewhere: dict[str, dict[int, Member]] = {}
+        self.elsewhere_staff: dict[str, dict[int, Member]] = {}  # and their staff
+        self.stale: dict[int, set[int]] = {}  # node -> its visitors not told again since its roster
         # The nicks other nodes' clients hold (folded -> (node, connection
         # id)), and this node's claims not yet read back from the log.
         self.elsewhere_nicks: dict[str, tuple[int, int]] = {}
@@ -468,7 +470,7 @@ class Server(Output):
             monitor_notify(self, client.nick, online=False, client=client)
         client.gone = True
         for channel in list(client.channels.values()):
-            self.part_channel(client, channel)
+            self.part_channel(client, channel, quit_reason)
         self.census.update(client)
         if client.folded:
             drop_nick(self, client, client.folded)
@@ -517,11 +519,11 @@ class Server(Output):
             return {*channel.staff, subject}
         return channel.members
 
-    def part_channel(self, client: Client, channel: Channel) -> None:
+    def part_channel(self, client: Client, channel: Channel, reason: str = "") -> None:
         if channel.conference is not None:
             self.engine.left(channel.conference, client.id)
-            if client in channel.members and client not in channel.staff:
-                announce(self, client, channel, here=False)
+            if client in channel.members:
+                announce(self, client, channel, here=False, reason=reason)
         channel.members.pop(client, None)
         channel.staff.discard(client)
         client.channels.pop(channel.folded, None)

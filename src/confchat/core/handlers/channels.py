@@ -6,7 +6,7 @@ from ...proto import numerics as N
 from ...proto.casemap import casefold, is_valid_channel
 from ...proto.message import Message
 from ...proto.numbers import is_number
-from ..channel import Channel
+from ..channel import Channel, status_prefixes
 from ..client import Client
 from ...moderation.conference import STAFF, Role
 from typing import TYPE_CHECKING, Callable, Iterable
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from ..server import Server
 from ...moderation.queue import QueueError
 from ..presence import replay_history, welcome_to_conference
-from ..members import announce
+from ..members import announce, remote_staff, remote_visitors
 from ..ops import decide
 from .conference import actor_of
 
@@ -116,7 +116,7 @@ def join(server: Server, client: Client, name: str, key: str = "") -> Channel | 
                     decide(server, None, channel, "auto_shield", why)
         client.invites.discard(folded)
         channel.members[client] = status
-        if channel.conference is not None and client not in channel.staff:
+        if channel.conference is not None:
             announce(server, client, channel, here=True)  # the cluster's other nodes count and list it
     else:
         channel = Channel(name, folded, int(server.wallclock()))
@@ -170,7 +170,7 @@ def handle_part(server: Server, client: Client, msg: Message) -> None:
 def _part(server: Server, client: Client, channel: Channel, reason: str) -> None:
     params = (channel.name, reason) if reason else (channel.name,)
     server.relay(list(server.audience(channel, client)), client.prefix, "PART", params)
-    server.part_channel(client, channel)
+    server.part_channel(client, channel, reason)
 
 
 def handle_topic(server: Server, client: Client, msg: Message) -> None:
@@ -227,13 +227,17 @@ def send_names(server: Server, client: Client, channel: Channel) -> None:
     # In an auditorium, visitors see the staff and a head count, not the
     # audience (which could be tens of thousands of names); so do the staff
     # once the audience is large: they page through it (CONF AUDIENCE).
-    audience = len(channel.members) - len(channel.staff)
+    audience = server.visitors_present(channel)  # in a cluster, the other nodes' visitors too (core/members.py)
     large = audience > server.limits.names_audience_max
     shown = channel.staff if channel.auditorium and (client not in channel.staff or large) else channel.members
     for other in shown:
         if not member and "i" in other.modes:
             continue
         entries.append(channel.prefixes(other, multi) + (other.prefix if full else other.nick))
+    # The cluster's other nodes' members (core/members.py): their staff always, their visitors as ours.
+    remote = remote_staff(server, channel) + (remote_visitors(server, channel) if shown is channel.members else [])
+    for m in remote:
+        entries.append(status_prefixes(m.status, multi) + (m.prefix if full else m.nick))
     # Fill each 353 line up to the 512-byte limit (RFC 1459 2.3), CRLF included.
     budget = 510 - len(f":{server.name} {N.RPL_NAMREPLY} {client.nick} {symbol} {channel.name} :")
     line: list[str] = []
@@ -247,7 +251,7 @@ def send_names(server: Server, client: Client, channel: Channel) -> None:
     if line:
         server.numeric(client, N.RPL_NAMREPLY, symbol, channel.name, " ".join(line))
     if shown is not channel.members:
-        count = len(channel.members) - len(channel.staff)
+        count = audience
         server.note(client, "NAMES", "AUDIENCE", f"{count} {'person' if count == 1 else 'people'} in the audience", channel.name, str(count))
     server.numeric(client, N.RPL_ENDOFNAMES, channel.name, "End of /NAMES list")
 
@@ -326,7 +330,7 @@ def handle_kick(server: Server, client: Client, msg: Message) -> None:
             continue
         audience = {client, *server.audience(channel, target)}
         server.relay(audience, client.prefix, "KICK", (channel.name, target.nick, reason))
-        server.part_channel(target, channel)
+        server.part_channel(target, channel, f"Kicked by {client.nick}: {reason}")
 
 
 def handle_invite(server: Server, client: Client, msg: Message) -> None:
