@@ -241,7 +241,7 @@ class Engine:
         message = policy_message(conference, author, text, now) if waiting else None
         visitor = conference.visitors.get(author.id)  # connected to this node: the policies' memory of it
         if visitor is not None:
-            visitor.recent.append((text, now))
+            visitor.remember(text, now)
         if waiting:
             outcome = attrs.evolve(outcome, flags=(*outcome.flags, SCREENING_FLAG))
         item = conference.queue.submit(

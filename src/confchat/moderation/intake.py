@@ -40,7 +40,7 @@ class Outcome:
 
 def policy_message(conference: Conference, author: Actor, text: str, now: float) -> Message:
     visitor = conference.visitors.get(author.id)
-    history = tuple(Recent(t, at) for t, at in visitor.recent) if visitor is not None else ()
+    history = tuple(Recent(t, at) for t, at in visitor.recent or ()) if visitor is not None else ()
     return Message(
         text, author.nick, now, account=author.account, connection=author.id, channel=conference.channel,
         role="visitor", history=history, joined_at=visitor.joined_at if visitor is not None else None,
