@@ -157,8 +157,9 @@ class ConfchatCollector:
             nodes = GaugeMetricFamily(f"{PREFIX}_cluster_nodes", "Nodes whose heartbeat is recent, this one included.")
             nodes.add_metric([], link.nodes)
             yield nodes
-            yield self._counter("cluster_ops", "Conference operations this node sent to the log, or refused (log unreachable).",
-                                ["result"], {"logged": link.proposed, "refused": link.refused})
+            yield self._counter("cluster_ops", "Operations this node sent to the log, told the other nodes (private and "
+                                "staff-only messages), or refused (Redis unreachable).",
+                                ["result"], {"logged": link.proposed, "told": link.told, "refused": link.refused})
             yield self._counter("cluster_entries", "Log entries carried out here: proposed by this node or by others.",
                                 ["origin"], {"local": link.applied_local, "remote": link.applied_remote})
             yield self._counter("cluster_outages", "Times this node lost the cluster's log.", [], {(): link.outages})

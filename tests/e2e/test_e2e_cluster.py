@@ -333,6 +333,9 @@ def test_private_and_staff_only_messages_reach_other_nodes_also_after_redis_rest
                 time.sleep(0.2)
     citizen.send("PRIVMSG modB :and you?")  # modB never wrote to her
     assert citizen.expect(lambda m: m.command in ("531", "PRIVMSG")).command == "531"
+    body = metrics_of(n2)  # modA's node told 3 messages a round, and refused the one during the outage
+    assert value(body, 'confchat_cluster_ops_total{result="told"}') == 6
+    assert value(body, 'confchat_cluster_ops_total{result="refused"}') >= 1
 
 
 def metrics_of(node) -> str:

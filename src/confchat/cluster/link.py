@@ -9,9 +9,11 @@ node's own operations take effect when they come back from the log, after
 every entry before them, on every node alike.
 
 Private messages and a conference's staff-only messages are not logged but
-*told* (``Link.tell``, core/direct.py): the writer publishes them on one
-pub/sub channel in the same pipeline, and the listener task, with a client
-of its own, hands the other nodes' to the core (``Server.told``). Pub/sub
+*told* (``Link.tell``, core/direct.py): the writer publishes them in the same
+pipeline, a private message on its recipient's node's pub/sub channel
+(``confchat:told:<node>``), the rest on every node's (``confchat:told``),
+and the listener task, with a client of its own, hands the other nodes' to
+the core (``Server.told``). Pub/sub
 keeps nothing: a node that is not connected at that moment misses them.
 
 The reader has a Redis client of its own and blocks for a short while at a
@@ -38,6 +40,7 @@ import coredis
 import structlog
 import trio
 
+from ..core.direct import destination
 from ..core.members import announce, forget_nodes
 from ..core.ops import Op, actor_of, link_changed, refused
 from ..config import parse_hostport
@@ -59,7 +62,7 @@ REDIS_ERRORS = (coredis.exceptions.RedisError, OSError, trio.TooSlowError)
 @attrs.define
 class LinkStats:
     proposed: int = 0  # ops this node appended
-    refused: int = 0  # ops refused: the log could not be reached
+    refused: int = 0  # ops refused (logged or told): Redis could not be reached
     told: int = 0  # told ops this node published (core/direct.py)
     applied_local: int = 0  # entries carried out that this node proposed
     applied_remote: int = 0  # and that other nodes proposed
@@ -126,6 +129,7 @@ class Link:
 
     def tell(self, op: Op) -> bool:
         if not self.stats.up:
+            self.stats.refused += 1
             refused(self.core, op)
             return False
         self._pending.append((op, False))
@@ -292,7 +296,8 @@ class Link:
                 with trio.fail_after(5):
                     async with writer.pipeline(transaction=False) as pipe:
                         results = [pipe.xadd(self.stream, clog.fields(op)) if logged else
-                                   pipe.publish(self.channel, clog.fields(op)["op"]) for op, logged in batch]
+                                   pipe.publish(self._told_channel(destination(op)), clog.fields(op)["op"])
+                                   for op, logged in batch]
                     for result in results:
                         await result
                 self.stats.proposed += sum(1 for _, logged in batch if logged)
@@ -301,7 +306,7 @@ class Link:
                 # Not known to be in the log: the actors are told it was
                 # not done (should Redis have taken it after all, it is
                 # carried out when read back, and its effects are seen).
-                self.stats.refused += sum(1 for _, logged in batch if logged)
+                self.stats.refused += len(batch)
                 for op, _ in batch:
                     refused(self.core, op)
                 self._down(exc)
@@ -314,7 +319,8 @@ class Link:
         while True:
             try:
                 # retry_policy=None: a lost connection raises here at once.
-                async with listener.pubsub(channels=[self.channel], ignore_subscribe_messages=True,
+                channels = [self._told_channel(0), self._told_channel(self.number)]
+                async with listener.pubsub(channels=channels, ignore_subscribe_messages=True,
                                            retry_policy=None) as messages:
                     failures = 0
                     async for message in messages:
@@ -330,6 +336,10 @@ class Link:
                     raise
             await trio.sleep(BACKOFF[min(failures, len(BACKOFF) - 1)])
             failures += 1
+
+    def _told_channel(self, node: int) -> str:
+        """Where told ops for ``node`` are published (0: for every node)."""
+        return self.channel if not node else f"{self.channel}:{node}"
 
     def _told(self, data: str) -> None:
         try:

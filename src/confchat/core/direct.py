@@ -89,3 +89,9 @@ def _relay(server: Server, op: Op) -> None:
 
 # Told ops, carried out by the nodes that did not tell them.
 TOLD: dict[str, Callable[[Server, Op], None]] = {"private": _private, "relay": _relay}
+
+
+def destination(op: Op) -> int:
+    """The node a told op is for: a private message's recipient's; 0 for
+    every node (a conference's staff may be on any)."""
+    return int(op.args[0]) if op.name == "private" else 0
