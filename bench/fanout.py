@@ -40,7 +40,6 @@ import selectors
 import shutil
 import socket
 import ssl
-import statistics
 import subprocess
 import sys
 import tempfile

@@ -4,11 +4,9 @@ the command line's words about accounts and operators."""
 
 from __future__ import annotations
 
-import os
 import stat
 from pathlib import Path
 
-import attrs
 import pytest
 import tomllib
 from argon2 import PasswordHasher

@@ -497,7 +497,7 @@ def test_archive_html_tables(data):
     assert "Call me on 555 0100" in cells
     assert "held" in cells and "pending" in cells  # the conference is not closed: still waiting
     # Audit details in words, not JSON.
-    assert f"wait: 10 s; original: wat about teh bus lines; text: What about the bus lines" in cells
+    assert "wait: 10 s; original: wat about teh bus lines; text: What about the bus lines" in cells
     assert not [c for c in cells if c.startswith("{")]
 
 

@@ -239,7 +239,7 @@ def test_times_in_the_configured_zone(ev):
     assert "Times: Europe/Paris" in txt.splitlines()
     assert f"[2023-11-14T23:13:30+01:00] alice (question): {TRAM}" in txt
     md = render(t, "md")
-    assert f"**alice** (question, 23:13 CET): " in md
+    assert "**alice** (question, 23:13 CET): " in md
     page = assert_inert_html(render(t, "html"))
     assert page.items[0]["datetime"] == "2023-11-14T23:13:30+01:00"
     assert "23:13 CET" in page.text() and "UTC" not in page.text()

@@ -11,7 +11,7 @@ import pytest
 
 from confchat.config import Account, Config, ConferenceConfig, Oper
 from argon2 import PasswordHasher
-from helpers import Conn, Net, commands, find, one
+from helpers import Conn, Net, commands, find
 
 PASSWORD = "correct horse"
 # Cheap argon2id parameters: verifying reads them from the hash, so logins

@@ -6,7 +6,6 @@ WHO lists the staff only."""
 
 from __future__ import annotations
 
-import attrs
 import pytest
 
 from confchat.config import Config

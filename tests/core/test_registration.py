@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 
 import attrs
-import pytest
 from argon2 import PasswordHasher
 
 from helpers import cloak_of, SERVER_NAME, Conn, Net, commands, find, one, with_limits, with_server

@@ -177,7 +177,6 @@ def test_the_staff_pages_clear_now_answering_at_the_close(start_server, new_page
     question marked as being answered stops being so when the conference
     closes (the close's NOTICE carries an empty ``confchat/answering``)."""
     from playwright.sync_api import expect
-    import test_e2e_web_guest as guest_page
     import test_e2e_web_moderator as moderator_page
 
     server = start_server(moderator_page.CONFIG)

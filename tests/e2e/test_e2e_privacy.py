@@ -17,7 +17,6 @@ import re
 import socket
 import stat
 
-import pytest
 from argon2 import PasswordHasher
 from playwright.sync_api import expect
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime
 import re
 
-import pytest
 from argon2 import PasswordHasher
 from playwright.sync_api import expect
 

@@ -4,8 +4,6 @@ prepared answers and sees the votes; visitors and moderators are TCP clients."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 
 import pytest
 

@@ -7,7 +7,6 @@ others, and the viewer must receive exactly what was published, in order."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from argon2 import PasswordHasher
 from playwright.sync_api import expect

@@ -6,7 +6,6 @@ and saved as a screenshot in docs/screenshots/."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 

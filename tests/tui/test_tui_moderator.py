@@ -68,7 +68,7 @@ async def test_keys_approve_reorder_edit_forward_and_drop(town):
         await until(pilot, lambda: shown(app)[0] == ids[4], what="shown at the top")
         await pilot.press("d")
         await until(pilot, lambda: queue_ids(app)[:2] == [ids[1], ids[4]])
-        carol.send(f"PING x")  # nothing was published meanwhile
+        carol.send("PING x")  # nothing was published meanwhile
         assert await in_thread(published_texts, viewer) == []
 
         # edit: the prompt comes with the text; the viewer gets the new words

@@ -9,7 +9,6 @@ from ...moderation.conference import MODERATING, STAFF
 from ...proto import numerics as N
 from ...proto.casemap import casefold
 from ...proto.message import Message
-from ..effects import apply
 from ..subcommands import Context, Subcommand, dispatch, find_conference, require
 from ..ops import decide
 from .conference import parse_item_id
@@ -135,5 +134,4 @@ def handle_redact(server: Server, client: Client, msg: Message) -> None:
         return
     if not require(server, client, "REDACT", channel, MODERATING):
         return
-    conference = channel.conference
     decide(server, client, channel, "redact", msgid, reason, command="REDACT")
