@@ -294,6 +294,7 @@ def test_private_messages_cross_nodes_and_a_visitor_may_answer_only_the_staff_wh
     other = one.register("paul", CAPS, ip="203.0.113.2")
     moderator = login(two, "moda", CAPS)
     log.run()
+    log.tell_all()  # the moderator's password check, for the other node's back-off
     for conn in (citizen, other, moderator):
         conn.take()
     citizen.send("PRIVMSG moda :may I?")  # an event server: a visitor writes first to nobody
@@ -323,6 +324,7 @@ def test_a_private_message_to_another_nodes_visitor_who_left_is_lost_quietly_and
     citizen = one.register("Marie", CAPS, ip="203.0.113.1")
     moderator = login(two, "moda", CAPS)
     log.run()
+    log.tell_all()  # the password check, for node one's back-off
     moderator.take()
     moderator.send("PRIVMSG marie :are you there?")
     citizen.send("QUIT :bye")
@@ -338,6 +340,7 @@ def test_staff_only_messages_and_typing_reach_the_staff_of_the_conference_on_eve
     for conn in (mod_a, mod_b, mayor, citizen):
         conn.send(f"JOIN {CHAN}")
     log.run()
+    log.tell_all()  # the password checks, for each other's back-off
     for conn in (mod_a, mod_b, mayor, citizen):
         conn.take()
     mod_a.send(f"PRIVMSG @{CHAN} :Moderators only: take item 5 next")
@@ -510,3 +513,29 @@ def test_everyone_sees_another_nodes_staff_arrive_with_their_status_and_names_li
     log.run()
     assert [(m.source.split("!")[0], m.params) for m in find(viewer.take(), "PART")] == [
         ("mayor", (CHAN, "Back later"))]
+
+
+def test_an_address_spread_over_nodes_gets_one_connection_limit_and_one_login_back_off() -> None:
+    from confchat.core.addresses import crowded, heard
+    from helpers import with_limits
+    from test_registration import guess, refusal
+
+    log = Log()
+    config = with_limits(make_config(), max_connections_per_ip=5)
+    one, two = log.join(Net(config)), log.join(Net(config))
+    for net in (one, two):
+        net.verify_at_once = False  # the checks wait for guess() to answer them, as in test_registration
+    troll = "198.51.100.66"
+    for _ in range(3):
+        assert one.connect(troll) is not None
+    one.connect("203.0.113.1")  # one connection: not told
+    assert crowded(one.server) == {troll: 3}
+    heard(two.server, [crowded(one.server)])  # node one's heartbeat, read by node two
+    assert [two.connect(troll) is not None for _ in range(3)] == [True, True, False]  # 3 + 2 = the limit
+    assert two.connect("203.0.113.1") is not None
+    # Password guesses: three checks on node one, then node two refuses the next without a check.
+    for _ in range(3):
+        assert guess(one, "moda", ip="192.0.2.9")[2] == 1
+    assert log.tell_all() == 3
+    _, replies, checks = guess(two, "moda", ip="192.0.2.9")
+    assert checks == 0 and refusal(replies) == "1"

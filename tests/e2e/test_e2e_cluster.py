@@ -333,9 +333,39 @@ def test_private_and_staff_only_messages_reach_other_nodes_also_after_redis_rest
                 time.sleep(0.2)
     citizen.send("PRIVMSG modB :and you?")  # modB never wrote to her
     assert citizen.expect(lambda m: m.command in ("531", "PRIVMSG")).command == "531"
-    body = metrics_of(n2)  # modA's node told 3 messages a round, and refused the one during the outage
-    assert value(body, 'confchat_cluster_ops_total{result="told"}') == 6
+    # modA's node told 3 messages a round and modA's sign-in (its password
+    # check, then that it was right: the others' back-off), and refused the
+    # message during the outage.
+    body = metrics_of(n2)
+    assert value(body, 'confchat_cluster_ops_total{result="told"}') == 3 * 2 + 2
     assert value(body, 'confchat_cluster_ops_total{result="refused"}') >= 1
+
+
+def test_an_address_spread_over_two_nodes_gets_one_connection_limit(start_server, tmp_path) -> None:
+    redis = RedisServer(tmp_path / "redis")
+    redis.start()
+    try:
+        settings = {**config(redis.url), "limits": {"flood_burst": 1000, "max_connections_per_ip": 4}}
+        n1, n2 = start_server(settings), start_server(settings)
+        held = [n1.client(f"v{i}") for i in range(3)]  # registered: they are counted
+        deadline = time.monotonic() + 15
+        while True:  # node 2 hears of them with node 1's next heartbeat (every 2 s)
+            fourth, fifth = n2.client(), n2.client()
+            replies = []
+            for probe in (fourth, fifth):
+                probe.send("PING :x")
+                replies.append(probe.expect(lambda m: m.command in ("PONG", "ERROR"), timeout=5).command)
+            fourth.close(), fifth.close()
+            if replies == ["PONG", "ERROR"]:  # the 5th of 127.0.0.1 refused, though node 2 had 1
+                break
+            assert replies == ["PONG", "PONG"], replies  # not heard of yet: the limit is node 2's own
+            assert time.monotonic() < deadline, "node 2 never counted node 1's connections"
+            time.sleep(0.5)
+        assert "Too many connections" in fifth.received[-1].params[-1]
+        for client in held:
+            client.close()
+    finally:
+        redis.stop()
 
 
 def metrics_of(node) -> str:

@@ -28,6 +28,7 @@ log took meanwhile, in order, and the staff are told again.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import socket
@@ -40,6 +41,7 @@ import coredis
 import structlog
 import trio
 
+from ..core.addresses import crowded, heard
 from ..core.direct import destination
 from ..core.members import announce, forget_nodes
 from ..core.ops import Op, actor_of, link_changed, refused
@@ -352,6 +354,7 @@ class Link:
         await writer.hset(node, {
             "name": self.name, "pid": str(os.getpid()), "clients": str(len(self.core.clients)),
             "position": self.stats.position, "stored": self.position.entry, "at": str(time.time()),
+            "addresses": json.dumps(crowded(self.core), separators=(",", ":")),  # core/addresses.py
         })
         await writer.expire(node, NODE_TTL)
         alive, now = clog.key(self.prefix, "alive"), time.time()
@@ -360,6 +363,8 @@ class Link:
         living = [int(n) for n in await writer.zrange(alive, 0, -1)]
         self.stats.nodes = len(living)
         forget_nodes(self.core, living)  # a node not heard of: its visitors are gone
+        reports = [await writer.hget(clog.key(self.prefix, f"node:{n}"), "addresses") for n in living if n != self.number]
+        heard(self.core, [json.loads(r) for r in reports if r])
         if self.retention and living and self.number == min(living):  # one node keeps the log short
             positions = [await writer.hget(clog.key(self.prefix, f"node:{n}"), "stored") for n in living]
             cut = clog.trim_before([p for p in positions if p], now, self.retention)

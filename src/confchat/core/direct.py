@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
+from .addresses import _login
 from .ops import Op, actor_of
 
 if TYPE_CHECKING:
@@ -87,8 +88,9 @@ def _relay(server: Server, op: Op) -> None:
                  msgid=msgid)
 
 
-# Told ops, carried out by the nodes that did not tell them.
-TOLD: dict[str, Callable[[Server, Op], None]] = {"private": _private, "relay": _relay}
+# Told ops, carried out by the nodes that did not tell them (and the
+# password checks of core/addresses.py).
+TOLD: dict[str, Callable[[Server, Op], None]] = {"private": _private, "relay": _relay, "login": _login}
 
 
 def destination(op: Op) -> int:

@@ -101,6 +101,7 @@ class Server(Output):
         self.nicks: dict[str, Client] = {}
         self.channels: dict[str, Channel] = {}
         self.per_ip: Counter[str] = Counter()
+        self.elsewhere_per_ip: Counter[str] = Counter()  # the cluster's other nodes' (core/addresses.py)
         self.monitors: dict[str, set[Client]] = {}
         self.whowas: deque[tuple[str, str, str, str, str, float]] = deque(
             maxlen=config.limits.whowas_length
@@ -223,7 +224,8 @@ class Server(Output):
         refused. ``tls``: None for a plain connection, else the name the
         client asked for (SNI, "" if none)."""
         limit = self.limits.max_connections_per_ip
-        if limit and self.per_ip[ip] >= limit and ip not in self.limits.connection_limit_exempt:
+        here_and_elsewhere = self.per_ip[ip] + self.elsewhere_per_ip[ip]  # other nodes': core/addresses.py
+        if limit and here_and_elsewhere >= limit and ip not in self.limits.connection_limit_exempt:
             outbox.close(b"ERROR :Closing Link: Too many connections from your IP address\r\n")
             self.log("connection.refused", level="warning", reason="per_ip_limit")
             self.stats.connections_refused["per_ip_limit"] += 1

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from ...config import Config
     from ..server import Server
 from ..members import announce, drop_nick, hold_nick, taken_elsewhere
+from ..addresses import tell_login
 from ..notify import interested, monitor_notify
 from ..presence import refresh_roles
 from .history import isupport_tokens as history_isupport
@@ -278,11 +279,13 @@ def check_login(
         then(False)
         return
     throttle.attempt(client.ip, name_key, now)
+    tell_login(server, client.ip, name_key, "attempt")  # the cluster's other nodes count it too
     kind = name_key.partition(":")[0]  # "account" or "oper": whose decoy, if need be
 
     def checked(ok: bool) -> None:
         if stored_hash is not None and ok:
             throttle.forgive(client.ip, name_key, server.clock())  # and the address is the owner's
+            tell_login(server, client.ip, name_key, "owner")
             then(True)
             return
         reason = "unknown_name" if stored_hash is None else "wrong_password"
