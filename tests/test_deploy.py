@@ -463,8 +463,11 @@ ALERT_CASES: dict[str, tuple[list[dict], list[tuple[str, list[dict]]]]] = {
             {"series": f'confchat_queue_oldest_age_seconds{{{A}, conference="#done"}}', "values": "0+60x10"},
             {"series": f'confchat_conference_state{{{A}, conference="#done", state="live"}}', "values": "0x10"},
             {"series": f'confchat_conference_state{{{A}, conference="#done", state="closed"}}', "values": "1x10"},
+            # b: a second node of a cluster, with the same queue (a scrape later): one alert.
+            {"series": f'confchat_queue_oldest_age_seconds{{{B}, conference="#q"}}', "values": "0 0+60x9"},
+            {"series": f'confchat_conference_state{{{B}, conference="#q", state="live"}}', "values": "1x10"},
         ],
-        [("6m", []), ("8m", [{"severity": "warning", **LA, "conference": "#q"}])],
+        [("6m", []), ("8m", [{"severity": "warning", "job": "confchat", "conference": "#q"}])],
     ),
     "ModerationQueueGrowing": (
         [
@@ -472,8 +475,10 @@ ALERT_CASES: dict[str, tuple[list[dict], list[tuple[str, list[dict]]]]] = {
             # Big but stable: moderators keep up.
             {"series": f'confchat_queue_items{{{A}, conference="#big", state="pending"}}', "values": "40x30"},
             {"series": f'confchat_queue_items{{{A}, conference="#q", state="held"}}', "values": "0+5x30"},
+            # b: a second node of a cluster, with the same queue: one alert.
+            {"series": f'confchat_queue_items{{{B}, conference="#q", state="pending"}}', "values": "0+2x30"},
         ],
-        [("10m", []), ("20m", [{"severity": "warning", **LA, "conference": "#q", "state": "pending"}])],
+        [("10m", []), ("20m", [{"severity": "warning", "job": "confchat", "conference": "#q", "state": "pending"}])],
     ),
     "SendQEvictions": (
         [
@@ -541,9 +546,10 @@ ALERT_CASES: dict[str, tuple[list[dict], list[tuple[str, list[dict]]]]] = {
     "ShieldUp": (
         [
             {"series": f'confchat_shield{{{A}, conference="#q"}}', "values": "0 0 1 1 0"},
-            {"series": f'confchat_shield{{{B}, conference="#q"}}', "values": "0x5"},
+            {"series": f'confchat_shield{{{B}, conference="#q"}}', "values": "0 0 1 1 0"},  # a cluster's other node
+            {"series": f'confchat_shield{{{A}, conference="#calm"}}', "values": "0x5"},
         ],
-        [("1m", []), ("3m", [{"severity": "warning", **LA, "conference": "#q"}]), ("4m", [])],
+        [("1m", []), ("3m", [{"severity": "warning", "job": "confchat", "conference": "#q"}]), ("4m", [])],
     ),
     "LoginFailuresHigh": (
         [
