@@ -90,7 +90,8 @@ def test_a_client_that_never_reads_cannot_hold_up_shutdown(start_server):
         client.expect("366")
     observer.send("NAMES #town")
     names = observer.expect("353")
-    assert "sleeper" in names.params[-1].split()
+    # The sleeper is in (an operator if its JOIN came first: the channel was new).
+    assert "sleeper" in [n.lstrip("@") for n in names.params[-1].split()]
 
     # About 1 MB to the channel: the observer reads it all, the sleeper nothing.
     lines = 2500
