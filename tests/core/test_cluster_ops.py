@@ -539,3 +539,24 @@ def test_an_address_spread_over_nodes_gets_one_connection_limit_and_one_login_ba
     assert log.tell_all() == 3
     _, replies, checks = guess(two, "moda", ip="192.0.2.9")
     assert checks == 0 and refusal(replies) == "1"
+
+
+def test_whois_and_ison_answer_for_a_member_of_a_conference_on_another_node() -> None:
+    log, one, two = two_nodes()
+    carol = one.register("carol", CAPS, ip="203.0.113.7")
+    carol.send(f"JOIN {CHAN}")
+    moderator = login(two, "moda", CAPS)
+    admin = login(two, "boss", CAPS, ip="198.51.100.9")
+    log.run()
+    moderator.take(), admin.take()
+    moderator.send("WHOIS carol")
+    got = moderator.take()
+    assert [m.command for m in got] == ["311", "319", "312", "318"]
+    assert got[0].params[1:3] == ("carol", "~carol") and got[0].params[-1] == "carol Realname"
+    assert got[1].params[-1] == CHAN
+    admin.send("WHOIS carol")  # an admin also sees the address behind the cloak
+    assert "203.0.113.7" in [m.params[3] for m in admin.take() if m.command == "338"]
+    moderator.send("ISON carol nobody")
+    assert [m.params[-1] for m in moderator.take() if m.command == "303"] == ["carol"]
+    moderator.send("WHOIS nobody")
+    assert [m.command for m in moderator.take()] == ["401", "318"]

@@ -135,6 +135,25 @@ def forget_members(server: Server, lost: Callable[[Member], bool], reason: str) 
                     _left(server, channel, member, reason)
 
 
+def remote_member(server: Server, folded: str) -> tuple[Member, list[tuple[str, str]]] | None:
+    """The client of another node holding nick ``folded``, as its
+    conferences know it, and those conferences (channel name, status);
+    None if it is in none of them (or no other node holds the nick)."""
+    held = server.elsewhere_nicks.get(folded)
+    if held is None:
+        return None
+    found: Member | None = None
+    places = []
+    for table in (server.elsewhere_staff, server.elsewhere):
+        for conference, members in table.items():
+            member = members.get(held[1])
+            channel = server.channels.get(conference)
+            if member is not None and member.node == held[0] and channel is not None:
+                found = member
+                places.append((channel.name, member.status))
+    return None if found is None else (found, places)
+
+
 def remote_staff(server: Server, channel: Channel) -> list[Member]:
     return list(server.elsewhere_staff.get(channel.folded, {}).values())
 

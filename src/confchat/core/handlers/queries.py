@@ -8,8 +8,9 @@ import time as _time
 from ...proto import numerics as N
 from ...proto.casemap import casefold, is_valid_nick, mask_match
 from ...proto.message import Message
-from ..channel import Channel
+from ..channel import Channel, status_prefixes
 from ..client import Client
+from ..members import Member, remote_member, taken_elsewhere
 from typing import TYPE_CHECKING, Iterable
 
 if TYPE_CHECKING:
@@ -131,6 +132,10 @@ def handle_whois(server: Server, client: Client, msg: Message) -> None:
     nick = msg.params[-1].split(",")[0]
     target = server.find_nick(nick)
     if target is None:
+        elsewhere = remote_member(server, casefold(nick))  # on another node of the cluster
+        if elsewhere is not None:
+            _whois_elsewhere(server, client, *elsewhere)
+            return
         server.numeric(client, N.ERR_NOSUCHNICK, nick, "No such nick/channel")
         server.numeric(client, N.RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
         return
@@ -160,6 +165,22 @@ def handle_whois(server: Server, client: Client, msg: Message) -> None:
     server.numeric(client, N.RPL_ENDOFWHOIS, target.nick, "End of /WHOIS list")
 
 
+def _whois_elsewhere(server: Server, client: Client, member: Member, places: list[tuple[str, str]]) -> None:
+    """WHOIS of a member of a conference connected to another node: what
+    its presence tells (core/members.py); no idle time, no away."""
+    multi = "multi-prefix" in client.caps
+    server.numeric(client, N.RPL_WHOISUSER, member.nick, member.user, member.host, "*", member.realname)
+    server.numeric(client, N.RPL_WHOISCHANNELS, member.nick,
+                   " ".join(status_prefixes(status, multi) + name for name, status in places))
+    server.numeric(client, N.RPL_WHOISSERVER, member.nick, server.name, server.config.server.network)
+    if member.account:
+        server.numeric(client, N.RPL_WHOISACCOUNT, member.nick, member.account, "is logged in as")
+    if member.host != member.ip and server.sees_addresses(client):
+        server.numeric(client, N.RPL_WHOISACTUALLY, member.nick, f"{member.user}@{member.ip}", member.ip,
+                       "Actual user@host, actual IP")
+    server.numeric(client, N.RPL_ENDOFWHOIS, member.nick, "End of /WHOIS list")
+
+
 def handle_whowas(server: Server, client: Client, msg: Message) -> None:
     nick = msg.params[0]
     count = int(msg.param(1)) if is_number(msg.param(1)) else 0
@@ -182,6 +203,7 @@ def handle_whowas(server: Server, client: Client, msg: Message) -> None:
 def handle_ison(server: Server, client: Client, msg: Message) -> None:
     nicks = " ".join(msg.params).split()
     online = [c.nick for c in (server.find_nick(n) for n in nicks) if c is not None]
+    online += [n for n in nicks if server.find_nick(n) is None and taken_elsewhere(server, casefold(n))]
     server.numeric(client, N.RPL_ISON, " ".join(online))
 
 
