@@ -150,3 +150,56 @@ def test_irssi_joins_and_chats_with_a_test_client(tmux, server, tmp_path: Path):
     tmux.type("/quit see you")
     quit = watcher.expect("QUIT")
     assert quit.source.startswith(f"{IRSSI_NICK}!") and quit.params == ("Quit: see you",)
+
+
+def test_irssi_on_one_node_of_a_cluster_takes_part_in_an_event_moderated_on_another(tmux, start_server, tmp_path):
+    """irssi as a visitor on node 1; the moderator, a test client, on node
+    2 (a real redis-server between them): the moderator sees irssi arrive,
+    its question reaches the queue, the approval reaches irssi, and a
+    private word goes both ways."""
+    from confchat.core.passwords import hash_password
+    from redis_server import RedisServer
+
+    redis = RedisServer(tmp_path / "redis")
+    redis.start()
+    try:
+        settings = {
+            "cluster": {"redis_url": redis.url},
+            "accounts": [{"name": "moda", "password_hash": hash_password("moda-secret")}],
+            "conferences": [{"channel": "#townhall", "title": "Ask the mayor", "moderators": ["moda"],
+                             "state": "live", "mode": "moderated"}],
+        }
+        n1, n2 = start_server(settings), start_server(settings)
+        moda = n2.client("moda", caps=("message-tags", "echo-message", "standard-replies"), sasl=("moda", "moda-secret"))
+        moda.send("JOIN #townhall")
+        moda.expect("366")
+        home = tmp_path / "irssi-home"
+        home.mkdir()
+        (home / "config").write_text(IRSSI_CONFIG)
+        tmux.run(
+            "new-session", "-d", "-s", "irssi", "-x", "200", "-y", "50",
+            f"irssi --home={home} -n {IRSSI_NICK} -c {n1.host} -p {n1.port}",
+        )
+        wait_until(lambda: "Welcome to the" in tmux.pane(), timeout=15, describe=tmux.pane)
+        tmux.type("/join #townhall")
+        joined = moda.expect(lambda m: m.command == "JOIN" and m.source.startswith(f"{IRSSI_NICK}!"), timeout=15)
+        assert joined.params[0] == "#townhall"  # seen on node 2, though irssi is on node 1
+        wait_until(lambda: "@moda" in tmux.pane(), describe=tmux.pane)  # and irssi lists the moderator
+        tmux.type("When will the tram come?")
+        item = moda.expect(lambda m: m.command == "QUEUE" and m.params[1] == "ITEM"
+                           and m.params[-1] == "When will the tram come?")
+        moda.send(f"QUEUE #townhall APPROVE {item.params[2]}")
+        # irssi shows its own line as it sends it, then the publication.
+        wait_until(lambda: tmux.pane().count("When will the tram come?") == 2, describe=tmux.pane)
+        tmux.type("/query moda")  # the query window, where the moderator's private word shows
+        wait_until(lambda: "[moda]" in tmux.pane(), describe=tmux.pane)
+        moda.send(f"PRIVMSG {IRSSI_NICK} :Thanks, could you say which line?")
+        wait_until(lambda: "could you say which line" in tmux.pane(), describe=tmux.pane)
+        tmux.type("The north line")  # a visitor may answer the moderator who wrote first
+        private = moda.expect(lambda m: m.command == "PRIVMSG" and m.params[0] == "moda")
+        assert private.source.startswith(f"{IRSSI_NICK}!") and private.params[1] == "The north line"
+        tmux.type("/quit bye")
+        left = moda.expect(lambda m: m.command == "PART" and m.source.startswith(f"{IRSSI_NICK}!"))
+        assert left.params == ("#townhall", "Quit: bye")
+    finally:
+        redis.stop()
