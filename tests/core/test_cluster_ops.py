@@ -560,3 +560,24 @@ def test_whois_and_ison_answer_for_a_member_of_a_conference_on_another_node() ->
     assert [m.params[-1] for m in moderator.take() if m.command == "303"] == ["carol"]
     moderator.send("WHOIS nobody")
     assert [m.command for m in moderator.take()] == ["401", "318"]
+
+
+def test_monitor_tells_of_nicks_coming_and_going_on_other_nodes() -> None:
+    log, one, two = two_nodes()
+    watcher = two.register("watcher", CAPS, ip="203.0.113.5")
+    log.run()
+    watcher.send("MONITOR + Marie,paul")
+    assert [m.params[-1] for m in watcher.take() if m.command == "731"] == ["Marie,paul"]
+    marie = one.register("Marie", CAPS, ip="203.0.113.1")
+    log.run()
+    assert [m.params[-1] for m in watcher.take() if m.command == "730"] == ["marie"]
+    watcher.send("MONITOR S")
+    got = watcher.take()
+    assert [m.params[-1] for m in got if m.command == "730"] == ["marie"]
+    assert [m.params[-1] for m in got if m.command == "731"] == ["paul"]
+    late = two.register("late", CAPS, ip="203.0.113.6")
+    late.send("MONITOR + marie")  # already online elsewhere
+    assert [m.params[-1] for m in late.take() if m.command == "730"] == ["marie"]
+    marie.send("QUIT :bye")
+    log.run()
+    assert [m.params[-1] for m in watcher.take() if m.command == "731"] == ["marie"]

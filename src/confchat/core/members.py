@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 import attrs
 
 from ..proto.casemap import casefold
+from .notify import monitor_notify
 
 if TYPE_CHECKING:
     from .channel import Channel
@@ -224,12 +225,16 @@ def carry_out_nick(server: Server, name: str, actor: Any, folded: str, node: int
     if name == "unnick":
         if not local and server.elsewhere_nicks.get(folded) == (node, actor.id):
             del server.elsewhere_nicks[folded]
+            if folded not in server.nicks:  # MONITOR: gone from the cluster
+                monitor_notify(server, folded, online=False)
         return
     if local:
         holder = server.unconfirmed.get(folded)
         if holder is not None and holder.id == actor.id:
             del server.unconfirmed[folded]  # first in the log: it is this client's for good
         return
+    if folded not in server.elsewhere_nicks and folded not in server.nicks:
+        monitor_notify(server, folded, online=True, shown=folded)  # MONITOR: only the nick is known
     server.elsewhere_nicks[folded] = (node, actor.id)
     holder = server.nicks.get(folded)
     if holder is not None and server.unconfirmed.get(folded) is holder:
@@ -242,3 +247,5 @@ def carry_out_nick(server: Server, name: str, actor: Any, folded: str, node: int
 def forget_nicks(server: Server, living: set[int]) -> None:
     for folded in [f for f, (node, _) in server.elsewhere_nicks.items() if node not in living]:
         del server.elsewhere_nicks[folded]
+        if folded not in server.nicks:
+            monitor_notify(server, folded, online=False)

@@ -13,14 +13,15 @@ if TYPE_CHECKING:
     from .server import Server
 
 
-def monitor_notify(server: Server, nick: str, online: bool, client: Client | None = None) -> None:
-    """Tell those monitoring ``nick`` that it came online (as ``client``) or went."""
+def monitor_notify(server: Server, nick: str, online: bool, client: Client | None = None, shown: str = "") -> None:
+    """Tell those monitoring ``nick`` that it came online (as ``client``, or
+    as ``shown``: another node's, whose nick only is known) or went."""
     watchers = server.monitors.get(casefold(nick))
     if not watchers:
         return
     for watcher in watchers:
-        if online and client is not None:
-            server.numeric(watcher, N.RPL_MONONLINE, client.prefix)
+        if online and (client is not None or shown):
+            server.numeric(watcher, N.RPL_MONONLINE, client.prefix if client is not None else shown)
         else:
             server.numeric(watcher, N.RPL_MONOFFLINE, nick)
 

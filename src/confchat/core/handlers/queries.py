@@ -233,7 +233,12 @@ def handle_monitor(server: Server, client: Client, msg: Message) -> None:
             client.monitoring.add(folded)
             server.monitors.setdefault(folded, set()).add(client)
             other = server.find_nick(nick)
-            (online.append(other.prefix) if other else offline.append(nick))
+            if other is not None:
+                online.append(other.prefix)
+            elif taken_elsewhere(server, folded):  # held on another node of the cluster
+                online.append(nick)
+            else:
+                offline.append(nick)
         if online:
             server.numeric(client, N.RPL_MONONLINE, ",".join(online))
         if offline:
@@ -260,8 +265,13 @@ def handle_monitor(server: Server, client: Client, msg: Message) -> None:
             server.numeric(client, N.RPL_MONLIST, ",".join(sorted(client.monitoring)))
         server.numeric(client, N.RPL_ENDOFMONLIST, "End of MONITOR list")
     elif sub.upper() == "S":
-        online = [c.prefix for c in (server.find_nick(n) for n in sorted(client.monitoring)) if c]
-        offline = [n for n in sorted(client.monitoring) if server.find_nick(n) is None]
+        online, offline = [], []
+        for folded in sorted(client.monitoring):
+            other = server.find_nick(folded)
+            if other is not None:
+                online.append(other.prefix)
+            else:
+                (online if taken_elsewhere(server, folded) else offline).append(folded)
         if online:
             server.numeric(client, N.RPL_MONONLINE, ",".join(online))
         if offline:
