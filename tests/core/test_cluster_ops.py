@@ -395,17 +395,16 @@ def test_a_labeled_command_gets_its_answers_under_its_label_once_the_log_has_car
     (failed,) = [m for m in mod_a.take() if m.tags.get("label") == "race"]
     assert failed.command == "FAIL" and failed.params[1] == "ALREADY_DECIDED"
     mod_a.send(f"@label=bulk QUEUE {CHAN} APPROVE 2,3")
-    mod_a.send(f"@label=none QUEUE {CHAN} LIST")  # answered at once: nothing to wait for
-    got = mod_a.take()
-    assert [m.tags.get("label") for m in got if m.command == "BATCH" and m.params[0].startswith("+")] == ["none"]
+    mod_a.send(f"@label=list QUEUE {CHAN} LIST")  # waits for the approvals: it sees them done
+    assert mod_a.take() == []
     log.run()
     got = mod_a.take()
     (opened,) = [m for m in got if m.command == "BATCH" and m.params[0].startswith("+")]
     assert opened.tags["label"] == "bulk" and opened.params[1] == "labeled-response"
-    ref = opened.params[0][1:]
-    inside = [m for m in got if m.tags.get("batch") == ref]
-    assert [m.params[-1] for m in inside if m.command == "PRIVMSG"] == ["Second", "Third"]
-    assert got[-1].command == "BATCH" and got[-1].params == ("-" + ref,)
+    bulk = [m for m in got if m.tags.get("batch") == opened.params[0][1:]]
+    assert [m.params[-1] for m in bulk if m.command == "PRIVMSG"] == ["Second", "Third"]
+    # The listing after them, one line (so labeled itself): nothing left waiting.
+    assert [(m.command, m.params[1:], m.tags["label"]) for m in got[-1:]] == [("QUEUE", ("END", "0 waiting"), "list")]
     mod_a.send(f"@label=lost QUEUE {CHAN} DROP 1")
     assert mod_a.take() == []
     for op in log.pending:  # the write to Redis failed (cluster/link.py refuses the batch)
@@ -425,7 +424,7 @@ def test_a_labeled_command_that_proposes_nothing_is_acknowledged_at_once_in_a_cl
     mod_a.send("@label=p PING :x")
     (pong,) = mod_a.take()
     assert pong.command == "PONG" and pong.tags["label"] == "p"
-    assert one.server.labels.waiting == {}
+    assert one.server.inflight.waiting == {}
 
 
 def test_the_staff_see_another_nodes_visitors_come_change_nick_and_go_as_they_see_their_own() -> None:
@@ -581,3 +580,56 @@ def test_monitor_tells_of_nicks_coming_and_going_on_other_nodes() -> None:
     marie.send("QUIT :bye")
     log.run()
     assert [m.params[-1] for m in watcher.take() if m.command == "731"] == ["marie"]
+
+
+def test_an_operators_kill_closes_a_connection_of_another_node() -> None:
+    log, one, two = two_nodes()
+    troll = one.register("troll", CAPS, ip="203.0.113.66")
+    root = two.register("root", CAPS, ip="198.51.100.2")
+    log.run()
+    root.send("OPER root :correct horse")
+    root.take()
+    log.tell_all()  # the password check, for node one's back-off
+    root.send("KILL troll :Enough")
+    assert find(root.take(), "401") == []
+    assert log.tell_all() == 1
+    assert troll.client.gone
+    errors = [m.params[-1] for m in troll.take() if m.command == "ERROR"]
+    assert errors and "Killed (root (Enough))" in errors[0]
+
+
+def test_a_clients_next_lines_wait_for_its_ops_so_it_reads_what_it_wrote() -> None:
+    from confchat.core.ops import link_changed
+
+    log, one, _ = two_nodes()
+    mayor = login(one, "mayor", CAPS)
+    mayor.send(f"JOIN {CHAN}")
+    log.run()
+    mayor.take()
+    mayor.send(f"PREPARED {CHAN} ADD tram :In spring 2027.")
+    mayor.send(f"PREPARED {CHAN} LIST")  # as the terminal client does right after
+    mayor.send("PING :after")
+    assert mayor.take() == []  # the list waits for the op: on one process it would see it
+    log.run()
+    got = mayor.take()
+    assert [(m.command, m.params[1]) for m in got] == [
+        ("NOTE", "SAVED"), ("PREPARED", "ITEM"), ("PREPARED", "END"), ("PONG", "after")]
+    assert got[1].params[2:] == ("tram", "mayor", "In spring 2027.")
+    # The log lost with an op out: the lines waiting for it go on at once.
+    mayor.send(f"PREPARED {CHAN} ADD bus :Soon.")
+    mayor.send("PING :meanwhile")
+    assert mayor.take() == []
+    link_changed(one.server, False)
+    assert [m.params[-1] for m in mayor.take() if m.command == "PONG"] == ["meanwhile"]
+
+
+def test_a_client_flooding_while_its_ops_are_out_is_disconnected() -> None:
+    log, one, _ = two_nodes()
+    citizen = one.register("citizen", CAPS, ip="203.0.113.9")
+    citizen.send(f"JOIN {CHAN}")
+    log.run()
+    citizen.send(f"PRIVMSG {CHAN} :A question")
+    for _ in range(100):  # 42 KB while its question is out in the log
+        citizen.send("PRIVMSG #townhall :" + "x" * 400)
+    assert citizen.client.gone
+    assert any(m.command == "ERROR" and "Excess Flood" in m.params[-1] for m in citizen.take())

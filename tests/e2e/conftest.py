@@ -136,13 +136,15 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
 
 class AcrossNodes:
     """Two nodes of a cluster as one server to a test: the web pages
-    (``http_port``) on the first, every IRC client on the second. So a page's
+    (``http_port``) and the terminal client (``host``, ``port``) on the
+    first, every IRC client the test makes (``client()``) on the second. So a page's
     scenario runs also with the visitors, the other staff and the guest on
     another node than the page's."""
 
     def __init__(self, pages: ServerProcess, clients: ServerProcess) -> None:
         self.pages, self.clients = pages, clients
-        self.http_port = pages.http_port
+        # The pages' node: its web pages, and its IRC port for the terminal client.
+        self.http_port, self.host, self.port = pages.http_port, pages.host, pages.port
 
     def client(self, *args, **kwargs):
         return self.clients.client(*args, **kwargs)

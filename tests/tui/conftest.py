@@ -20,6 +20,7 @@ e2e_fixtures = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(e2e_fixtures)
 ServerProcess = e2e_fixtures.ServerProcess
 start_server = e2e_fixtures.start_server  # the same fixture, under the same name
+start_event = e2e_fixtures.start_event  # one process, then two nodes of a cluster
 
 
 @pytest.fixture

@@ -16,8 +16,10 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def town(start_server):
-    return start_server(CONFIG)
+def town(start_event):
+    """One process, then two nodes of a cluster (the guest's terminal on one,
+    the moderator and the visitors on the other)."""
+    return start_event(CONFIG)
 
 
 def moderator(server, account="moda"):

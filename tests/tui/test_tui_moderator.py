@@ -40,8 +40,10 @@ async def cursor_to(pilot, app, ident: int) -> None:
 
 
 @pytest.fixture
-def town(start_server):
-    return start_server(CONFIG)
+def town(start_event):
+    """The event on one process, and again on two nodes of a cluster (the
+    terminal client on one, every IRC client on the other)."""
+    return start_event(CONFIG)
 
 
 async def test_keys_approve_reorder_edit_forward_and_drop(town):

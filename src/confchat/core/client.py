@@ -9,6 +9,9 @@ from .outbox import Outbox
 
 if TYPE_CHECKING:
     from .channel import Channel
+    from collections import deque
+
+    from ..proto.codec import LineTooLong
     from .logins import Verification
 
 # The capabilities of a client that negotiated none: one shared empty set
@@ -30,7 +33,7 @@ class Client:
         "registered", "password_ok", "cap_negotiating", "cap_version", "caps", "tagmask", "modes",
         "away", "oper", "account", "sasl", "failed_logins", "verifying", "channels", "invites",
         "_monitoring", "connected_at", "last_active", "last_spoke", "signon", "ping_sent", "throttled",
-        "gone", "welcomed", "cloak", "visitor", "connection_key", "answerable",
+        "gone", "welcomed", "cloak", "visitor", "connection_key", "answerable", "awaiting", "held", "held_bytes",
     )
 
     def __init__(
@@ -91,6 +94,11 @@ class Client:
         # in a cluster): it may answer them even where visitors' private
         # messages are off (None: nobody yet).
         self.answerable: set[int] | None = None
+        # In a cluster: its commands whose ops are out in the log, and the
+        # lines it sent meanwhile, which wait for them (core/inflight.py).
+        self.awaiting = 0
+        self.held: deque[bytes | LineTooLong] | None = None
+        self.held_bytes = 0
 
     @property
     def monitoring(self) -> set[str]:

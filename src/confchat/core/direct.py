@@ -2,7 +2,7 @@
 
 A private message, and a conference's staff-only messages (``@#townhall``,
 ``+#townhall``) and staff typing notifications, are delivered at once and
-stored nowhere (protocol.md). In a cluster the recipient may be connected to
+stored nowhere (protocol.md); so is an IRC operator's KILL carried out. In a cluster the recipient may be connected to
 another node: this node's handler sends what it can here and *tells* the
 rest to the other nodes as an :class:`~.ops.Op` (``private`` or ``relay``).
 A told op is not logged: the shell publishes it (Redis pub/sub,
@@ -58,6 +58,23 @@ def relay_elsewhere(
                            node=server.node_number))
 
 
+def kill_elsewhere(server: Server, client: Client, target: str, held: tuple[int, int], reason: str) -> None:
+    """An IRC operator's KILL of ``target``, connection ``held`` (node, id)
+    of another node: that node closes it, as a KILL there would."""
+    assert server.cluster is not None
+    node, other_id = held
+    server.cluster.tell(Op("", "kill", actor_of(client), (node, other_id, target, reason), "KILL",
+                           node=server.node_number))
+
+
+def _kill(server: Server, op: Op) -> None:
+    node, other_id, _, reason = op.args
+    other = server.clients.get(other_id) if node == server.node_number else None
+    if other is not None and not other.gone:
+        server.log("oper.kill", target=other_id, by_node=op.node)
+        server.disconnect(other, reason, kind="killed")
+
+
 def _only(command: str) -> str | None:
     return "message-tags" if command == "TAGMSG" else None
 
@@ -90,10 +107,12 @@ def _relay(server: Server, op: Op) -> None:
 
 # Told ops, carried out by the nodes that did not tell them (and the
 # password checks of core/addresses.py).
-TOLD: dict[str, Callable[[Server, Op], None]] = {"private": _private, "relay": _relay, "login": _login}
+TOLD: dict[str, Callable[[Server, Op], None]] = {
+    "private": _private, "relay": _relay, "kill": _kill, "login": _login,
+}
 
 
 def destination(op: Op) -> int:
-    """The node a told op is for: a private message's recipient's; 0 for
-    every node (a conference's staff may be on any)."""
-    return int(op.args[0]) if op.name == "private" else 0
+    """The node a told op is for: a private message's or a KILL's
+    recipient's; 0 for every node (a conference's staff may be on any)."""
+    return int(op.args[0]) if op.name in ("private", "kill") else 0

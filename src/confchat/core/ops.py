@@ -28,7 +28,7 @@ from ..moderation.policies.base import Verdict
 from ..moderation.queue import QueueError
 from ..vocab import ConferenceState
 from .effects import apply
-from .labels import carrying_out, settle
+from .inflight import carrying_out, settle
 
 if TYPE_CHECKING:
     from .channel import Channel
@@ -48,7 +48,7 @@ class Op:
     # or the name of a follow-up in FOLLOW_UPS.
     done: tuple[str, ...] | str | None = None
     node: int = 0  # the node whose connection asked (0: this one, no cluster)
-    ticket: int = 0  # the asking node's labeled command waiting for it (core/labels.py; 0: none)
+    ticket: int = 0  # the asking node's command waiting for it (core/inflight.py; 0: none)
 
 
 class Proposals(Protocol):
@@ -160,9 +160,9 @@ def decide(
     folded = channel if isinstance(channel, str) else channel.folded
     if server.cluster is None:
         carry_out(server, Op(folded, name, actor, args, command, context, done))
-    else:  # a labeled command's replies wait for it (core/labels.py)
+    else:  # its command (replies and next lines) waits for it (core/inflight.py)
         server.cluster.propose(Op(folded, name, actor, args, command, context, done, server.node_number,
-                                  server.labels.ticket_for(client)))
+                                  server.inflight.ticket_for(client)))
 
 
 def actor_of(client: Client) -> Actor:
@@ -294,15 +294,16 @@ def refused(server: Server, op: Op) -> None:
         _refused(server, op)
     finally:
         settle(server, op.ticket, record)
+    server.release_held()  # its client's next lines, if they waited for it
 
 
 def _refused(server: Server, op: Op) -> None:
     if op.name in PRESENCE or op.name in NICKS:
         return
     client = server.clients.get(op.actor.id) if op.actor is not None else None
-    if op.name in ("private", "relay"):  # told, not logged (core/direct.py): a message not sent
+    if op.name in ("private", "relay", "kill"):  # told, not logged (core/direct.py): not sent
         if client is not None and not client.gone and op.command != "NOTICE":
-            target = op.args[2] if op.name == "private" else op.args[0]
+            target = op.args[0] if op.name == "relay" else op.args[2]
             server.fail(client, op.command, "CLUSTER_UNAVAILABLE",
                         "The cluster cannot be reached: your message did not reach the other nodes", target)
         return
@@ -317,6 +318,8 @@ def link_changed(server: Server, up: bool) -> None:
     and when it is back (what it took meanwhile is then carried out)."""
     code, text = ("CLUSTER_UP", "The cluster is reachable again; changes are taken") if up else (
         "CLUSTER_DOWN", "The cluster cannot be reached: changes are refused until it is back")
+    if not up:  # lines waiting for ops out in the log go on (core/inflight.py)
+        server.inflight.release_all()
     for conference in server.conferences.values():
         channel = server.channels.get(conference.folded)
         if channel is None:
@@ -324,6 +327,7 @@ def link_changed(server: Server, up: bool) -> None:
         for member in list(channel.staff):
             if not member.gone:
                 server.note(member, "CONF", code, text, channel.name)
+    server.release_held()
     server._reap()
 
 

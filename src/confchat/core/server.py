@@ -30,6 +30,7 @@ from ..config import Config
 from ..proto import numerics as N
 from ..proto.casemap import casefold
 from ..proto.codec import (
+    MAX_LINE_BYTES,
     BodyTooLong,
     InvalidUtf8,
     LineTooLong,
@@ -59,7 +60,7 @@ from .ops import Op, Proposals, carry_out, decide, outcome_data
 from .exports import ExportTokens
 from .flood import TokenBucket
 from .journal import Journal
-from .labels import Labels
+from .inflight import InFlight, hold
 from .logins import Verification, Verifications
 from .screening import Screenings
 from .stats import Stats
@@ -115,7 +116,7 @@ class Server(Output):
         self.census = Census()  # LUSERS's figures and WHO's public users, kept exact
         self._capture: Client | None = None
         self._captured: list[Message] = []
-        self.labels = Labels()  # labeled commands waiting for the cluster's log
+        self.inflight = InFlight()  # commands waiting for the cluster's log (core/inflight.py)
         self.isupport = isupport_tokens(config)
         # Staff accounts: the config file's, and those stored by ACCOUNTS
         # (core/accounts.py); ``accounts`` is the book's live map by folded name.
@@ -197,7 +198,21 @@ class Server(Output):
             carry_out(self, op)
         finally:
             self._logged_at, self._msgid_prefix, self._msgids = None, prefix, counter
+        self.release_held()
         self._reap()
+
+    def release_held(self) -> None:
+        """The lines of clients whose ops came back from the log, in order
+        (until one of them proposes more: core/inflight.py)."""
+        released, self.inflight.released = self.inflight.released, []
+        for client in released:
+            held = client.held
+            while held and not client.gone and not client.awaiting and client.verifying is None:
+                raw = held.popleft()
+                client.held_bytes -= len(raw) if isinstance(raw, bytes) else MAX_LINE_BYTES
+                self._handle_line(client, raw)
+            if not held:
+                client.held, client.held_bytes = None, 0
 
     def told(self, op: Op) -> None:
         """Another node's told op (a private or staff-only message, core/direct.py)."""
@@ -260,6 +275,9 @@ class Server(Output):
         self.stats.lines_in[client.transport] += 1
         if client.verifying is not None:
             self._hold(client, raw)  # its password check is in flight: the line waits
+        elif client.awaiting:
+            if not hold(client, raw):  # its ops are out in the cluster's log: the line waits
+                self.disconnect(client, "Excess Flood", kind="excess_flood")
         else:
             self._handle_line(client, raw)
         self._reap()
@@ -340,20 +358,24 @@ class Server(Output):
     def _dispatch(self, client: Client, msg: Message) -> None:
         label = msg.tags.get("label") if "labeled-response" in client.caps else None
         if not label:
-            self._run_command(client, msg)
+            self.inflight.start(client)
+            try:
+                self._run_command(client, msg)
+            finally:
+                self.inflight.finish()  # in a cluster its ops may be out: its next lines wait
             return
         # labeled-response: every reply to this command, errors included,
         # carries the label (or is batched under it).
         self._capture, self._captured = client, []
-        record = self.labels.start(client, label, self._captured)
+        self.inflight.start(client, label, self._captured)
         try:
             self._run_command(client, msg)
         finally:
             self._capture = None
-            ready = self.labels.close(record)  # else it waits for its ops from the log (core/labels.py)
+            waiting = self.inflight.finish()  # its replies wait for its ops from the log (core/inflight.py)
             if client.verifying is not None:  # the command awaits a password check
                 client.verifying.label, client.verifying.captured = label, self._captured
-            elif ready:
+            elif waiting is None:
                 self._flush_labeled(client, label, self._captured)
 
     def _run_command(self, client: Client, msg: Message) -> None:
@@ -425,19 +447,26 @@ class Server(Output):
             return  # the client went away meanwhile; its held lines go with it
         if request.label is not None:
             self._capture, self._captured = client, request.captured
+        self.inflight.start(client, request.label, request.captured)
         try:
             request.then(ok)
         except Exception as exc:  # as in _run_command: a bug must not take the server down
             self.log("command.crashed", level="error", command=request.command, error=repr(exc), exc_info=True)
             self.fail(client, request.command, "INTERNAL_ERROR", "Internal error, the command was not completed")
         finally:
+            waiting = self.inflight.finish()  # in a cluster its ops may be out (core/inflight.py)
             if request.label is not None:
                 self._capture = None
-                self._flush_labeled(client, request.label, self._captured)
+                if waiting is None:
+                    self._flush_labeled(client, request.label, self._captured)
         held = request.held
         while held and not client.gone:
             if client.verifying is not None:
                 client.verifying.take_over(held)
+                break
+            if client.awaiting:  # the rest waits for the log too
+                while held:
+                    hold(client, held.popleft())
                 break
             self._handle_line(client, held.popleft())
         self._reap()

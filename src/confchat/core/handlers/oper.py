@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from ...proto import numerics as N
+from ...proto.casemap import casefold
 from ...proto.message import Message
 from ..client import Client
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..server import Server
+from ..direct import kill_elsewhere
 from ..presence import refresh_roles
 from .registration import check_login, login_failed
 
@@ -41,9 +43,14 @@ def handle_kill(server: Server, client: Client, msg: Message) -> None:
         server.numeric(client, N.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
         return
     target = server.find_nick(msg.params[0])
-    if target is None:
-        server.numeric(client, N.ERR_NOSUCHNICK, msg.params[0], "No such nick/channel")
-        return
     reason = f"Killed ({client.nick} ({msg.params[1]}))"
+    if target is None:
+        held = server.elsewhere_nicks.get(casefold(msg.params[0]))  # on another node of the cluster
+        if held is None:
+            server.numeric(client, N.ERR_NOSUCHNICK, msg.params[0], "No such nick/channel")
+        else:
+            server.log("oper.kill", cid=client.id, target=held[1], node=held[0])
+            kill_elsewhere(server, client, msg.params[0], held, reason)
+        return
     server.log("oper.kill", cid=client.id, target=target.id)
     server.disconnect(target, reason, kind="killed")

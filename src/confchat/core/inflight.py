@@ -1,0 +1,147 @@
+"""A client's command whose conference ops are out in the cluster's log.
+
+On one process a command is carried out while it runs: its replies are
+made then, and the client's next command sees what it changed. In a
+cluster a conference op is only proposed then (core/ops.py); it is carried
+out when it comes back from the log, a round trip to Redis later. Two things
+a client relies on are kept by making the command wait for its ops:
+
+* **its next lines wait** until its ops are carried out (or refused), and are
+  then handled in order: ``PREPARED ADD`` then ``PREPARED LIST``, or
+  ``QUEUE APPROVE`` then ``QUEUE LIST``, answer as on one process
+  (at most ``MAX_HELD_BYTES`` meanwhile, past it the client is flooding);
+* **labeled-response**: every reply to a labeled command carries its label
+  or comes in one batch under it (or is an ``ACK``); a labeled command
+  keeps what it replied so far, each of its ops adds what it made when
+  carried out here, and the last one sends it all under the label.
+
+A command that proposes ops leaves a :class:`Waiting`, whose ticket each op
+carries (a number of this node; other nodes ignore it). Should this node
+lose the log, the waiting clients' lines go on at once (their ops may come
+back much later, once the log is reachable again).
+
+Pure: no sockets, no Redis.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from typing import TYPE_CHECKING
+
+import attrs
+
+from ..proto.codec import MAX_LINE_BYTES, LineTooLong
+
+if TYPE_CHECKING:
+    from ..proto.message import Message
+    from .client import Client
+    from .server import Server
+
+# Bytes a client may send while its ops are out (about 35 KB): a console's
+# burst of commands fits (some 80 ordinary lines, or four of the longest
+# with tags); a Redis that stalls for seconds under a flooding client does
+# not hold more than this for it ("Excess Flood", as logins.py does).
+MAX_HELD_BYTES = 4 * MAX_LINE_BYTES
+
+
+@attrs.define(eq=False)
+class Waiting:
+    client: Client
+    ticket: int
+    label: str | None = None  # labeled-response: its label, and its replies so far
+    captured: list[Message] | None = None
+    pending: int = 0  # ops proposed for it and not carried out yet
+    holding: bool = False  # the client's next lines wait for it
+
+
+class InFlight:
+    """This node's commands waiting for the log, and the lines waiting with them."""
+
+    def __init__(self) -> None:
+        self._tickets = itertools.count(1)
+        self.running: Client | None = None  # whose command runs now
+        self.open: Waiting | None = None  # its record, once labeled or once it proposed an op
+        self.waiting: dict[int, Waiting] = {}
+        self.released: list[Client] = []  # clients whose held lines may go on
+
+    def start(self, client: Client, label: str | None = None, captured: list[Message] | None = None) -> None:
+        """``client``'s command begins (labeled: with its label and capture)."""
+        self.running = client
+        self.open = Waiting(client, 0, label, captured) if label else None
+
+    def ticket_for(self, client: Client | None) -> int:
+        """The ticket of an op ``client`` proposes now (0: not from its command)."""
+        if client is None or self.running is not client:
+            return 0
+        record = self.open
+        if record is None:
+            record = self.open = Waiting(client, 0)
+        if not record.ticket:
+            record.ticket = next(self._tickets)
+        record.pending += 1
+        return record.ticket
+
+    def finish(self) -> Waiting | None:
+        """The command is done: its record if its ops are still out (its
+        replies, if labeled, wait for them), else None."""
+        record, self.open, self.running = self.open, None, None
+        if record is None or record.pending <= 0:
+            return None
+        self.waiting[record.ticket] = record
+        record.holding = True
+        record.client.awaiting += 1
+        return record
+
+    def release_all(self) -> None:
+        """The log is lost: nobody's lines wait for it any more."""
+        for record in self.waiting.values():
+            self._unhold(record)
+
+    def _unhold(self, record: Waiting) -> None:
+        if record.holding:
+            record.holding = False
+            record.client.awaiting -= 1
+            if not record.client.awaiting and record.client.held:
+                self.released.append(record.client)
+
+
+def hold(client: Client, raw: bytes | LineTooLong) -> bool:
+    """Keep one of ``client``'s lines until its ops are carried out; False
+    if that is too much."""
+    client.held_bytes += len(raw) if isinstance(raw, bytes) else MAX_LINE_BYTES
+    if client.held_bytes > MAX_HELD_BYTES:
+        return False
+    if client.held is None:
+        client.held = deque()
+    client.held.append(raw)
+    return True
+
+
+def carrying_out(server: Server, ticket: int) -> Waiting | None:
+    """Before this node carries out (or refuses) one of its ops: the replies
+    it makes to its actor join the waiting command's, if labeled."""
+    record = server.inflight.waiting.get(ticket) if ticket else None
+    if record is not None and record.label is not None:
+        assert record.captured is not None  # a labeled command's, kept from its start
+        server._capture, server._captured = record.client, record.captured
+    return record
+
+
+def settle(server: Server, ticket: int, record: Waiting | None = None) -> None:
+    """One op of ``ticket`` is carried out or refused: the last one sends
+    the command's replies under its label and lets its client's next lines go."""
+    inflight = server.inflight
+    if record is None:
+        if inflight.open is not None and inflight.open.ticket == ticket:
+            inflight.open.pending -= 1  # refused while its command still runs
+        return
+    if record.label is not None:
+        server._capture = None
+    record.pending -= 1
+    if record.pending > 0:
+        return
+    inflight.waiting.pop(record.ticket, None)
+    if record.label is not None and not record.client.gone:
+        server._flush_labeled(record.client, record.label, record.captured if record.captured is not None else [])
+    inflight._unhold(record)
