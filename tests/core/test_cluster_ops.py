@@ -629,7 +629,29 @@ def test_a_client_flooding_while_its_ops_are_out_is_disconnected() -> None:
     citizen.send(f"JOIN {CHAN}")
     log.run()
     citizen.send(f"PRIVMSG {CHAN} :A question")
-    for _ in range(100):  # 42 KB while its question is out in the log
-        citizen.send("PRIVMSG #townhall :" + "x" * 400)
+    for _ in range(100):  # 42 KB of lines that wait while its question is out in the log
+        citizen.send("PING :" + "x" * 400)
     assert citizen.client.gone
     assert any(m.command == "ERROR" and "Excess Flood" in m.params[-1] for m in citizen.take())
+
+
+def test_messages_do_not_wait_behind_ops_in_flight_but_behind_lines_that_wait() -> None:
+    from confchat.core.inflight import sends_only
+
+    assert sends_only(b"@label=x PRIVMSG #townhall :hi") and sends_only(b"TAGMSG #townhall")
+    assert not sends_only(b"QUEUE #townhall LIST") and not sends_only(b"PRIVMSGX a")
+    log, one, _ = two_nodes()
+    moderator = login(one, "moda", CAPS)
+    moderator.send(f"JOIN {CHAN}")
+    log.run()
+    moderator.take()
+    for i in range(3):  # an announcer pipelining: each goes to the log at once, in order
+        moderator.send(f"PRIVMSG {CHAN} :Announcement {i}")
+    assert [op.args[1] for op in log.pending] == ["Announcement 0", "Announcement 1", "Announcement 2"]
+    moderator.send(f"QUEUE {CHAN} LIST")  # a read: waits, and the message after it too
+    moderator.send(f"PRIVMSG {CHAN} :After the list")
+    assert len(log.pending) == 3 and moderator.take() == []
+    log.run()
+    got = [m for m in moderator.take() if m.command in ("PRIVMSG", "QUEUE")]
+    assert [m.params[-1] for m in got] == [
+        "Announcement 0", "Announcement 1", "Announcement 2", "0 waiting", "After the list"]

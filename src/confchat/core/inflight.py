@@ -8,8 +8,11 @@ a client relies on are kept by making the command wait for its ops:
 
 * **its next lines wait** until its ops are carried out (or refused), and are
   then handled in order: ``PREPARED ADD`` then ``PREPARED LIST``, or
-  ``QUEUE APPROVE`` then ``QUEUE LIST``, answer as on one process
-  (at most ``MAX_HELD_BYTES`` meanwhile, past it the client is flooding);
+  ``QUEUE APPROVE`` then ``QUEUE LIST``, answer as on one process; messages
+  (:func:`sends_only`) go on unless lines already wait. While lines wait the
+  transport reads the next one ``HOLD_PACE`` later, so a client pipelining
+  commands keeps them in its socket; at most ``MAX_HELD_BYTES`` (a
+  visitor's) are held here, past it the client is flooding;
 * **labeled-response**: every reply to a labeled command carries its label
   or comes in one batch under it (or is an ``ACK``); a labeled command
   keeps what it replied so far, each of its ops adds what it made when
@@ -38,11 +41,18 @@ if TYPE_CHECKING:
     from .client import Client
     from .server import Server
 
-# Bytes a client may send while its ops are out (about 35 KB): a console's
-# burst of commands fits (some 80 ordinary lines, or four of the longest
-# with tags); a Redis that stalls for seconds under a flooding client does
-# not hold more than this for it ("Excess Flood", as logins.py does).
+# Bytes a visitor may send while its ops are out (about 35 KB: some 80
+# ordinary lines, or four of the longest with tags; flood control lets a
+# visitor send a few lines a second anyway); a Redis that stalls for
+# seconds under a flooding client does not hold more than this for it
+# ("Excess Flood", as logins.py does). Staff (signed in) may pipeline more:
+# a console's or a script's burst of commands.
 MAX_HELD_BYTES = 4 * MAX_LINE_BYTES
+STAFF_MAX_HELD_BYTES = 1 << 20
+# While a client's ops are out, its next line is read this much later (the
+# flood delay the core returns): about one round trip to Redis, so a client
+# pipelining commands leaves them in its socket rather than held here.
+HOLD_PACE = 0.002
 
 
 @attrs.define(eq=False)
@@ -106,11 +116,28 @@ class InFlight:
                 self.released.append(record.client)
 
 
+_SENDS = (b"PRIVMSG ", b"NOTICE ", b"TAGMSG ")
+
+
+def sends_only(raw: bytes | LineTooLong) -> bool:
+    """Whether a line is a message (PRIVMSG, NOTICE, TAGMSG): it reads
+    nothing its connection's ops in flight may change (a visitor's question
+    is checked again when the log's order carries it out: slow mode, its
+    pending questions), so it need not wait behind them, only behind lines
+    already waiting. A client (a staff announcer, a visitor) pipelining
+    messages keeps its pace."""
+    if not isinstance(raw, bytes):
+        return False
+    line = raw.partition(b" ")[2] if raw[:1] == b"@" else raw  # tags
+    line = line.partition(b" ")[2] if line[:1] == b":" else line  # a source, which a client may send
+    return line[:8].upper().startswith(_SENDS)
+
+
 def hold(client: Client, raw: bytes | LineTooLong) -> bool:
     """Keep one of ``client``'s lines until its ops are carried out; False
     if that is too much."""
     client.held_bytes += len(raw) if isinstance(raw, bytes) else MAX_LINE_BYTES
-    if client.held_bytes > MAX_HELD_BYTES:
+    if client.held_bytes > (MAX_HELD_BYTES if client.is_visitor else STAFF_MAX_HELD_BYTES):
         return False
     if client.held is None:
         client.held = deque()

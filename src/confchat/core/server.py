@@ -60,7 +60,7 @@ from .ops import Op, Proposals, carry_out, decide, outcome_data
 from .exports import ExportTokens
 from .flood import TokenBucket
 from .journal import Journal
-from .inflight import InFlight, hold
+from .inflight import HOLD_PACE, InFlight, hold, sends_only
 from .logins import Verification, Verifications
 from .screening import Screenings
 from .stats import Stats
@@ -275,12 +275,14 @@ class Server(Output):
         self.stats.lines_in[client.transport] += 1
         if client.verifying is not None:
             self._hold(client, raw)  # its password check is in flight: the line waits
-        elif client.awaiting:
+        elif client.awaiting and (client.held or not sends_only(raw)):
             if not hold(client, raw):  # its ops are out in the cluster's log: the line waits
                 self.disconnect(client, "Excess Flood", kind="excess_flood")
         else:
             self._handle_line(client, raw)
         self._reap()
+        if client.held:  # the next lines wait in the socket, not here (core/inflight.py)
+            return max(delay, HOLD_PACE)
         return delay
 
     def _handle_line(self, client: Client, raw: bytes | LineTooLong) -> None:
