@@ -2,9 +2,11 @@
 
 A private message, and a conference's staff-only messages (``@#townhall``,
 ``+#townhall``) and staff typing notifications, are delivered at once and
-stored nowhere (protocol.md); so is an IRC operator's KILL carried out. In a cluster the recipient may be connected to
-another node: this node's handler sends what it can here and *tells* the
-rest to the other nodes as an :class:`~.ops.Op` (``private`` or ``relay``).
+stored nowhere (protocol.md); so is an IRC operator's KILL carried out. In
+a cluster the recipient may be connected to another node: this node's
+handler sends what it can here and *tells* the rest to the other nodes as
+an :class:`~.ops.Op` (``private``, ``relay``, ``kill``; and the password
+checks of core/addresses.py, ``login``).
 A told op is not logged: the shell publishes it (Redis pub/sub,
 cluster/link.py), the nodes running at that moment carry it out when it
 arrives, at most once, and nothing of it stays in Redis, the way a private

@@ -36,8 +36,9 @@ import attrs
 
 from ..proto.codec import MAX_LINE_BYTES, LineTooLong
 
+from ..proto.message import Message
+
 if TYPE_CHECKING:
-    from ..proto.message import Message
     from .client import Client
     from .server import Server
 
@@ -170,5 +171,41 @@ def settle(server: Server, ticket: int, record: Waiting | None = None) -> None:
         return
     inflight.waiting.pop(record.ticket, None)
     if record.label is not None and not record.client.gone:
-        server._flush_labeled(record.client, record.label, record.captured if record.captured is not None else [])
+        flush_labeled(server, record.client, record.label, record.captured if record.captured is not None else [])
     inflight._unhold(record)
+
+
+def release(server: Server) -> None:
+    """The lines of clients whose ops came back from the log (or were
+    refused), in order, until one of them proposes more."""
+    released, server.inflight.released = server.inflight.released, []
+    for client in released:
+        held = client.held
+        while held and not client.gone and not client.awaiting and client.verifying is None:
+            raw = held.popleft()
+            client.held_bytes -= len(raw) if isinstance(raw, bytes) else MAX_LINE_BYTES
+            server._handle_line(client, raw)
+        if not held:
+            client.held, client.held_bytes = None, 0
+
+
+def flush_labeled(server: Server, client: Client, label: str, captured: list[Message]) -> None:
+    """A labeled command's replies, under its label (IRCv3 labeled-response):
+    an ``ACK`` for none, the label on a single one, a batch for more."""
+    push = server._push
+    if not captured:
+        push(client, Message("ACK", (), server.name, {"label": label}))
+    elif len(captured) == 1:
+        m = captured[0]
+        push(client, Message(m.command, m.params, m.source, {**m.tags, "label": label}))
+    elif "batch" not in client.caps:
+        for m in captured:
+            push(client, m)
+    else:
+        ref = server.new_msgid()
+        push(client, Message("BATCH", ("+" + ref, "labeled-response"), server.name, {"label": label}))
+        for m in captured:
+            # A message already in a batch of its own (e.g. history)
+            # keeps it: only that batch's BATCH lines join the outer one.
+            push(client, Message(m.command, m.params, m.source, {**m.tags, "batch": m.tags.get("batch", ref)}))
+        push(client, Message("BATCH", ("-" + ref,), server.name))

@@ -28,7 +28,7 @@ from ..moderation.policies.base import Verdict
 from ..moderation.queue import QueueError
 from ..vocab import ConferenceState
 from .effects import apply
-from .inflight import carrying_out, settle
+from .inflight import carrying_out, release, settle
 
 if TYPE_CHECKING:
     from .channel import Channel
@@ -294,7 +294,7 @@ def refused(server: Server, op: Op) -> None:
         _refused(server, op)
     finally:
         settle(server, op.ticket, record)
-    server.release_held()  # its client's next lines, if they waited for it
+    release(server)  # its client's next lines, if they waited for it
 
 
 def _refused(server: Server, op: Op) -> None:
@@ -327,7 +327,7 @@ def link_changed(server: Server, up: bool) -> None:
         for member in list(channel.staff):
             if not member.gone:
                 server.note(member, "CONF", code, text, channel.name)
-    server.release_held()
+    release(server)
     server._reap()
 
 

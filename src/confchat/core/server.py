@@ -30,7 +30,6 @@ from ..config import Config
 from ..proto import numerics as N
 from ..proto.casemap import casefold
 from ..proto.codec import (
-    MAX_LINE_BYTES,
     BodyTooLong,
     InvalidUtf8,
     LineTooLong,
@@ -60,7 +59,7 @@ from .ops import Op, Proposals, carry_out, decide, outcome_data
 from .exports import ExportTokens
 from .flood import TokenBucket
 from .journal import Journal
-from .inflight import HOLD_PACE, InFlight, hold, sends_only
+from .inflight import HOLD_PACE, InFlight, flush_labeled, hold, release, sends_only
 from .logins import Verification, Verifications
 from .screening import Screenings
 from .stats import Stats
@@ -198,21 +197,8 @@ class Server(Output):
             carry_out(self, op)
         finally:
             self._logged_at, self._msgid_prefix, self._msgids = None, prefix, counter
-        self.release_held()
+        release(self)
         self._reap()
-
-    def release_held(self) -> None:
-        """The lines of clients whose ops came back from the log, in order
-        (until one of them proposes more: core/inflight.py)."""
-        released, self.inflight.released = self.inflight.released, []
-        for client in released:
-            held = client.held
-            while held and not client.gone and not client.awaiting and client.verifying is None:
-                raw = held.popleft()
-                client.held_bytes -= len(raw) if isinstance(raw, bytes) else MAX_LINE_BYTES
-                self._handle_line(client, raw)
-            if not held:
-                client.held, client.held_bytes = None, 0
 
     def told(self, op: Op) -> None:
         """Another node's told op (a private or staff-only message, core/direct.py)."""
@@ -378,7 +364,7 @@ class Server(Output):
             if client.verifying is not None:  # the command awaits a password check
                 client.verifying.label, client.verifying.captured = label, self._captured
             elif waiting is None:
-                self._flush_labeled(client, label, self._captured)
+                flush_labeled(self, client, label, self._captured)
 
     def _run_command(self, client: Client, msg: Message) -> None:
         name = msg.command.upper()
@@ -402,24 +388,6 @@ class Server(Output):
         except Exception as exc:  # a handler bug must not take the server down
             self.log("command.crashed", level="error", command=name, error=repr(exc), exc_info=True)
             self.fail(client, name, "INTERNAL_ERROR", "Internal error, the command was not completed")
-
-    def _flush_labeled(self, client: Client, label: str, captured: list[Message]) -> None:
-        if not captured:
-            self._push(client, Message("ACK", (), self.name, {"label": label}))
-        elif len(captured) == 1:
-            m = captured[0]
-            self._push(client, Message(m.command, m.params, m.source, {**m.tags, "label": label}))
-        elif "batch" not in client.caps:
-            for m in captured:
-                self._push(client, m)
-        else:
-            ref = self.new_msgid()
-            self._push(client, Message("BATCH", ("+" + ref, "labeled-response"), self.name, {"label": label}))
-            for m in captured:
-                # A message already in a batch of its own (e.g. history)
-                # keeps it: only that batch's BATCH lines join the outer one.
-                self._push(client, Message(m.command, m.params, m.source, {**m.tags, "batch": m.tags.get("batch", ref)}))
-            self._push(client, Message("BATCH", ("-" + ref,), self.name))
 
     # ------------------------------------------------------------------ password checks
     # argon2 is slow on purpose, so it never runs here: the core queues a
@@ -460,7 +428,7 @@ class Server(Output):
             if request.label is not None:
                 self._capture = None
                 if waiting is None:
-                    self._flush_labeled(client, request.label, self._captured)
+                    flush_labeled(self, client, request.label, self._captured)
         held = request.held
         while held and not client.gone:
             if client.verifying is not None:
