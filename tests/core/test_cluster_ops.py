@@ -655,3 +655,27 @@ def test_messages_do_not_wait_behind_ops_in_flight_but_behind_lines_that_wait() 
     got = [m for m in moderator.take() if m.command in ("PRIVMSG", "QUEUE")]
     assert [m.params[-1] for m in got] == [
         "Announcement 0", "Announcement 1", "Announcement 2", "0 waiting", "After the list"]
+
+
+def test_who_of_a_conference_lists_its_members_on_every_node_and_is_bounded() -> None:
+    from confchat.core.handlers import queries
+
+    log, one, two = two_nodes()
+    moderator = login(two, "moda", CAPS)
+    moderator.send(f"JOIN {CHAN}")
+    carol = one.register("carol", CAPS, ip="203.0.113.7")
+    carol.send(f"JOIN {CHAN}")
+    log.run()
+    moderator.take(), carol.take()
+    moderator.send(f"WHO {CHAN}")
+    rows = [m for m in moderator.take() if m.command == "352"]
+    assert sorted((m.params[5], m.params[6]) for m in rows) == [("carol", "H"), ("moda", "H@")]
+    carol.send(f"WHO {CHAN}")  # an auditorium: a visitor sees the staff, wherever they are
+    assert [m.params[5] for m in carol.take() if m.command == "352"] == ["moda"]
+    queries.WHO_MAX_ROWS_STAFF, saved = 1, queries.WHO_MAX_ROWS_STAFF
+    try:
+        moderator.send(f"WHO {CHAN}")
+        got = moderator.take()
+    finally:
+        queries.WHO_MAX_ROWS_STAFF = saved
+    assert [m.command for m in got] == ["352", "416", "315"]

@@ -10,7 +10,7 @@ from ...proto.casemap import casefold, is_valid_nick, mask_match
 from ...proto.message import Message
 from ..channel import Channel, status_prefixes
 from ..client import Client
-from ..members import Member, remote_member, taken_elsewhere
+from ..members import Member, remote_member, remote_staff, remote_visitors, taken_elsewhere
 from typing import TYPE_CHECKING, Iterable
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ def handle_who(server: Server, client: Client, msg: Message) -> None:
     opers_only = "o" in fields.partition("%")[0]  # WHO <mask> o (RFC 2812 3.6.1)
     multi = "multi-prefix" in client.caps
     rows: list[tuple[Client, Channel | None]] = []
+    remote: list[Member] = []  # a conference's members on the cluster's other nodes
     truncated = False
     channel = server.find_channel(mask) if mask[:1] in "#&" else None
     if channel is not None:
@@ -55,6 +56,12 @@ def handle_who(server: Server, client: Client, msg: Message) -> None:
         if member or not channel.hidden:
             shown = channel.staff if channel.auditorium and client not in channel.staff else channel.members
             rows = [(c, channel) for c in shown if member or "i" not in c.modes]
+            remote = remote_staff(server, channel) + (remote_visitors(server, channel) if shown is channel.members else [])
+            # Bounded like a mask's: past it, CONF AUDIENCE pages through an audience.
+            limit = WHO_MAX_ROWS_STAFF if client.oper is not None or client.account is not None else WHO_MAX_ROWS
+            truncated = len(rows) + len(remote) > limit
+            del rows[limit:]
+            del remote[max(0, limit - len(rows)):]
     elif mask[:1] not in "#&":
         target = server.find_nick(mask)
         if target is not None:
@@ -63,6 +70,7 @@ def handle_who(server: Server, client: Client, msg: Message) -> None:
             rows, truncated = _who_mask(server, client, mask)
     if opers_only:
         rows = [(c, chan) for c, chan in rows if c.oper]
+        remote = []  # another node's operators are not known here
     for other, chan in rows:
         flags = _flags(other, chan, multi)
         channame = chan.name if chan is not None else "*"
@@ -88,6 +96,16 @@ def handle_who(server: Server, client: Client, msg: Message) -> None:
                 client, N.RPL_WHOREPLY, channame, other.user, other.host, server.name, other.nick, flags,
                 f"0 {other.realname}",
             )
+    for m in remote:  # what their presence tells: no idle time, no away
+        flags = "H" + status_prefixes(m.status, multi)
+        if whox:
+            values = {"t": token or "0", "c": channel.name if channel else "*", "u": m.user, "i": "255.255.255.255",
+                      "h": m.host, "s": server.name, "n": m.nick, "f": flags, "d": "0", "l": "0",
+                      "a": m.account or "0", "o": "n/a", "r": m.realname}
+            server.numeric(client, N.RPL_WHOSPCRPL, *[values[f] for f in WHOX_FIELDS if f in fields])
+        else:
+            server.numeric(client, N.RPL_WHOREPLY, channel.name if channel else "*", m.user, m.host, server.name,
+                           m.nick, flags, f"0 {m.realname}")
     if truncated:
         server.numeric(client, N.ERR_TOOMANYMATCHES, "WHO", mask, "Too many matches, restrict your query")
     server.numeric(client, N.RPL_ENDOFWHO, mask, "End of /WHO list")
