@@ -101,6 +101,18 @@ def test_who_mask_replies_are_capped_and_say_so():
     assert find(asker.ask("WHO u1*"), "416") == []  # u1, u1x, u1xx: 111 rows, all of them
 
 
+def test_who_of_a_crowded_channel_is_capped_too():
+    """A channel's WHO is bounded as a mask's (a conference's audience is
+    paged with CONF AUDIENCE instead)."""
+    net = Net()
+    crowd = [net.register(f"u{i}", ip=f"198.18.{i // 250}.{i % 250 + 1}") for i in range(WHO_MAX_ROWS + 5)]
+    for member in crowd:
+        member.send("JOIN #big")
+    replies = crowd[0].ask("WHO #big")
+    assert len(find(replies, "352")) == WHO_MAX_ROWS
+    assert commands(replies)[-2:] == ["416", "315"]
+
+
 # ---------------------------------------------------------------- INFO, LINKS, HELP
 
 
