@@ -25,6 +25,12 @@ def make_core(**limits) -> Server:
     return Server(attrs.evolve(config, limits=attrs.evolve(config.limits, **limits)))
 
 
+def mock_clock_core(**limits) -> Server:
+    """``make_core`` on trio's clock: the mock clock of the tests that run on one."""
+    config = Config()
+    return Server(attrs.evolve(config, limits=attrs.evolve(config.limits, **limits)), clock=trio.current_time)
+
+
 def socket_pair(buffer: int | None = None) -> tuple[trio.SocketStream, socket.socket]:
     """The server's end as a trio stream; the peer's as a plain blocking-free socket."""
     ours, theirs = socket.socketpair()

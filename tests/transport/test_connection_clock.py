@@ -4,15 +4,15 @@ so the writer task lives as long as the connection."""
 
 from __future__ import annotations
 
-import attrs
 import pytest
 import trio
 import trio.testing
 
-from confchat.config import Config
 from confchat.core.server import Server
 from confchat.transport.connection import CLOSE_GRACE, Connection
 from confchat.transport.states import State
+
+from test_connection import mock_clock_core as make_core
 
 pytestmark = pytest.mark.anyio
 
@@ -22,9 +22,6 @@ def anyio_backend():
     return ("trio", {"clock": trio.testing.MockClock(autojump_threshold=0)})
 
 
-def make_core(**limits) -> Server:
-    config = Config()
-    return Server(attrs.evolve(config, limits=attrs.evolve(config.limits, **limits)), clock=trio.current_time)
 
 
 def stream_connection(core: Server, stream: trio.abc.Stream) -> Connection:

@@ -12,15 +12,15 @@ import re
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
-import attrs
 import pytest
 import trio
 import trio.testing
 
-from confchat.config import Config
 from confchat.core.server import Server
 from confchat.transport.http import Admission, HttpServer, Request, Response
 from confchat.transport.tcp import accept_loops
+
+from test_connection import mock_clock_core as make_core
 
 pytestmark = pytest.mark.anyio
 
@@ -32,9 +32,6 @@ def anyio_backend():
     return ("trio", {"clock": trio.testing.MockClock(autojump_threshold=0)})
 
 
-def make_core(**limits) -> Server:
-    config = Config()
-    return Server(attrs.evolve(config, limits=attrs.evolve(config.limits, **limits)), clock=trio.current_time)
 
 
 class Site:

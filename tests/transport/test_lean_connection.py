@@ -7,18 +7,16 @@ deadlines are exact and nothing here sleeps for real."""
 
 from __future__ import annotations
 
-import socket
 
-import attrs
 import pytest
 import trio
 import trio.testing
 
-from confchat.config import Config
 from confchat.core.server import Server
 from confchat.transport.connection import CLOSE_GRACE, Connection, RawSocket
 from confchat.transport.states import State
-from test_connection import serve, socket_pair
+from test_connection import Peer, register, serve, socket_pair
+from test_connection import mock_clock_core as make_core
 
 pytestmark = pytest.mark.anyio
 
@@ -28,54 +26,11 @@ def anyio_backend():
     return ("trio", {"clock": trio.testing.MockClock(autojump_threshold=0)})
 
 
-def make_core(**limits) -> Server:
-    config = Config()
-    return Server(attrs.evolve(config, limits=attrs.evolve(config.limits, **limits)), clock=trio.current_time)
-
-
-
-
 def plain_connection(core: Server, stream: trio.SocketStream, direct: RawSocket | None = None) -> Connection:
     """Wired as tcp.handle_tcp wires one: no ``receive``, the descriptor is read."""
     return Connection(core, "tcp", None, stream.send_all, direct=direct or RawSocket(stream.socket.fileno(), stream.send_all))
 
 
-
-
-class Peer:
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = trio.socket.from_stdlib_socket(sock)
-        self.buffer = b""
-
-    async def send(self, *lines: str) -> None:
-        data = memoryview("".join(line + "\r\n" for line in lines).encode())
-        while data:
-            data = data[await self.sock.send(data):]
-
-    async def lines_until(self, needle: bytes) -> list[bytes]:
-        lines: list[bytes] = []
-        while True:
-            while b"\r\n" in self.buffer:
-                line, self.buffer = self.buffer.split(b"\r\n", 1)
-                lines.append(line)
-                if needle in line:
-                    return lines
-            data = await self.sock.recv(65536)
-            if not data:
-                raise EOFError(lines)
-            self.buffer += data
-
-    async def at_eof(self) -> bool:
-        while await self.sock.recv(65536):
-            pass
-        return True
-
-
-async def register(peer: Peer, nick: str) -> None:
-    await peer.send(f"NICK {nick}", f"USER {nick} 0 * :{nick}")
-    await peer.lines_until(b" 001 ")
-    await peer.send("PING :settled")
-    await peer.lines_until(b"settled")
 
 
 async def test_an_idle_plain_connection_is_one_task_without_a_cancel_scope():
