@@ -114,6 +114,17 @@ TOLD: dict[str, Callable[[Server, Op], None]] = {
 }
 
 
+def told_refused(server: Server, client: Client, op: Op) -> None:
+    """A told op Redis could not take: its sender hears that the message
+    (or KILL) did not reach the other nodes; a NOTICE never gets an error,
+    nor does a password check (nobody's to hear of it)."""
+    if op.command in ("NOTICE", ""):
+        return
+    target = op.args[0] if op.name == "relay" else op.args[2]  # the channel, or the nick as the sender wrote it
+    server.fail(client, op.command, "CLUSTER_UNAVAILABLE",
+                "The cluster cannot be reached: your message did not reach the other nodes", target)
+
+
 def destination(op: Op) -> int:
     """The node a told op is for: a private message's or a KILL's
     recipient's; 0 for every node (a conference's staff may be on any)."""

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 import attrs
 
@@ -40,7 +40,10 @@ from ..proto.message import Message
 
 if TYPE_CHECKING:
     from .client import Client
+    from .ops import Op
     from .server import Server
+
+R = TypeVar("R")
 
 # Bytes a visitor may send while its ops are out (about 35 KB: some 80
 # ordinary lines, or four of the longest with tags; flood control lets a
@@ -144,6 +147,17 @@ def hold(client: Client, raw: bytes | LineTooLong) -> bool:
         client.held = deque()
     client.held.append(raw)
     return True
+
+
+def answering(server: Server, op: Op, do: Callable[[Server, Op], R]) -> R:
+    """``do(server, op)`` for one of this node's ops that its command waits
+    for: what it answers joins the command's replies, and the command is
+    settled once its last op is done (core/ops.py: carried out or refused)."""
+    record = carrying_out(server, op.ticket)
+    try:
+        return do(server, op)
+    finally:
+        settle(server, op.ticket, record)
 
 
 def carrying_out(server: Server, ticket: int) -> Waiting | None:

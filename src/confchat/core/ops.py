@@ -28,7 +28,7 @@ from ..moderation.policies.base import Verdict
 from ..moderation.queue import QueueError
 from ..vocab import ConferenceState
 from .effects import apply
-from .inflight import carrying_out, release, settle
+from .inflight import answering, release
 
 if TYPE_CHECKING:
     from .channel import Channel
@@ -175,11 +175,7 @@ def carry_out(server: Server, op: Op) -> bool:
     is connected here. True if it went through."""
     if not op.ticket or op.node != server.node_number:
         return _carry_out(server, op)
-    record = carrying_out(server, op.ticket)  # the answer joins its labeled command's
-    try:
-        return _carry_out(server, op)
-    finally:
-        settle(server, op.ticket, record)
+    return answering(server, op, _carry_out)  # the answer joins its waiting command's
 
 
 def _carry_out(server: Server, op: Op) -> bool:
@@ -289,23 +285,19 @@ def refused(server: Server, op: Op) -> None:
     if not op.ticket:
         _refused(server, op)
         return
-    record = carrying_out(server, op.ticket)  # the FAIL joins its labeled command's replies
-    try:
-        _refused(server, op)
-    finally:
-        settle(server, op.ticket, record)
+    answering(server, op, _refused)  # the FAIL joins its waiting command's replies
     release(server)  # its client's next lines, if they waited for it
 
 
 def _refused(server: Server, op: Op) -> None:
     if op.name in PRESENCE or op.name in NICKS:
         return
+    from .direct import TOLD, told_refused
+
     client = server.clients.get(op.actor.id) if op.actor is not None else None
-    if op.name in ("private", "relay", "kill"):  # told, not logged (core/direct.py): not sent
-        if client is not None and not client.gone and op.command != "NOTICE":
-            target = op.args[0] if op.name == "relay" else op.args[2]
-            server.fail(client, op.command, "CLUSTER_UNAVAILABLE",
-                        "The cluster cannot be reached: your message did not reach the other nodes", target)
+    if op.name in TOLD:  # told, not logged (core/direct.py): not sent
+        if client is not None and not client.gone:
+            told_refused(server, client, op)
         return
     channel = server.channels.get(op.conference)
     if client is not None and not client.gone and channel is not None:
