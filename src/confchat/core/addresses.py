@@ -54,7 +54,8 @@ def tell_login(server: Server, ip: str, name: str, how: str) -> None:
         server.cluster.tell(Op("", "login", None, (ip, name, how), "", node=server.node_number))
 
 
-def _login(server: Server, op: Op) -> None:
+def carry_out_login(server: Server, op: Op) -> None:
+    """Another node's ``login`` op: its password check, counted here too."""
     ip, name, how = op.args
     if how == "attempt":
         server.login_throttle.attempt(ip, name, server.clock())

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from .addresses import _login
+from .addresses import carry_out_login
 from .ops import Op, actor_of
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def _relay(server: Server, op: Op) -> None:
 # Told ops, carried out by the nodes that did not tell them (and the
 # password checks of core/addresses.py).
 TOLD: dict[str, Callable[[Server, Op], None]] = {
-    "private": _private, "relay": _relay, "kill": _kill, "login": _login,
+    "private": _private, "relay": _relay, "kill": _kill, "login": carry_out_login,
 }
 
 

@@ -159,6 +159,23 @@ def remote_staff(server: Server, channel: Channel) -> list[Member]:
     return list(server.elsewhere_staff.get(channel.folded, {}).values())
 
 
+def roster_begins(server: Server, node: int) -> None:
+    """``node`` was cut off from the log and tells its members and nicks
+    again (its ``present`` and ``nick`` entries follow, then ``roster_done``).
+    Its nicks start again; its members are kept (no second JOIN for those
+    who saw them), and those not told again are gone at the end."""
+    for folded in [f for f, (n, _) in server.elsewhere_nicks.items() if n == node]:
+        del server.elsewhere_nicks[folded]
+    server.stale[node] = {i for table in (server.elsewhere, server.elsewhere_staff) for members in table.values()
+                          for i, m in members.items() if m.node == node}
+
+
+def roster_ends(server: Server, node: int) -> None:
+    stale = server.stale.pop(node, set())
+    if stale:
+        forget_members(server, lambda m: m.id in stale, "Quit: left while their server was cut off")
+
+
 def forget_nodes(server: Server, alive: Iterable[int]) -> None:
     """Drop the visitors (and nicks) of nodes no longer heard of."""
     living = set(alive)

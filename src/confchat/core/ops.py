@@ -237,22 +237,15 @@ def _present(server: Server, op: Op) -> None:
 
 
 def _roster(server: Server, op: Op) -> None:
-    """A node that was cut off from the log tells its list of visitors and
-    nicks again: its ``present`` and ``nick`` entries follow, then
-    ``roster_done``. Its nicks start again; its visitors are kept (no
-    second JOIN for the staff) and those not told again are gone."""
-    for folded in [f for f, (node, _) in server.elsewhere_nicks.items() if node == op.node]:
-        del server.elsewhere_nicks[folded]
-    server.stale[op.node] = {i for table in (server.elsewhere, server.elsewhere_staff) for members in table.values()
-                             for i, m in members.items() if m.node == op.node}
+    from .members import roster_begins
+
+    roster_begins(server, op.node)
 
 
 def _roster_done(server: Server, op: Op) -> None:
-    from .members import forget_members
+    from .members import roster_ends
 
-    stale = server.stale.pop(op.node, set())
-    if stale:
-        forget_members(server, lambda m: m.id in stale, "Quit: left while their server was cut off")
+    roster_ends(server, op.node)
 
 
 def _hello(server: Server, op: Op) -> None:
